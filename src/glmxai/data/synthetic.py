@@ -1,0 +1,173 @@
+"""Seeded generator of promoter-like sequences whose labels come from motif *grammar*.
+
+Layout follows GUE prom_300: 300 bp spanning -249..+50, TSS at 0-based index 249.
+Every sequence, positive or negative, carries exactly one instance of each of four
+core-promoter motifs, so motif *counts* (and therefore any bag-of-k-mers) carry no
+label information. What decides the label is where the motifs sit:
+
+- module A: TATA box at -31 (+-2) AND Inr spanning the TSS (+-1);
+- module B: GC-box at -60 (+-5) AND CCAAT box at -90 (+-5).
+
+A sequence is a promoter (label 1) iff at least one module has both of its motifs in
+their functional windows. Negatives get, for each module, one or both motifs displaced
+to a random decoy position, so single motifs often sit at the right place in negatives
+too. ``masks`` marks the positions of the motifs of the satisfied module(s) (all False for
+negatives); ``motifs`` lists every planted instance with its role.
+"""
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from glmxai.data.encoding import to_strings, to_codes
+from glmxai.data.table import SequenceTable, write_sequence_csv
+
+# IUPAC consensus of each motif; degenerate letters are sampled per instance.
+_IUPAC = {"A": "A", "C": "C", "G": "G", "T": "T", "W": "AT", "R": "AG", "Y": "CT", "S": "CG", "N": "ACGT"}
+
+
+@dataclass(frozen=True)
+class MotifSpec:
+    """A planted motif: IUPAC consensus, functional offset of its first base relative to
+    the TSS, and the jitter (+-bp) allowed in its functional window."""
+
+    name: str
+    consensus: str
+    offset: int
+    jitter: int
+
+
+TATA = MotifSpec("TATA", "TATAWAWR", -31, 2)
+INR = MotifSpec("Inr", "YYANWYY", -2, 1)
+GC_BOX = MotifSpec("GC-box", "GGGGCGGGG", -60, 5)
+CCAAT = MotifSpec("CCAAT", "RRCCAATSR", -90, 5)
+MODULES = ((TATA, INR), (GC_BOX, CCAAT))
+
+
+class SyntheticPromoterGenerator:
+    """Generate ``SequenceTable`` splits with ground-truth masks.
+
+    length/tss: sequence length and 0-based TSS index; gc_range: per-sequence GC
+    fraction of the background, drawn uniformly (same for both classes);
+    positive_fraction: share of label-1 sequences.
+    """
+
+    def __init__(self, length: int = 300, tss: int = 249, gc_range=(0.35, 0.65), positive_fraction: float = 0.5):
+        self.length, self.tss = length, tss
+        self.gc_range = tuple(gc_range)
+        self.positive_fraction = positive_fraction
+        for spec in (m for module in MODULES for m in module):
+            start = tss + spec.offset
+            if start - spec.jitter < 0 or start + spec.jitter + len(spec.consensus) > length:
+                raise ValueError(f"{spec.name} window does not fit in length {length} with TSS {tss}")
+
+    def generate(self, n: int, seed: int, source: str = "synthetic") -> SequenceTable:
+        """n sequences from ``seed``; the same arguments give the same table."""
+        rng = np.random.default_rng(seed)
+        labels = (rng.random(n) < self.positive_fraction).astype(np.int64)
+        codes = np.empty((n, self.length), dtype=np.int8)
+        masks = np.zeros((n, self.length), dtype=bool)
+        motifs: list[dict] = []
+        gc = rng.uniform(*self.gc_range, size=(n, 1))
+        draws = rng.random((n, self.length))  # base = A, C, G, T by cumulative probability
+        codes[:] = (draws >= (1 - gc) / 2).astype(np.int8) + (draws >= 0.5) + (draws >= (1 + gc) / 2)
+        for row in range(n):
+            for record in self._plant(codes[row], bool(labels[row]), rng):
+                record["row"] = row
+                motifs.append(record)
+                if record["functional"] and record["module_satisfied"]:
+                    masks[row, record["start"] : record["end"]] = True
+        return SequenceTable(to_strings(codes), labels, source, masks=masks, motifs=motifs)
+
+    def _plant(self, seq_codes: np.ndarray, positive: bool, rng: np.random.Generator) -> list[dict]:
+        """Plant one instance of each motif in place; return their records."""
+        if positive:  # which module(s) are satisfied: A, B or both
+            satisfied = [(True, False), (False, True), (True, True)][rng.choice(3, p=[0.4, 0.4, 0.2])]
+        else:
+            satisfied = (False, False)
+        occupied = np.zeros(self.length, dtype=bool)
+        placements: list[tuple[MotifSpec, bool, bool]] = []  # (spec, functional, module satisfied)
+        for module, ok in zip(MODULES, satisfied):
+            if ok:
+                functional = (True, True)
+            else:  # at least one motif of the module is displaced
+                functional = [(False, True), (True, False), (False, False)][rng.integers(3)]
+                if positive and rng.random() < 0.5:  # decoy of an unsatisfied module in a positive
+                    functional = (False, False)
+            placements += [(spec, f, ok) for spec, f in zip(module, functional)]
+        records = []
+        for spec, functional, ok in placements:  # functional sites first, decoys after
+            if not functional:
+                continue
+            start = self.tss + spec.offset + int(rng.integers(-spec.jitter, spec.jitter + 1))
+            records.append(self._write(seq_codes, occupied, spec, start, True, ok, rng))
+        for spec, functional, ok in placements:
+            if functional:
+                continue
+            records.append(self._write(seq_codes, occupied, spec, self._decoy_start(spec, occupied, rng), False, ok, rng))
+        return records
+
+    def _decoy_start(self, spec: MotifSpec, occupied: np.ndarray, rng: np.random.Generator) -> int:
+        """A random start outside the motif's functional window (+-10 bp) and free of other motifs."""
+        width = len(spec.consensus)
+        home = self.tss + spec.offset
+        for _ in range(1000):
+            start = int(rng.integers(0, self.length - width + 1))
+            if abs(start - home) > spec.jitter + 10 and not occupied[max(0, start - 2) : start + width + 2].any():
+                return start
+        raise RuntimeError(f"no room for a decoy {spec.name}")
+
+    @staticmethod
+    def _write(seq_codes, occupied, spec: MotifSpec, start: int, functional: bool, ok: bool, rng) -> dict:
+        choices = rng.random(len(spec.consensus))
+        site = "".join(_IUPAC[c][int(u * len(_IUPAC[c]))] for c, u in zip(spec.consensus, choices))
+        end = start + len(site)
+        seq_codes[start:end] = to_codes(site)
+        occupied[start:end] = True
+        return {"motif": spec.name, "site": site, "start": start, "end": end,
+                "functional": functional, "module_satisfied": ok}
+
+    def generate_split(self, split: str, n: int, seed: int) -> SequenceTable:
+        """Split ``split`` (train/val/test) of the data set ``seed``: each split has its own stream."""
+        offset = ("train", "val", "test").index(split)
+        return self.generate(n, seed=seed * 1000 + offset, source=f"synthetic:{split}")
+
+    def splits(self, n_train: int, n_val: int, n_test: int, seed: int) -> dict[str, SequenceTable]:
+        """train/val/test tables of the data set ``seed``."""
+        sizes = {"train": n_train, "val": n_val, "test": n_test}
+        return {name: self.generate_split(name, n, seed) for name, n in sizes.items()}
+
+
+def write_gue_folder(splits: dict[str, SequenceTable], out_dir: str | Path) -> Path:
+    """Write splits as a GUE folder (train.csv, dev.csv, test.csv) plus, per split,
+    ``<split>_masks.npy`` (N, L) bool and ``<split>_motifs.csv``."""
+    import pandas as pd
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    for name, table in splits.items():
+        stem = "dev" if name == "val" else name
+        write_sequence_csv(table, out / f"{stem}.csv")
+        if table.masks is not None:
+            np.save(out / f"{stem}_masks.npy", table.masks)
+        pd.DataFrame(table.motifs).to_csv(out / f"{stem}_motifs.csv", index=False)
+    return out
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description="Write the synthetic promoter data as a GUE-format folder.")
+    parser.add_argument("out_dir")
+    parser.add_argument("--n-train", type=int, default=8000)
+    parser.add_argument("--n-val", type=int, default=1000)
+    parser.add_argument("--n-test", type=int, default=1000)
+    parser.add_argument("--seed", type=int, default=12345)
+    args = parser.parse_args(argv)
+    splits = SyntheticPromoterGenerator().splits(args.n_train, args.n_val, args.n_test, args.seed)
+    print(f"wrote {write_gue_folder(splits, args.out_dir)}")
+
+
+if __name__ == "__main__":
+    main()

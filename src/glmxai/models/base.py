@@ -1,0 +1,116 @@
+"""The one contract every model (backbone) and tokenizer follows.
+
+Explainers, evaluation and analysis see a model only through this contract:
+
+- ``Tokenizer.encode(sequences) -> dict[str, Tensor]``: a padded batch of model inputs;
+- ``Tokenizer.token_spans(sequences) -> (B, T, 2)`` long: the nucleotide interval
+  [start, end) each token covers, (-1, -1) for special and padding tokens;
+- ``Backbone.forward(inputs) -> (B, 2)`` logits;
+- ``Backbone.input_embeddings(inputs) -> Tensor`` and
+  ``Backbone.forward_embeddings(embeddings, inputs) -> (B, 2)``: the differentiable path
+  (one-hot (B, 4, L) for one-hot models, token embeddings (B, T, D) for token models);
+- ``Backbone.predict_proba(sequences | codes) -> (N, 2)`` numpy: batched, no gradients.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from glmxai.data.encoding import codes_to_one_hot, one_hot, to_strings
+
+
+class Tokenizer:
+    """Turns DNA strings into model inputs. Subclasses implement ``encode`` and ``token_spans``."""
+
+    vocab_size: int = 0
+    pad_token_id: int = 0
+    needs_fit: bool = False  # True: ``fit(train_sequences)`` must run before use
+
+    def fit(self, sequences: Sequence[str]) -> None:
+        """Learn a vocabulary from training sequences (only tokenizers with ``needs_fit``)."""
+
+    def encode(self, sequences: Sequence[str]) -> dict[str, torch.Tensor]:
+        raise NotImplementedError
+
+    def encode_codes(self, codes: np.ndarray) -> dict[str, torch.Tensor]:
+        """Integer codes (N, L) -> model inputs; override to skip the string round trip."""
+        return self.encode(to_strings(codes))
+
+    def token_spans(self, sequences: Sequence[str]) -> torch.Tensor:
+        raise NotImplementedError
+
+    def state_dict(self) -> dict:
+        """Plain-Python state saved in checkpoints (a trained vocabulary, say)."""
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore what ``state_dict`` returned."""
+
+
+class Backbone(nn.Module):
+    """A sequence classifier network that owns its tokenizer.
+
+    fixed_length: the only input length the network accepts (None: any length).
+    """
+
+    fixed_length: int | None = None
+    num_classes: int = 2
+
+    def __init__(self, tokenizer: Tokenizer):
+        super().__init__()
+        self.tokenizer = tokenizer
+
+    def encode(self, sequences: Sequence[str] | np.ndarray) -> dict[str, torch.Tensor]:
+        """Strings, or integer codes (N, L), -> model inputs on the model's device."""
+        if isinstance(sequences, np.ndarray):
+            inputs = self.tokenizer.encode_codes(sequences)
+        else:
+            inputs = self.tokenizer.encode(list(sequences))
+        device = self.device
+        return {k: v.to(device) for k, v in inputs.items()}
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    def forward(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
+        return self.forward_embeddings(self.input_embeddings(inputs), inputs)
+
+    def input_embeddings(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
+        raise NotImplementedError
+
+    def forward_embeddings(self, embeddings: torch.Tensor, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
+        raise NotImplementedError
+
+    @torch.inference_mode()
+    def predict_proba(self, sequences: Sequence[str] | np.ndarray, batch_size: int = 256) -> np.ndarray:
+        """Class probabilities (N, 2) for strings or integer codes (N, L), in batches."""
+        was_training = self.training
+        self.eval()
+        out = []
+        for start in range(0, len(sequences), batch_size):
+            logits = self(self.encode(sequences[start : start + batch_size]))
+            out.append(torch.softmax(logits.float(), dim=-1).cpu().numpy())
+        self.train(was_training)
+        return np.concatenate(out) if out else np.zeros((0, self.num_classes), dtype=np.float32)
+
+
+class OneHotTokenizer(Tokenizer):
+    """Nucleotide one-hot (B, 4, L); every position is its own token."""
+
+    vocab_size = 4
+
+    def encode(self, sequences: Sequence[str]) -> dict[str, torch.Tensor]:
+        return {"one_hot": one_hot(list(sequences))}
+
+    def encode_codes(self, codes: np.ndarray) -> dict[str, torch.Tensor]:
+        return {"one_hot": codes_to_one_hot(codes)}
+
+    def token_spans(self, sequences: Sequence[str]) -> torch.Tensor:
+        length = len(sequences[0]) if len(sequences) else 0
+        starts = torch.arange(length)
+        spans = torch.stack([starts, starts + 1], dim=-1)
+        return spans.expand(len(sequences), length, 2).clone()
