@@ -1,0 +1,39 @@
+"""Shared fixtures: Hydra config composition and a small trained CNN checkpoint."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from omegaconf import DictConfig, open_dict
+
+CONF_DIR = str(Path(__file__).resolve().parents[1] / "conf")
+# A small, fast synthetic data set for tests.
+SMALL_DATA = ["data.n_train=600", "data.n_val=200", "data.n_test=200", "data.batch_size=32"]
+
+
+def compose_config(config_name: str, overrides: list[str], output_dir: Path) -> DictConfig:
+    """Compose ``conf/<config_name>.yaml`` as the command line would, with the run folder
+    set to ``output_dir`` (Hydra's runtime resolver is not available outside a job)."""
+    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+        cfg = compose(config_name=config_name, overrides=overrides, return_hydra_config=True)
+    with open_dict(cfg):
+        cfg.paths.output_dir = str(output_dir)
+        choices = cfg.hydra.runtime.choices
+        if cfg.get("logger") and cfg.logger.get("wandb"):
+            cfg.logger.wandb.name = f"test-{choices.get('model')}-{choices.get('data')}"
+        del cfg.hydra
+    return cfg
+
+
+@pytest.fixture(scope="session")
+def trained_cnn(tmp_path_factory) -> Path:
+    """Path to the best checkpoint of a CNN trained briefly on small synthetic data."""
+    from glmxai.training import run
+
+    out = tmp_path_factory.mktemp("cnn_run")
+    cfg = compose_config("train", ["model=cnn", "logger=none", "trainer.max_epochs=3",
+                                   "trainer.enable_progress_bar=false", "trainer.enable_model_summary=false",
+                                   *SMALL_DATA], out)
+    metrics = run(cfg)
+    return Path(metrics["checkpoint"])
