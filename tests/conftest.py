@@ -1,13 +1,16 @@
 """Shared fixtures: Hydra config composition and a small trained CNN checkpoint."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig, open_dict
 
-CONF_DIR = str(Path(__file__).resolve().parents[1] / "conf")
+REPO_ROOT = Path(__file__).resolve().parents[1]
+CONF_DIR = str(REPO_ROOT / "conf")
+GUE_ROOT = Path(os.environ.get("GLMXAI_GUE_ROOT", REPO_ROOT.parent / "shared/data/gue/prom_300_all"))
 # A small, fast synthetic data set for tests.
 SMALL_DATA = ["data.n_train=600", "data.n_val=200", "data.n_test=200", "data.batch_size=32"]
 
@@ -37,3 +40,11 @@ def trained_cnn(tmp_path_factory) -> Path:
                                    *SMALL_DATA], out)
     metrics = run(cfg)
     return Path(metrics["checkpoint"])
+
+
+@pytest.fixture(scope="session")
+def gue_root() -> Path:
+    """The real GUE prom_300_all subset beside the checkout (``../shared``), or skip."""
+    if not (GUE_ROOT / "train.csv").is_file():
+        pytest.skip(f"GUE data not found at {GUE_ROOT} (set GLMXAI_GUE_ROOT)")
+    return GUE_ROOT

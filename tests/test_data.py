@@ -1,0 +1,152 @@
+"""Data layer: representation conversions, GUE CSV validation, the synthetic generator."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from glmxai.data.datamodule import CsvDataModule, GueDataModule, SyntheticDataModule
+from glmxai.data.encoding import (codes_to_one_hot, invalid_characters, one_hot, one_hot_to_codes,
+                                  reverse_complement, to_codes, to_strings)
+from glmxai.data.synthetic import MODULES, SyntheticPromoterGenerator, write_gue_folder
+from glmxai.data.table import SequenceDataError, check_lengths, read_sequence_csv
+
+
+def test_conversions_round_trip_including_n():
+    seqs = ["ACGTN", "NNACG"]
+    codes = to_codes(seqs)
+    assert codes.tolist() == [[0, 1, 2, 3, 4], [4, 4, 0, 1, 2]]
+    assert to_strings(codes) == seqs
+    oh = one_hot(seqs)
+    assert oh.shape == (2, 4, 5)
+    assert oh[0, :, 4].sum() == 0 and oh[0, :, 1].tolist() == [0, 1, 0, 0]
+    assert to_strings(one_hot_to_codes(oh)) == seqs
+    assert torch_equal(codes_to_one_hot(codes), oh)
+    assert to_codes("acgt").tolist() == [0, 1, 2, 3]
+    assert reverse_complement("AACGTN") == "NACGTT"
+    assert invalid_characters("ACxGU") == [(2, "x"), (4, "U")]
+
+
+def torch_equal(a, b) -> bool:
+    return bool((a == b).all())
+
+
+def test_to_codes_rejects_unequal_lengths_and_bad_characters():
+    with pytest.raises(ValueError, match="different lengths"):
+        to_codes(["ACG", "AC"])
+    with pytest.raises(ValueError, match="invalid character 'X' at position 1"):
+        to_codes(["AXG"])
+
+
+def _write(tmp_path, text: str, name="data.csv"):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_reader_uppercases_and_accepts_n(tmp_path):
+    table = read_sequence_csv(_write(tmp_path, "sequence,label\nacgN,1\nTTTT,0\n"))
+    assert table.sequences == ["ACGN", "TTTT"]
+    assert table.labels.tolist() == [1, 0]
+
+
+@pytest.mark.parametrize(
+    "text, line, problem",
+    [
+        ("sequence,label\nACGT,1\nACXT,0\n", 3, "invalid character 'X' at position 2"),
+        ("sequence,label\nACGT,1\nACGT,2\n", 3, "label '2' is not 0 or 1"),
+        ("sequence,label\nACGT,1\nACG,0\n", 3, "length 3, expected 4"),
+        ("sequence,label\nACGT,1,extra\n", 2, "expected 2 fields, found 3"),
+        ("sequence,label\n,1\n", 2, "empty sequence"),
+        ("seq,label\nACGT,1\n", 1, "missing column"),
+    ],
+)
+def test_reader_errors_name_file_line_and_problem(tmp_path, text, line, problem):
+    path = _write(tmp_path, text)
+    with pytest.raises(SequenceDataError) as err:
+        read_sequence_csv(path, seq_len=4)
+    assert err.value.line == line
+    assert str(path) in str(err.value) and f"line {line}" in str(err.value) and problem in str(err.value)
+
+
+def test_reader_rejects_empty_and_headless_files(tmp_path):
+    with pytest.raises(SequenceDataError, match="file is empty"):
+        read_sequence_csv(_write(tmp_path, ""))
+    with pytest.raises(SequenceDataError, match="no data rows"):
+        read_sequence_csv(_write(tmp_path, "sequence,label\n"))
+    with pytest.raises(SequenceDataError, match="file not found"):
+        read_sequence_csv(tmp_path / "missing.csv")
+
+
+def test_check_lengths_reports_first_bad_row(tmp_path):
+    table = read_sequence_csv(_write(tmp_path, "sequence,label\nACGT,1\nACGTA,0\n"))
+    with pytest.raises(SequenceDataError, match="line 3: sequence has length 5, the model needs exactly 4"):
+        check_lengths(table, 4)
+
+
+def test_real_gue_subset_reads_with_its_n(gue_root):
+    dm = GueDataModule(root=str(gue_root))
+    train = dm.table("train")
+    assert len(train) == 4736 and len(dm.table("dev")) == 592
+    assert any("N" in s for s in train.sequences)
+    assert {len(s) for s in train.sequences} == {300}
+
+
+def test_gue_module_errors_on_missing_folder(tmp_path):
+    with pytest.raises(SequenceDataError, match="data folder not found"):
+        GueDataModule(root=str(tmp_path / "nope")).table("train")
+
+
+def test_generator_is_seeded_and_masks_mark_functional_motifs():
+    gen = SyntheticPromoterGenerator()
+    a, b = gen.generate(300, seed=7), gen.generate(300, seed=7)
+    assert a.sequences == b.sequences and (a.labels == b.labels).all()
+    assert gen.generate(300, seed=8).sequences != a.sequences
+    assert 0.4 < a.labels.mean() < 0.6
+    assert not a.masks[a.labels == 0].any()  # negatives: no module satisfied
+    assert a.masks[a.labels == 1].any(axis=1).all()
+    specs = {spec.name: spec for module in MODULES for spec in module}
+    for motif in a.motifs:
+        row, start, end = motif["row"], motif["start"], motif["end"]
+        assert a.sequences[row][start:end] == motif["site"]
+        spec = specs[motif["motif"]]
+        offset = start - gen.tss
+        in_window = abs(offset - spec.offset) <= spec.jitter
+        assert in_window == motif["functional"]
+        assert a.masks[row, start:end].all() == (motif["functional"] and motif["module_satisfied"])
+    # a sequence is positive iff some module has both motifs functional
+    for row in range(len(a)):
+        functional = {m["motif"] for m in a.motifs if m["row"] == row and m["functional"]}
+        satisfied = any(all(spec.name in functional for spec in module) for module in MODULES)
+        assert satisfied == bool(a.labels[row])
+
+
+def test_generator_defeats_bag_of_kmers():
+    """Every sequence has one of each motif, so k-mer counts carry (almost) no label signal."""
+    from sklearn.feature_extraction.text import CountVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import matthews_corrcoef
+
+    gen = SyntheticPromoterGenerator()
+    train, test = gen.generate(3000, seed=1), gen.generate(1000, seed=2)
+    vec = CountVectorizer(analyzer="char", ngram_range=(4, 4))
+    clf = LogisticRegression(max_iter=1000, C=0.1).fit(vec.fit_transform(train.sequences), train.labels)
+    assert matthews_corrcoef(test.labels, clf.predict(vec.transform(test.sequences))) < 0.2
+
+
+def test_synthetic_writes_readable_gue_folder(tmp_path):
+    splits = SyntheticPromoterGenerator().splits(50, 20, 20, seed=3)
+    out = write_gue_folder(splits, tmp_path / "syn")
+    dm = GueDataModule(root=str(out))
+    assert dm.table("test").sequences == splits["test"].sequences
+    masks = np.load(out / "test_masks.npy")
+    assert (masks == splits["test"].masks).all()
+    single = CsvDataModule(path=str(out / "dev.csv")).table("test")
+    assert single.sequences == splits["val"].sequences
+
+
+def test_synthetic_datamodule_batches_are_deterministic():
+    dm = SyntheticDataModule(n_train=64, n_val=16, n_test=16, batch_size=8, seed=5)
+    first = next(iter(dm.train_dataloader()))
+    again = next(iter(SyntheticDataModule(n_train=64, n_val=16, n_test=16, batch_size=8, seed=5).train_dataloader()))
+    assert first["sequences"] == again["sequences"]
+    assert first["labels"].shape == (8,) and len(first["sequences"][0]) == 300
