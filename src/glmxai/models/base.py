@@ -10,6 +10,10 @@ Explainers, evaluation and analysis see a model only through this contract:
   ``Backbone.forward_embeddings(embeddings, inputs) -> (B, 2)``: the differentiable path
   (one-hot (B, 4, L) for one-hot models, token embeddings (B, T, D) for token models);
 - ``Backbone.predict_proba(sequences | codes) -> (N, 2)`` numpy: batched, no gradients.
+
+Models that can start from published weights also implement ``Backbone.from_pretrained``,
+``save_pretrained`` and ``architecture`` (the constructor arguments that rebuild the network
+without the pretrained folder, stored in fine-tuned checkpoints).
 """
 from __future__ import annotations
 
@@ -84,6 +88,20 @@ class Backbone(nn.Module):
 
     def forward_embeddings(self, embeddings: torch.Tensor, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
         raise NotImplementedError
+
+    @classmethod
+    def from_pretrained(cls, path: str, trust_remote_code: bool = False, **kwargs) -> "Backbone":
+        """Tokenizer and weights from a hub id or folder; remote code runs only if trusted."""
+        raise NotImplementedError(f"{cls.__name__} cannot load pretrained weights")
+
+    def save_pretrained(self, path: str) -> None:
+        """Write a folder that ``from_pretrained`` reads back to the same model."""
+        raise NotImplementedError(f"{type(self).__name__} cannot save a pretrained folder")
+
+    def architecture(self) -> dict | None:
+        """Keyword arguments (besides ``tokenizer``) rebuilding this network's shape from config;
+        None when only the pretrained source can rebuild it (remote code)."""
+        return None
 
     @torch.inference_mode()
     def predict_proba(self, sequences: Sequence[str] | np.ndarray, batch_size: int = 256) -> np.ndarray:

@@ -40,8 +40,24 @@ def build_classifier(model_cfg: Mapping | DictConfig, train_sequences: Sequence[
     """The LightningModule for ``model_cfg`` with its backbone injected."""
     cfg = _plain(model_cfg)
     optimizer = instantiate(cfg["optimizer"]) if cfg.get("optimizer") else None
-    return SequenceClassifier(build_backbone(cfg, train_sequences), optimizer=optimizer,
-                              warmup_ratio=cfg.get("warmup_ratio", 0.1), model_cfg=cfg)
+    backbone = build_backbone(cfg, train_sequences)
+    if cfg.get("pretrained"):
+        cfg = _rebuildable(cfg, backbone)
+    return SequenceClassifier(backbone, optimizer=optimizer, warmup_ratio=cfg.get("warmup_ratio", 0.1), model_cfg=cfg)
+
+
+def _rebuildable(cfg: dict[str, Any], backbone: Backbone) -> dict[str, Any]:
+    """The config of a backbone loaded from ``pretrained``, rewritten to rebuild the same network
+    without that source: its ``architecture()`` as backbone arguments and the tokenizer class
+    (whose vocabulary travels in the checkpoint's tokenizer state). Kept as is (the source is then
+    needed again) when only the source can rebuild it."""
+    architecture = backbone.architecture()
+    if architecture is None:
+        return cfg
+    tokenizer_cls = type(backbone.tokenizer)
+    return dict(cfg, pretrained=None, pretrained_from=cfg["pretrained"],
+                tokenizer={"_target_": f"{tokenizer_cls.__module__}.{tokenizer_cls.__qualname__}"},
+                backbone={"_target_": cfg["backbone"]["_target_"], "_convert_": "all", **architecture})
 
 
 def load_classifier(ckpt_path: str | Path, map_location: str | torch.device = "cpu") -> SequenceClassifier:
@@ -57,10 +73,12 @@ def load_classifier(ckpt_path: str | Path, map_location: str | torch.device = "c
     model_cfg = checkpoint.get("hyper_parameters", {}).get("model_cfg")
     if not model_cfg:
         raise ValueError(f"{path}: not a glmxai checkpoint (no model config in its hyper_parameters)")
-    model_cfg = dict(model_cfg, pretrained=None)  # the trained weights below replace any pretrained ones
-    tokenizer = instantiate(model_cfg["tokenizer"])
-    tokenizer.load_state_dict(checkpoint.get("tokenizer_state", {}))
-    backbone = instantiate(model_cfg["backbone"], tokenizer=tokenizer)
+    if model_cfg.get("pretrained"):  # an architecture only its (trusted remote-code) source can build
+        backbone = build_backbone(model_cfg)
+    else:
+        tokenizer = instantiate(model_cfg["tokenizer"])
+        tokenizer.load_state_dict(checkpoint.get("tokenizer_state", {}))
+        backbone = instantiate(model_cfg["backbone"], tokenizer=tokenizer)
     module = SequenceClassifier(backbone, warmup_ratio=model_cfg.get("warmup_ratio", 0.1), model_cfg=model_cfg)
     module.load_state_dict(checkpoint["state_dict"])
     return module.eval()

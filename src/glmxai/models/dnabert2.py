@@ -1,0 +1,232 @@
+"""DNABERT-2 (Zhou et al. 2024), implemented natively: a post-LayerNorm BERT encoder with
+ALiBi attention biases (no position embeddings) and gated-linear-unit feed-forward layers,
+over a BPE vocabulary.
+
+Module names equal the published ``zhihan1996/DNABERT-2-117M`` checkpoint's parameter names
+(``bert.embeddings.word_embeddings``, ``bert.encoder.layer.{i}.attention.self.Wqkv``,
+``...attention.output.{dense,LayerNorm}``, ``...mlp.{gated_layers,wo,layernorm}``,
+``bert.pooler.dense``, ``classifier``), so its state dict loads without its remote code.
+Configuration uses ``transformers.BertConfig`` (the published ``config.json`` is one).
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from transformers import BertConfig
+from transformers.models.bert.modeling_bert import BertSelfOutput
+
+from glmxai.models.base import Backbone
+from glmxai.models.pretrained import config_dict, load_weights, read_config, resolve_folder, write_native
+from glmxai.models.tokenizers import BPETokenizer
+
+_COMMON = {"hidden_dropout_prob": 0.1, "attention_probs_dropout_prob": 0.0, "layer_norm_eps": 1e-12,
+           "type_vocab_size": 2, "max_position_embeddings": 512}
+SIZES = {
+    "small": {**_COMMON, "hidden_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4,
+              "intermediate_size": 512},
+    "117m": {**_COMMON, "hidden_size": 768, "num_hidden_layers": 12, "num_attention_heads": 12,
+             "intermediate_size": 3072},
+}
+
+
+def alibi_slopes(n_heads: int) -> torch.Tensor:
+    """ALiBi head slopes (Press et al. 2022): a geometric sequence, interleaved for non-powers of 2."""
+    def power_of_2(n: int) -> list[float]:
+        start = 2 ** (-8 / n)
+        return [start ** (i + 1) for i in range(n)]
+
+    if math.log2(n_heads).is_integer():
+        return torch.tensor(power_of_2(n_heads))
+    closest = 2 ** math.floor(math.log2(n_heads))
+    return torch.tensor(power_of_2(closest) + power_of_2(2 * closest)[0::2][: n_heads - closest])
+
+
+class Embeddings(nn.Module):
+    """Word + token-type embeddings, LayerNorm, dropout (ALiBi: no position embeddings)."""
+
+    def __init__(self, config: BertConfig):
+        super().__init__()
+        self.word_embeddings = nn.Embedding(config.vocab_size, config.hidden_size, padding_idx=config.pad_token_id)
+        self.token_type_embeddings = nn.Embedding(config.type_vocab_size, config.hidden_size)
+        self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        self.dropout = nn.Dropout(config.hidden_dropout_prob)
+
+    def forward(self, word_embeddings: torch.Tensor) -> torch.Tensor:
+        """(B, T, D) word embeddings -> (B, T, D) encoder input."""
+        token_type = self.token_type_embeddings.weight[0]
+        return self.dropout(self.LayerNorm(word_embeddings + token_type))
+
+
+class SelfAttention(nn.Module):
+    """Multi-head attention with a packed ``Wqkv`` projection and an additive (ALiBi + padding) bias."""
+
+    def __init__(self, config: BertConfig):
+        super().__init__()
+        self.n_heads = config.num_attention_heads
+        self.Wqkv = nn.Linear(config.hidden_size, 3 * config.hidden_size)
+        self.dropout_p = config.attention_probs_dropout_prob
+
+    def forward(self, x: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+        """x (B, T, D), bias (B, H, T, T) -> (B, T, D)."""
+        b, t, d = x.shape
+        q, k, v = self.Wqkv(x).view(b, t, 3, self.n_heads, d // self.n_heads).permute(2, 0, 3, 1, 4)
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias,
+                                             dropout_p=self.dropout_p if self.training else 0.0)
+        return out.transpose(1, 2).reshape(b, t, d)
+
+
+class Attention(nn.Module):
+    def __init__(self, config: BertConfig):
+        super().__init__()
+        self.self = SelfAttention(config)
+        self.output = BertSelfOutput(config)  # dense, dropout, LayerNorm(x + residual)
+
+    def forward(self, x: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+        return self.output(self.self(x, bias), x)
+
+
+class GatedMLP(nn.Module):
+    """GLU feed-forward: ``wo(GELU(x W_gate) * (x W_lin))``, then post-LayerNorm with the residual."""
+
+    def __init__(self, config: BertConfig):
+        super().__init__()
+        self.intermediate_size = config.intermediate_size
+        self.gated_layers = nn.Linear(config.hidden_size, 2 * config.intermediate_size, bias=False)
+        self.act = nn.GELU()
+        self.wo = nn.Linear(config.intermediate_size, config.hidden_size)
+        self.dropout = nn.Dropout(config.hidden_dropout_prob)
+        self.layernorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        gated, linear = self.gated_layers(x).split(self.intermediate_size, dim=-1)
+        return self.layernorm(self.wo(self.dropout(self.act(gated) * linear)) + x)
+
+
+class Layer(nn.Module):
+    def __init__(self, config: BertConfig):
+        super().__init__()
+        self.attention = Attention(config)
+        self.mlp = GatedMLP(config)
+
+    def forward(self, x: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+        return self.mlp(self.attention(x, bias))
+
+
+class Encoder(nn.Module):
+    """Layers sharing one attention bias: -slope_h * |i - j| plus -inf on padding keys."""
+
+    def __init__(self, config: BertConfig):
+        super().__init__()
+        self.layer = nn.ModuleList([Layer(config) for _ in range(config.num_hidden_layers)])
+        self.register_buffer("slopes", alibi_slopes(config.num_attention_heads), persistent=False)
+
+    def forward(self, x: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """x (B, T, D), attention_mask (B, T) 1 = token -> (B, T, D)."""
+        pos = torch.arange(x.shape[1], device=x.device)
+        alibi = -self.slopes[:, None, None] * (pos[None, :] - pos[:, None]).abs()  # (H, T, T)
+        padding = torch.zeros(attention_mask.shape, dtype=x.dtype, device=x.device)
+        padding = padding.masked_fill(attention_mask == 0, float("-inf"))[:, None, None, :]  # (B, 1, 1, T)
+        bias = (alibi[None] + padding).to(x.dtype)
+        for layer in self.layer:
+            x = layer(x, bias)
+        return x
+
+
+class Pooler(nn.Module):
+    """BERT pooler: dense + tanh on a pooled vector."""
+
+    def __init__(self, config: BertConfig):
+        super().__init__()
+        self.dense = nn.Linear(config.hidden_size, config.hidden_size)
+
+    def forward(self, pooled: torch.Tensor) -> torch.Tensor:
+        return torch.tanh(self.dense(pooled))
+
+
+class DNABERT2Model(nn.Module):
+    """The encoder stack under the published name ``bert``."""
+
+    def __init__(self, config: BertConfig):
+        super().__init__()
+        self.embeddings = Embeddings(config)
+        self.encoder = Encoder(config)
+        self.pooler = Pooler(config)
+
+
+class DNABERT2Backbone(Backbone):
+    """DNABERT-2 classifier over ``BPETokenizer`` ids.
+
+    size: ``small`` (2 layers, hidden 128) or ``117m`` (12 layers, hidden 768: the published
+    model); config: a full ``BertConfig`` dict (overrides size); pooling: ``cls`` (the paper's
+    fine-tuning: first token) or ``mean`` (over non-padding tokens), before the BERT pooler.
+    Embeddings (B, T, D); logits (B, 2).
+    """
+
+    def __init__(self, tokenizer: BPETokenizer, size: str = "small", config: dict | None = None,
+                 pooling: str = "cls"):
+        super().__init__(tokenizer)
+        if config is None:
+            if size not in SIZES:
+                raise ValueError(f"unknown size {size!r}; choose from {sorted(SIZES)}")
+            config = dict(SIZES[size], vocab_size=tokenizer.vocab_size, pad_token_id=tokenizer.pad_token_id)
+        if pooling not in ("cls", "mean"):
+            raise ValueError(f"pooling must be 'cls' or 'mean', got {pooling!r}")
+        self.config = BertConfig(**config)
+        self.pooling = pooling
+        self.bert = DNABERT2Model(self.config)
+        self.dropout = nn.Dropout(self.config.hidden_dropout_prob)
+        self.classifier = nn.Linear(self.config.hidden_size, self.num_classes)
+        self.apply(self._init_weights)
+
+    def _init_weights(self, module: nn.Module) -> None:
+        """BERT initialisation: normal(0, initializer_range) weights, zero biases, unit LayerNorm."""
+        if isinstance(module, (nn.Linear, nn.Embedding)):
+            nn.init.normal_(module.weight, std=self.config.initializer_range)
+            if isinstance(module, nn.Linear) and module.bias is not None:
+                nn.init.zeros_(module.bias)
+        elif isinstance(module, nn.LayerNorm):
+            nn.init.ones_(module.weight)
+            nn.init.zeros_(module.bias)
+
+    def input_embeddings(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
+        return self.bert.embeddings.word_embeddings(inputs["input_ids"])
+
+    def forward_embeddings(self, embeddings: torch.Tensor, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
+        mask = inputs["attention_mask"]
+        hidden = self.bert.encoder(self.bert.embeddings(embeddings), mask)
+        if self.pooling == "cls":
+            pooled = hidden[:, 0]
+        else:
+            weights = mask.unsqueeze(-1).to(hidden.dtype)
+            pooled = (hidden * weights).sum(1) / weights.sum(1).clamp_min(1.0)
+        return self.classifier(self.dropout(self.bert.pooler(pooled)))
+
+    def architecture(self) -> dict:
+        return {"config": config_dict(self.config), "pooling": self.pooling}
+
+    def save_pretrained(self, path: str | Path) -> None:
+        write_native(self, path, config_dict(self.config))
+        self.tokenizer.save(path)
+
+    @classmethod
+    def from_pretrained(cls, path: str | Path, trust_remote_code: bool = False, pooling: str = "cls"
+                        ) -> "DNABERT2Backbone":
+        """Config, ``tokenizer.json`` and weights of a DNABERT-2 folder or hub id, natively.
+
+        The published checkpoint's own code (``auto_map``) is never run, so ``trust_remote_code``
+        is not needed. Its MLM head (``cls.*``) is dropped; pooler and classifier start fresh
+        unless present. Every encoder tensor must be found."""
+        folder = resolve_folder(path)
+        config = {k: v for k, v in read_config(folder).items() if k not in ("auto_map", "architectures")}
+        model = cls(BPETokenizer.from_file(folder), config=config, pooling=pooling)
+        state = {k: v for k, v in load_weights(folder).items()
+                 if not k.startswith("cls.") and not k.endswith("alibi")}
+        missing, unexpected = model.load_state_dict(state, strict=False)
+        missing = [k for k in missing if not k.startswith(("bert.pooler.", "classifier."))]
+        if missing or unexpected:
+            raise ValueError(f"{folder}: not a DNABERT-2 state dict (missing {missing[:5]}, unexpected {unexpected[:5]})")
+        return model

@@ -1,0 +1,31 @@
+"""Nucleotide Transformer (Dalla-Torre et al. 2024): ESM encoder over non-overlapping 6-mers,
+``EsmForSequenceClassification`` (head: dense + tanh + linear on the ``<cls>`` token).
+
+Sizes: ``small`` (2 layers, hidden 128; CPU-friendly) and ``500m`` (24 layers, hidden 1280,
+20 heads, learned absolute positions: the published NT 500M v1 models). The NT-v2 checkpoints
+(rotary, gated FFN) are loaded with ``model.pretrained`` and need ``trust_remote_code=true``.
+"""
+from __future__ import annotations
+
+from transformers import EsmConfig, EsmForSequenceClassification
+
+from glmxai.models.pretrained import HFBackbone
+from glmxai.models.tokenizers import NTKmerTokenizer
+
+_COMMON = {"max_position_embeddings": 1002, "position_embedding_type": "absolute", "token_dropout": False,
+           "emb_layer_norm_before": False, "hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0,
+           "layer_norm_eps": 1e-12, "mask_token_id": 2}
+
+
+class NTBackbone(HFBackbone):
+    """ESM over ``NTKmerTokenizer`` ids; see ``HFBackbone`` for arguments and shapes."""
+
+    config_class = EsmConfig
+    model_class = EsmForSequenceClassification
+    tokenizer_class = NTKmerTokenizer
+    sizes = {
+        "small": {**_COMMON, "hidden_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4,
+                  "intermediate_size": 512},
+        "500m": {**_COMMON, "hidden_size": 1280, "num_hidden_layers": 24, "num_attention_heads": 20,
+                 "intermediate_size": 5120},
+    }

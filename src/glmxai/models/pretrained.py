@@ -1,0 +1,129 @@
+"""Loading and saving pretrained folders safely, and the shared Hugging Face backbone.
+
+Weights are read from ``model.safetensors`` or, failing that, ``pytorch_model.bin`` /
+``weights.ckpt`` with ``torch.load(weights_only=True)``: no pickled code ever runs. A folder
+whose ``config.json`` names remote code (``auto_map``) is refused by the HF-class backbones
+unless ``trust_remote_code=True``; the native backbones (DNABERT-2, HyenaDNA) only read the
+config values and tensors, so they never execute a checkpoint's code.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_model
+from transformers import AutoModelForSequenceClassification, PretrainedConfig, PreTrainedModel
+
+from glmxai.models.base import Backbone
+from glmxai.models.tokenizers import VocabTokenizer
+
+WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin", "weights.ckpt")
+
+
+def resolve_folder(path: str | Path) -> Path:
+    """A local folder as is; otherwise a hub id, downloaded (needs hub access)."""
+    folder = Path(path)
+    if folder.is_dir():
+        return folder
+    from huggingface_hub import snapshot_download
+
+    return Path(snapshot_download(str(path)))
+
+
+def read_config(folder: Path) -> dict[str, Any]:
+    file = folder / "config.json"
+    if not file.is_file():
+        raise FileNotFoundError(f"{folder}: no config.json")
+    return json.loads(file.read_text())
+
+
+def check_remote_code(folder: Path, trust_remote_code: bool) -> bool:
+    """True if the folder's config names remote code; raises if that code is not trusted."""
+    remote = "auto_map" in read_config(folder)
+    if remote and not trust_remote_code:
+        raise ValueError(f"{folder}: config.json has auto_map, i.e. it runs the checkpoint's own Python code; "
+                         "set model.trust_remote_code=true only if you trust that code")
+    return remote
+
+
+def load_weights(folder: Path) -> dict[str, torch.Tensor]:
+    """The tensors of the first weight file found (a Lightning checkpoint gives its state_dict)."""
+    for name in WEIGHT_FILES:
+        file = folder / name
+        if file.is_file():
+            if name.endswith(".safetensors"):
+                return load_file(str(file))
+            state = torch.load(file, map_location="cpu", weights_only=True)
+            return state.get("state_dict", state)
+    raise FileNotFoundError(f"{folder}: none of {', '.join(WEIGHT_FILES)}")
+
+
+def write_native(backbone: Backbone, folder: str | Path, config: dict[str, Any]) -> Path:
+    """Write ``config.json`` and ``model.safetensors`` (tied tensors handled by ``save_model``)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "config.json").write_text(json.dumps(config, indent=2))
+    save_model(backbone, str(folder / "model.safetensors"))
+    return folder
+
+
+def config_dict(config: PretrainedConfig) -> dict[str, Any]:
+    """A transformers config as plain JSON data (storable in checkpoint hyper-parameters)."""
+    return json.loads(config.to_json_string(use_diff=False))
+
+
+class HFBackbone(Backbone):
+    """A ``transformers`` ``*ForSequenceClassification`` model over a ``VocabTokenizer``.
+
+    Subclasses set ``config_class``, ``model_class``, ``tokenizer_class`` and ``sizes``
+    (config presets). size: a preset name; config: a full config dict (overrides size).
+    Inputs ``input_ids``/``attention_mask`` (B, T); embeddings (B, T, D); logits (B, 2) from
+    the model's own head on the first (CLS) token.
+    """
+
+    config_class: type[PretrainedConfig]
+    model_class: type[PreTrainedModel]
+    tokenizer_class: type[VocabTokenizer]
+    sizes: dict[str, dict[str, Any]]
+
+    def __init__(self, tokenizer: VocabTokenizer, size: str = "small", config: dict | None = None,
+                 model: PreTrainedModel | None = None):
+        super().__init__(tokenizer)
+        if model is None:
+            if config is None:
+                if size not in self.sizes:
+                    raise ValueError(f"unknown size {size!r}; choose from {sorted(self.sizes)}")
+                config = dict(self.sizes[size], vocab_size=tokenizer.vocab_size,
+                              pad_token_id=tokenizer.pad_token_id)
+            model = self.model_class(self.config_class(**dict(config, num_labels=self.num_classes)))
+        self.model = model
+
+    def input_embeddings(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
+        return self.model.get_input_embeddings()(inputs["input_ids"])
+
+    def forward_embeddings(self, embeddings: torch.Tensor, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
+        return self.model(inputs_embeds=embeddings, attention_mask=inputs["attention_mask"]).logits
+
+    def architecture(self) -> dict | None:
+        if type(self.model) is not self.model_class:  # remote code: only its folder rebuilds it
+            return None
+        return {"config": config_dict(self.model.config)}
+
+    def save_pretrained(self, path: str | Path) -> None:
+        self.model.save_pretrained(str(path))
+        self.tokenizer.save_vocab(path)
+
+    @classmethod
+    def from_pretrained(cls, path: str | Path, trust_remote_code: bool = False, **kwargs) -> "HFBackbone":
+        """Model and ``vocab.txt`` tokenizer from a folder or hub id; a fresh 2-class head.
+
+        kwargs go to ``transformers``' ``from_pretrained`` (e.g. ``dtype``)."""
+        folder = resolve_folder(path)
+        remote = check_remote_code(folder, trust_remote_code)
+        tokenizer = cls.tokenizer_class.from_vocab_file(folder)
+        loader = AutoModelForSequenceClassification if remote else cls.model_class
+        model = loader.from_pretrained(str(folder), num_labels=cls.num_classes, trust_remote_code=remote,
+                                       **kwargs)
+        return cls(tokenizer, model=model)

@@ -1,0 +1,274 @@
+"""Tokenizers of the four genomic language models, all behind ``glmxai.models.base.Tokenizer``.
+
+Every tokenizer returns ``{"input_ids": (B, T) long, "attention_mask": (B, T) long}``, right
+padded, and maps each token back to the nucleotides it covers with ``token_spans`` (B, T, 2):
+[start, end) in the input string, (-1, -1) for special and padding tokens.
+
+- ``KmerTokenizer`` (DNABERT): overlapping k-mers, ``[CLS] k-mers [SEP]``; a k-mer with ``N``
+  is ``[UNK]``; vocabulary 5 specials + 4^k k-mers.
+- ``BPETokenizer`` (DNABERT-2): byte-pair encoding trained with HF ``tokenizers`` on the
+  training sequences (or read from a published ``tokenizer.json``), ``[CLS] ... [SEP]``.
+- ``NTKmerTokenizer`` (Nucleotide Transformer): ``<cls>`` then non-overlapping 6-mers from the
+  left; a base that cannot start a full ``ACGT`` 6-mer (near an ``N`` or at the end) is a
+  single-nucleotide token.
+- ``CharTokenizer`` (HyenaDNA): one token per nucleotide, then ``[SEP]``.
+"""
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+from tokenizers import Tokenizer as HFTokenizer
+from tokenizers import models, pre_tokenizers, processors, trainers
+
+from glmxai.data.encoding import ALPHABET, ALPHABET_N, to_codes
+from glmxai.models.base import Tokenizer
+
+Piece = tuple[str, int, int]  # (token, start, end); start = end = -1 for special tokens
+
+
+def _pad_batch(rows: list[list[int]], spans: list[list[tuple[int, int]]], pad_id: int):
+    """Right-pad token ids (B, T), attention mask (B, T) and spans (B, T, 2)."""
+    width = max((len(r) for r in rows), default=0)
+    ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    span_t = torch.full((len(rows), width, 2), -1, dtype=torch.long)
+    for i, (row, span) in enumerate(zip(rows, spans)):
+        ids[i, : len(row)] = torch.tensor(row, dtype=torch.long)
+        mask[i, : len(row)] = 1
+        if span:
+            span_t[i, : len(span)] = torch.tensor(span, dtype=torch.long)
+    return ids, mask, span_t
+
+
+class VocabTokenizer(Tokenizer):
+    """A tokenizer over a fixed token list; subclasses split one sequence into ``Piece``s.
+
+    vocab: tokens in id order (a published ``vocab.txt`` read line by line gives the same).
+    """
+
+    pad_token = "[PAD]"
+    unk_token = "[UNK]"
+
+    def __init__(self, vocab: Sequence[str]):
+        self._set_vocab(list(vocab))
+
+    def _set_vocab(self, vocab: list[str]) -> None:
+        self.vocab = vocab
+        self.token_to_id = {tok: i for i, tok in enumerate(vocab)}
+        self.vocab_size = len(vocab)
+        self.pad_token_id = self.token_to_id[self.pad_token]
+        self.unk_token_id = self.token_to_id[self.unk_token]
+
+    def pieces(self, sequence: str) -> list[Piece]:
+        raise NotImplementedError
+
+    def _batch(self, sequences: Sequence[str]):
+        rows, spans = [], []
+        for seq in sequences:
+            pieces = self.pieces(seq.upper())
+            rows.append([self.token_to_id.get(tok, self.unk_token_id) for tok, _, _ in pieces])
+            spans.append([(s, e) for _, s, e in pieces])
+        return _pad_batch(rows, spans, self.pad_token_id)
+
+    def encode(self, sequences: Sequence[str]) -> dict[str, torch.Tensor]:
+        ids, mask, _ = self._batch(sequences)
+        return {"input_ids": ids, "attention_mask": mask}
+
+    def token_spans(self, sequences: Sequence[str]) -> torch.Tensor:
+        return self._batch(sequences)[2]
+
+    def decode(self, input_ids: Sequence[int]) -> list[str]:
+        """Token ids -> token strings (padding dropped)."""
+        return [self.vocab[i] for i in input_ids if i != self.pad_token_id]
+
+    def state_dict(self) -> dict:
+        return {"vocab": list(self.vocab)}
+
+    def load_state_dict(self, state: dict) -> None:
+        if state.get("vocab"):
+            self._set_vocab(list(state["vocab"]))
+
+    def save_vocab(self, folder: str | Path) -> None:
+        """Write ``vocab.txt`` (one token per line, in id order), the HF BERT/ESM format."""
+        Path(folder, "vocab.txt").write_text("\n".join(self.vocab) + "\n")
+
+    @classmethod
+    def from_vocab_file(cls, folder: str | Path, **kwargs) -> "VocabTokenizer":
+        tokenizer = cls(**kwargs)
+        tokenizer._set_vocab(Path(folder, "vocab.txt").read_text().splitlines())
+        return tokenizer
+
+
+class KmerTokenizer(VocabTokenizer):
+    """DNABERT's overlapping k-mers: a sequence of length L gives L-k+1 k-mers between [CLS] and [SEP].
+
+    Token i covers nucleotides [i, i+k). Sequences shorter than k give only [CLS] [SEP].
+    """
+
+    SPECIALS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
+
+    def __init__(self, k: int = 6):
+        if k < 1:
+            raise ValueError(f"k must be positive, got {k}")
+        self.k = k
+        super().__init__([*self.SPECIALS, *("".join(p) for p in itertools.product(ALPHABET, repeat=k))])
+
+    def pieces(self, sequence: str) -> list[Piece]:
+        k = self.k
+        kmers = [(sequence[i : i + k], i, i + k) for i in range(len(sequence) - k + 1)]
+        return [("[CLS]", -1, -1), *kmers, ("[SEP]", -1, -1)]
+
+    def state_dict(self) -> dict:
+        return {"k": self.k, **super().state_dict()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.k = int(state.get("k", self.k))
+        super().load_state_dict(state)
+
+    @classmethod
+    def from_vocab_file(cls, folder: str | Path, **kwargs) -> "KmerTokenizer":
+        """Read ``vocab.txt`` of a published DNABERT; k is the length of its k-mer tokens."""
+        vocab = Path(folder, "vocab.txt").read_text().splitlines()
+        k = len(next(tok for tok in vocab if tok not in cls.SPECIALS))
+        tokenizer = cls(k=k)
+        tokenizer._set_vocab(vocab)
+        return tokenizer
+
+
+class NTKmerTokenizer(VocabTokenizer):
+    """Nucleotide Transformer: ``<cls>``, then 6-mers taken greedily from the left; a position
+    where no full ``ACGT`` k-mer starts (an ``N`` inside, or fewer than k bases left) gives a
+    single-nucleotide token and the scan moves on by one base."""
+
+    pad_token = "<pad>"
+    unk_token = "<unk>"
+    SPECIALS = ("<unk>", "<pad>", "<mask>", "<cls>", "<eos>", "<bos>")
+
+    def __init__(self, k: int = 6):
+        self.k = k
+        kmers = ("".join(p) for p in itertools.product(ALPHABET, repeat=k))
+        super().__init__([*self.SPECIALS, *kmers, *ALPHABET_N])
+
+    def pieces(self, sequence: str) -> list[Piece]:
+        out: list[Piece] = [("<cls>", -1, -1)]
+        i, k = 0, self.k
+        while i < len(sequence):
+            chunk = sequence[i : i + k]
+            step = k if len(chunk) == k and "N" not in chunk else 1
+            out.append((sequence[i : i + step], i, i + step))
+            i += step
+        return out
+
+
+class CharTokenizer(Tokenizer):
+    """HyenaDNA's character tokenizer: one token per nucleotide, then ``[SEP]``.
+
+    Ids follow the published HyenaDNA vocabulary: [CLS]=0 [SEP]=1 [BOS]=2 [MASK]=3 [PAD]=4
+    [RESERVED]=5 [UNK]=6 A=7 C=8 G=9 T=10 N=11.
+    """
+
+    VOCAB = ("[CLS]", "[SEP]", "[BOS]", "[MASK]", "[PAD]", "[RESERVED]", "[UNK]", *ALPHABET_N)
+    vocab_size = len(VOCAB)
+    pad_token_id = 4
+    sep_token_id = 1
+    _first_base_id = 7  # codes A=0 .. N=4 map to 7 .. 11
+
+    def encode_codes(self, codes: np.ndarray) -> dict[str, torch.Tensor]:
+        codes = torch.as_tensor(np.atleast_2d(codes).astype(np.int64))
+        sep = torch.full((codes.shape[0], 1), self.sep_token_id, dtype=torch.long)
+        ids = torch.cat([codes + self._first_base_id, sep], dim=1)
+        return {"input_ids": ids, "attention_mask": torch.ones_like(ids)}
+
+    def encode(self, sequences: Sequence[str]) -> dict[str, torch.Tensor]:
+        if len({len(s) for s in sequences}) <= 1:
+            return self.encode_codes(to_codes(list(sequences)) if sequences else np.zeros((0, 0)))
+        rows = [(to_codes(s).astype(np.int64) + self._first_base_id).tolist() + [self.sep_token_id]
+                for s in sequences]
+        ids, mask, _ = _pad_batch(rows, [[] for _ in rows], self.pad_token_id)
+        return {"input_ids": ids, "attention_mask": mask}
+
+    def token_spans(self, sequences: Sequence[str]) -> torch.Tensor:
+        width = max((len(s) for s in sequences), default=0) + 1
+        spans = torch.full((len(sequences), width, 2), -1, dtype=torch.long)
+        for i, seq in enumerate(sequences):
+            pos = torch.arange(len(seq))
+            spans[i, : len(seq)] = torch.stack([pos, pos + 1], dim=-1)
+        return spans
+
+
+class BPETokenizer(Tokenizer):
+    """DNABERT-2's byte-pair encoding over nucleotides, trained with HF ``tokenizers``.
+
+    vocab_size: target vocabulary (4096 as published); the trained tokenizer (its JSON) is the
+    state saved in checkpoints, so a fine-tuned model needs no retraining to be reloaded.
+    """
+
+    needs_fit = True
+    SPECIALS = ("[UNK]", "[CLS]", "[SEP]", "[PAD]", "[MASK]")
+
+    def __init__(self, vocab_size: int = 4096, min_frequency: int = 2):
+        self.target_vocab_size = vocab_size
+        self.min_frequency = min_frequency
+        self.hf: HFTokenizer | None = None
+
+    def fit(self, sequences: Sequence[str]) -> None:
+        tok = HFTokenizer(models.BPE(unk_token="[UNK]"))
+        tok.pre_tokenizer = pre_tokenizers.Whitespace()
+        trainer = trainers.BpeTrainer(vocab_size=self.target_vocab_size, min_frequency=self.min_frequency,
+                                      special_tokens=list(self.SPECIALS), initial_alphabet=list(ALPHABET_N),
+                                      show_progress=False)
+        tok.train_from_iterator((s.upper() for s in sequences), trainer=trainer)
+        self._set(tok)
+
+    def _set(self, tok: HFTokenizer) -> None:
+        cls_id, sep_id = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
+        tok.post_processor = processors.TemplateProcessing(
+            single="[CLS] $A [SEP]", special_tokens=[("[CLS]", cls_id), ("[SEP]", sep_id)])
+        tok.no_truncation()
+        self.pad_token_id = tok.token_to_id("[PAD]")
+        tok.enable_padding(pad_id=self.pad_token_id, pad_token="[PAD]")
+        self.hf = tok
+        self.vocab_size = tok.get_vocab_size()
+
+    def _encodings(self, sequences: Sequence[str]):
+        if self.hf is None:
+            raise RuntimeError("BPETokenizer is not trained: call fit(train_sequences) or load_state_dict")
+        return self.hf.encode_batch([s.upper() for s in sequences])
+
+    def encode(self, sequences: Sequence[str]) -> dict[str, torch.Tensor]:
+        enc = self._encodings(sequences)
+        return {"input_ids": torch.tensor([e.ids for e in enc], dtype=torch.long).reshape(len(enc), -1),
+                "attention_mask": torch.tensor([e.attention_mask for e in enc], dtype=torch.long).reshape(len(enc), -1)}
+
+    def token_spans(self, sequences: Sequence[str]) -> torch.Tensor:
+        enc = self._encodings(sequences)
+        spans = torch.tensor([e.offsets for e in enc], dtype=torch.long).reshape(len(enc), -1, 2)
+        special = torch.tensor([e.special_tokens_mask for e in enc], dtype=torch.bool).reshape(len(enc), -1)
+        return spans.masked_fill(special.unsqueeze(-1), -1)
+
+    def decode(self, input_ids: Sequence[int]) -> list[str]:
+        """Token ids -> token strings (padding dropped)."""
+        return [self.hf.id_to_token(i) for i in input_ids if i != self.pad_token_id]
+
+    def state_dict(self) -> dict:
+        return {"tokenizer_json": self.hf.to_str()} if self.hf is not None else {}
+
+    def load_state_dict(self, state: dict) -> None:
+        if state.get("tokenizer_json"):
+            self._set(HFTokenizer.from_str(state["tokenizer_json"]))
+
+    def save(self, folder: str | Path) -> None:
+        """Write ``tokenizer.json`` (the HF ``tokenizers`` format DNABERT-2 publishes)."""
+        self.hf.save(str(Path(folder, "tokenizer.json")))
+
+    @classmethod
+    def from_file(cls, folder: str | Path) -> "BPETokenizer":
+        """Read a published ``tokenizer.json``; its own post-processor is replaced by [CLS] $A [SEP]."""
+        tok = HFTokenizer.from_str(Path(folder, "tokenizer.json").read_text())
+        tokenizer = cls(vocab_size=tok.get_vocab_size())
+        tokenizer._set(tok)
+        return tokenizer
