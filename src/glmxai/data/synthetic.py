@@ -160,7 +160,7 @@ def write_gue_folder(splits: dict[str, SequenceTable], out_dir: str | Path) -> P
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description="Write the synthetic promoter data as a GUE-format folder.")
     parser.add_argument("out_dir")
-    parser.add_argument("--n-train", type=int, default=8000)
+    parser.add_argument("--n-train", type=int, default=16000)
     parser.add_argument("--n-val", type=int, default=1000)
     parser.add_argument("--n-test", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=12345)
