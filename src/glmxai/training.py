@@ -74,7 +74,8 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         "data": datamodule.describe(),
         "config": OmegaConf.to_container(cfg, resolve=True),
     }
-    write_json_atomic(metrics, output_dir / "metrics.json")
+    if trainer.is_global_zero:  # under DDP every process gets here with the same gathered metrics
+        write_json_atomic(metrics, output_dir / "metrics.json")
     for logger in loggers:
         logger.log_metrics({"params": metrics["params"], "train_seconds": metrics["train_seconds"]})
     log.info("test metrics: %s", {k: v for k, v in metrics.items() if k.startswith("test/")})

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import lightning as L
 import torch
+from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
 from torch.utils.data import DataLoader, Dataset
 
 from glmxai.data.synthetic import SyntheticPromoterGenerator
@@ -65,7 +66,13 @@ class PromoterDataModule(L.LightningDataModule):
 
     def _loader(self, split: str, shuffle: bool) -> DataLoader:
         generator = torch.Generator().manual_seed(self.seed)
-        return DataLoader(_TableDataset(self.table(split)), batch_size=self.batch_size, shuffle=shuffle,
+        dataset = _TableDataset(self.table(split))
+        sampler = None
+        if not shuffle and torch.distributed.is_available() and torch.distributed.is_initialized():
+            # Under DDP, evaluate every row exactly once: Lightning's default sampler pads the
+            # split with repeated rows to a multiple of the world size, which skews metrics.
+            sampler = UnrepeatedDistributedSampler(dataset, shuffle=False)
+        return DataLoader(dataset, batch_size=self.batch_size, shuffle=shuffle, sampler=sampler,
                           num_workers=self.num_workers, collate_fn=collate, generator=generator)
 
     def train_dataloader(self) -> DataLoader:
@@ -114,7 +121,7 @@ class CsvDataModule(PromoterDataModule):
 class SyntheticDataModule(PromoterDataModule):
     """The embedded synthetic promoter generator (no files needed); keeps ground-truth masks."""
 
-    def __init__(self, n_train: int = 8000, n_val: int = 1000, n_test: int = 1000, data_seed: int = 12345,
+    def __init__(self, n_train: int = 16000, n_val: int = 1000, n_test: int = 1000, data_seed: int = 12345,
                  tss: int = 249, **kwargs):
         super().__init__(**kwargs)
         self.sizes = {"train": n_train, "val": n_val, "test": n_test}

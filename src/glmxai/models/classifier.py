@@ -6,7 +6,7 @@ import functools
 import lightning as L
 import torch
 from torch import nn
-from torchmetrics import MetricCollection
+from torchmetrics import MeanMetric, MetricCollection
 from torchmetrics.classification import (MulticlassAccuracy, MulticlassAUROC, MulticlassF1Score,
                                          MulticlassMatthewsCorrCoef)
 
@@ -49,6 +49,8 @@ class SequenceClassifier(L.LightningModule):
         self.loss = nn.CrossEntropyLoss()
         self.val_metrics = _metrics("val/")
         self.test_metrics = _metrics("test/")
+        # Mean loss as a metric: under DDP it is gathered exactly over uneven per-process splits.
+        self.val_loss, self.test_loss = MeanMetric(), MeanMetric()
 
     def forward(self, sequences) -> torch.Tensor:
         return self.backbone(self.backbone.encode(sequences))
@@ -62,17 +64,18 @@ class SequenceClassifier(L.LightningModule):
         self.log("train/loss", loss, prog_bar=True, batch_size=len(batch["labels"]))
         return loss
 
-    def _evaluate(self, batch, metrics: MetricCollection, prefix: str) -> None:
+    def _evaluate(self, batch, metrics: MetricCollection, loss_metric: MeanMetric, prefix: str) -> None:
         logits, loss = self._step(batch)
         metrics.update(torch.softmax(logits, -1), batch["labels"])
-        self.log(f"{prefix}loss", loss, prog_bar=True, batch_size=len(batch["labels"]))
+        loss_metric.update(loss, weight=len(batch["labels"]))
+        self.log(f"{prefix}loss", loss_metric, prog_bar=True)
         self.log_dict(metrics, prog_bar=True)
 
     def validation_step(self, batch, batch_idx):
-        self._evaluate(batch, self.val_metrics, "val/")
+        self._evaluate(batch, self.val_metrics, self.val_loss, "val/")
 
     def test_step(self, batch, batch_idx):
-        self._evaluate(batch, self.test_metrics, "test/")
+        self._evaluate(batch, self.test_metrics, self.test_loss, "test/")
 
     def configure_optimizers(self):
         optimizer = self.optimizer_factory(params=self.parameters())
