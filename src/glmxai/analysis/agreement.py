@@ -1,0 +1,60 @@
+"""Agreement between explanations of the same sequences: per-sequence Spearman correlation
+of the attribution vectors and overlap of their top-k positions, for every pair of runs
+(methods of one model, models under one method, and the rest)."""
+from __future__ import annotations
+
+import itertools
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+
+def spearman_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(N, L) x (N, L) -> (N,) Spearman correlation per row (NaN where a row is constant)."""
+    ra = stats.rankdata(a, axis=1)
+    rb = stats.rankdata(b, axis=1)
+    ra -= ra.mean(axis=1, keepdims=True)
+    rb -= rb.mean(axis=1, keepdims=True)
+    denom = np.sqrt((ra**2).sum(axis=1) * (rb**2).sum(axis=1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(denom > 0, (ra * rb).sum(axis=1) / denom, np.nan)
+
+
+def topk_overlap(a: np.ndarray, b: np.ndarray, k: int) -> np.ndarray:
+    """(N, L) x (N, L) -> (N,) |top-k(a) & top-k(b)| / k, top-k by value (ties by position)."""
+    ta = np.argsort(-a, axis=1, kind="stable")[:, :k]
+    tb = np.argsort(-b, axis=1, kind="stable")[:, :k]
+    return np.array([len(np.intersect1d(x, y)) / k for x, y in zip(ta, tb)])
+
+
+def pairwise_agreement(names: Sequence[str], scores: Sequence[np.ndarray], keys: Sequence[np.ndarray],
+                       k: int = 20, absolute: bool = True) -> pd.DataFrame:
+    """For every pair of runs (``names[i]``, scores (N_i, L), row ``keys`` (N_i,) identifying
+    the sequence): compare on their common sequences. Returns one row per pair with
+    ``n``, ``spearman_mean``/``spearman_median`` and ``topk_mean`` (k positions, by |score|
+    when ``absolute``)."""
+    rows = []
+    for (i, a), (j, b) in itertools.combinations(enumerate(scores), 2):
+        common, ia, ib = np.intersect1d(keys[i], keys[j], return_indices=True)
+        if not len(common) or a.shape[1] != b.shape[1]:
+            continue
+        x, y = a[ia], b[ib]
+        if absolute:
+            x, y = np.abs(x), np.abs(y)
+        rho = spearman_rows(x, y)
+        rows.append({"a": names[i], "b": names[j], "n": len(common), "spearman_mean": np.nanmean(rho),
+                     "spearman_median": np.nanmedian(rho), f"top{k}_overlap": topk_overlap(x, y, k).mean()})
+    return pd.DataFrame(rows, columns=["a", "b", "n", "spearman_mean", "spearman_median", f"top{k}_overlap"])
+
+
+def agreement_matrix(pairs: pd.DataFrame, names: Sequence[str], column: str) -> pd.DataFrame:
+    """Symmetric (runs x runs) matrix of ``column`` from ``pairwise_agreement``; diagonal 1."""
+    matrix = pd.DataFrame(np.nan, index=list(names), columns=list(names))
+    for name in names:
+        matrix.loc[name, name] = 1.0
+    for row in pairs.itertuples(index=False):
+        value = getattr(row, column)
+        matrix.loc[row.a, row.b] = matrix.loc[row.b, row.a] = value
+    return matrix

@@ -1,0 +1,88 @@
+"""Dataset audit: enrichment statistics, planted derived negatives and split leakage."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from glmxai.analysis import audit
+
+L, CHUNK = 300, 15
+
+
+def _random_seqs(n, rng):
+    return ["".join("ACGT"[c] for c in rng.integers(0, 4, L)) for _ in range(n)]
+
+
+def _derive(parent: str, rng, n_replaced: int) -> str:
+    """GUE-style negative: replace ``n_replaced`` of the 20 aligned 15 bp chunks at random."""
+    seq = list(parent)
+    for c in rng.choice(L // CHUNK, n_replaced, replace=False):
+        seq[c * CHUNK:(c + 1) * CHUNK] = rng.choice(list("ACGT"), CHUNK)
+    return "".join(seq)
+
+
+@pytest.fixture()
+def planted():
+    """40 promoters, 40 unrelated negatives, 10 negatives derived from promoters 0..9;
+    derived negatives 0..3 sit in another split than their parent."""
+    rng = np.random.default_rng(0)
+    positives, negatives = _random_seqs(40, rng), _random_seqs(40, rng)
+    derived = [_derive(positives[i], rng, 8) for i in range(10)]
+    sequences = positives + negatives + derived
+    labels = np.array([1] * 40 + [0] * 50)
+    splits = np.array(["train"] * 90, dtype=object)
+    splits[80:84] = "test"
+    return sequences, labels, splits
+
+
+def test_derived_negatives_and_split_leakage_are_detected(planted):
+    sequences, labels, splits = planted
+    pairs = audit.derived_pairs(sequences, labels, splits)
+    derived = pairs[pairs["kind"] == "promoter->non-promoter"]
+    assert sorted(zip(derived["i"], derived["j"])) == [(i, 80 + i) for i in range(10)]
+    assert len(pairs) == 10  # unrelated sequences are not paired
+    assert derived["cross_split"].sum() == 4
+    assert (derived["shared_chunks"] == 12).all()
+    assert (derived["identity"] > 0.6).all()
+    summary = audit.pair_summary(pairs, labels, splits).set_index("what")
+    assert summary.loc["pairs: promoter->non-promoter", "count"] == 10
+    assert summary.loc["test: non-promoters with a promoter relative", "count"] == 4
+    assert summary.loc["test: non-promoters with a promoter relative", "cross_split"] == 4
+    assert summary.loc["train: non-promoters with a promoter relative", "cross_split"] == 0
+
+
+def test_motif_retention_counts_kept_hits(planted):
+    sequences, labels, splits = planted
+    pairs = audit.derived_pairs(sequences, labels, splits)
+    hits = pd.DataFrame({"row": [0, 80, 1, 2], "motif": ["TATA"] * 4, "start": [10, 10, 10, 10],
+                         "strand": ["+"] * 4})
+    retention = audit.motif_retention(pairs, hits).set_index("motif")
+    assert retention.loc["TATA", "parent_hits"] == 3
+    assert retention.loc["TATA", "kept_in_derived"] == 1
+
+
+def test_enrichment_separates_informative_from_uninformative_motifs():
+    rng = np.random.default_rng(1)
+    labels = np.array([1] * 200 + [0] * 200)
+    present = pd.DataFrame({"informative": np.r_[rng.random(200) < 0.6, rng.random(200) < 0.1],
+                            "uninformative": rng.random(400) < 0.3})
+    table = audit.motif_enrichment(present, labels).set_index("motif")
+    good, bad = table.loc["informative"], table.loc["uninformative"]
+    assert good["odds_ratio"] > 5 and good["fisher_p_bonferroni"] < 1e-10
+    assert good["or_ci_low"] > 1 and good["balanced_accuracy"] > 0.7
+    assert "enriched in promoters" in good["verdict"]
+    assert bad["fisher_p_bonferroni"] > 0.05 and "cannot separate" in bad["verdict"]
+    assert good["rate_promoter"] == present["informative"][:200].mean()
+
+
+def test_position_histogram_counts_by_label():
+    hits = pd.DataFrame({"row": [0, 0, 1, 2], "motif": ["M"] * 4, "rel_start": [-31, -29, -31, 5]})
+    hist = audit.position_histogram(hits, np.array([1, 1, 0]), bin_size=10, span=(-50, 20))
+    pos = hist[(hist["label"] == 1) & (hist["bin_start"] == -40)]
+    assert pos["hits"].item() == 2 and pos["per_sequence"].item() == 1.0
+    assert hist[(hist["label"] == 0) & (hist["bin_start"] == 0)]["hits"].item() == 1
+    assert hist["hits"].sum() == 4
+
+
+def test_unequal_lengths_are_rejected():
+    with pytest.raises(ValueError, match="equal-length"):
+        audit.derived_pairs(["ACGT" * 5, "ACGT" * 4], np.array([1, 0]), ["train", "train"])

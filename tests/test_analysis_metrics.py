@@ -1,0 +1,135 @@
+"""Agreement, faithfulness, ground truth, attribution at motifs and k-mer tables on
+constructed inputs with known answers."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from glmxai.analysis import agreement, faithfulness, ground_truth
+from glmxai.analysis.kmer_tables import kmer_tables, motif_share_of_top, top_windows
+from glmxai.analysis.motif_attribution import hit_vs_control, positional_profile, summarize_hits
+from glmxai.data.encoding import to_codes
+
+RNG = np.random.default_rng(0)
+
+
+def test_agreement_known_answers():
+    a = RNG.normal(size=(30, 100))
+    keys = np.arange(30)
+    pairs = agreement.pairwise_agreement(["a", "same", "reversed", "noise"],
+                                         [a, a.copy(), -a, RNG.normal(size=(30, 100))], [keys] * 4,
+                                         k=10, absolute=False).set_index(["a", "b"])
+    assert pairs.loc[("a", "same"), "spearman_mean"] == pytest.approx(1.0)
+    assert pairs.loc[("a", "same"), "top10_overlap"] == 1.0
+    assert pairs.loc[("a", "reversed"), "spearman_mean"] == pytest.approx(-1.0)
+    assert pairs.loc[("a", "reversed"), "top10_overlap"] == 0.0
+    assert abs(pairs.loc[("a", "noise"), "spearman_mean"]) < 0.1
+    matrix = agreement.agreement_matrix(pairs.reset_index(), ["a", "same", "reversed", "noise"], "spearman_mean")
+    assert matrix.loc["reversed", "a"] == matrix.loc["a", "reversed"] == pytest.approx(-1.0)
+    assert np.allclose(np.diag(matrix), 1.0)
+
+
+def test_agreement_aligns_rows_by_key():
+    a = RNG.normal(size=(5, 50))
+    pairs = agreement.pairwise_agreement(["x", "y"], [a, a[::-1][:3]], [np.arange(5), np.arange(5)[::-1][:3]])
+    assert pairs["n"].item() == 3 and pairs["spearman_mean"].item() == pytest.approx(1.0)
+
+
+def _motif_detector(start: int, site: str):
+    """A toy model: p(promoter) = share of the site present at ``start``."""
+    codes = to_codes(site)
+
+    def predict(x: np.ndarray) -> np.ndarray:
+        return 0.05 + 0.9 * (x[:, start:start + len(site)] == codes).mean(axis=1)
+
+    return predict
+
+
+def test_faithfulness_true_attribution_beats_random_and_reversed():
+    site, start, n, length = "TATAAAAG", 40, 12, 100
+    codes = RNG.integers(0, 4, (n, length)).astype(np.int8)
+    codes[:, start:start + len(site)] = to_codes(site)
+    predict = _motif_detector(start, site)
+    truth = np.zeros((n, length), np.float32)
+    truth[:, start:start + len(site)] = 1.0
+    background = faithfulness.shuffle_backgrounds(codes, seed=1)
+    curves, areas = faithfulness.perturbation_curves(predict, codes, truth + 0.01 * RNG.random((n, length)),
+                                                     background, steps=20, n_random=3)
+    good = faithfulness.summarize_areas(areas)
+    _, bad_areas = faithfulness.perturbation_curves(predict, codes, -truth, background, steps=20, n_random=3)
+    bad = faithfulness.summarize_areas(bad_areas)
+    assert good["deletion_aoc"] > good["deletion_aoc_random"] + 0.2
+    assert good["insertion_auc"] > good["insertion_auc_random"] + 0.2
+    assert good["deletion_aoc_wilcoxon_p"] < 0.01
+    assert bad["deletion_aoc"] < bad["deletion_aoc_random"]
+    deletion = curves[(curves["order"] == "attribution") & (curves["curve"] == "deletion")]
+    assert deletion["prob"].iloc[0] > 0.9 and deletion["prob"].iloc[-1] < 0.6  # site destroyed at the end
+
+
+def test_faithfulness_rejects_mismatched_shapes():
+    with pytest.raises(ValueError, match="must match"):
+        faithfulness.perturbation_curves(lambda x: x.mean(1), np.zeros((2, 10), int), np.zeros((2, 9)),
+                                         np.zeros((2, 10), int))
+
+
+def test_dinucleotide_shuffle_keeps_dinucleotides():
+    codes = RNG.integers(0, 5, 300)
+    shuffled = faithfulness.dinucleotide_shuffle(codes, np.random.default_rng(3))
+    pairs = lambda x: sorted(zip(x[:-1].tolist(), x[1:].tolist()))  # noqa: E731
+    assert pairs(shuffled) == pairs(codes) and not np.array_equal(shuffled, codes)
+
+
+def test_ground_truth_metrics():
+    masks = np.zeros((3, 50), bool)
+    masks[:2, 10:16] = True
+    scores = RNG.normal(0, 0.1, (3, 50))
+    scores[0, 10:16] += 5  # perfect
+    scores[1, 10:16] -= 5  # large |score| but pushing away from promoter
+    table = ground_truth.mask_metrics(scores, masks, np.array([1, 1, 0]), np.array([0.9, 0.2, 0.1]))
+    assert list(table["row"]) == [0, 1]  # empty mask skipped
+    assert table["auroc"].tolist() == [1.0, 1.0] and table["auprc"].tolist() == [1.0, 1.0]
+    assert table["auroc_signed"].tolist() == [1.0, 0.0]
+    summary = ground_truth.summarize_masks(table)
+    assert summary["n_correct"] == 1 and summary["prevalence_mean"] == pytest.approx(6 / 50)
+
+
+def test_attribution_inside_motif_hits_vs_matched_windows():
+    n, length = 30, 120
+    scores = RNG.normal(0, 1, (n, length))
+    scores[:, 50:58] += 3
+    hits = pd.DataFrame({"row": np.arange(n), "motif": "M", "start": 50, "end": 58})
+    hits = pd.concat([hits, pd.DataFrame({"row": np.arange(n), "motif": "null", "start": 90, "end": 98})])
+    per_hit = hit_vs_control(scores, hits, n_controls=10)
+    assert (per_hit["control"].notna()).all()
+    table = summarize_hits(per_hit, np.ones(n, int), np.full(n, 0.9)).set_index(["motif", "group"])
+    assert table.loc[("M", "all"), "wilcoxon_p"] < 1e-4 and table.loc[("M", "all"), "median_diff"] > 1
+    assert table.loc[("null", "all"), "wilcoxon_p"] > 0.001
+    assert table.loc[("M", "label=0"), "hits"] == 0
+    profile = positional_profile(scores, np.ones(n, int), tss=100)
+    peak = profile.loc[profile["mean"].idxmax(), "rel_pos"]
+    assert -50 <= peak < -42
+
+
+def test_top_windows_do_not_overlap():
+    row = np.array([[0, 5, 6, 0, 0, 4, 0, -1]], float)
+    assert top_windows(row, 2, 3)[0].tolist() == [2, 5]  # 1 overlaps 2; non-positive windows never count
+    assert top_windows(-row, 2, 3)[0].tolist() == [7]
+
+
+def test_kmer_tables_and_motif_share():
+    n, length, k = 40, 80, 6
+    seqs = ["".join("ACGT"[c] for c in RNG.integers(0, 4, length)) for _ in range(n)]
+    seqs = [s[:30] + "TATAAA" + s[36:] for s in seqs]
+    scores = RNG.normal(0, 0.1, (n, length))
+    scores[:, 30:36] += 2.0
+    labels = np.r_[np.ones(20, int), np.zeros(20, int)]
+    by_label, top = kmer_tables(seqs, scores, labels, k=k, top=2, n_top_kmers=3)
+    best = top[top["label"] == 1].iloc[0]
+    assert best["kmer"] == "TATAAA" and best["n_top_positive"] == 20 and best["fisher_p"] < 1e-10
+    assert best["enrichment"] > 10
+    row = by_label[(by_label["label"] == 0) & (by_label["kmer"] == "TATAAA")].iloc[0]
+    assert row["n_top_positive"] == 20 and row["n_top_negative"] <= 1  # at most a chance occurrence
+    mask = np.zeros((n, length), bool)
+    mask[:, 30:36] = True
+    share = motif_share_of_top(scores, labels, mask, k=k, top=2).set_index("label")
+    assert share.loc[1, "overlapping_motif"] >= 20 and share.loc[1, "share"] > share.loc[1, "expected_share"]
+    assert share.loc[1, "binomial_p"] < 1e-5
