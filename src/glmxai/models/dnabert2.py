@@ -161,7 +161,7 @@ class DNABERT2Backbone(Backbone):
     """DNABERT-2 classifier over ``BPETokenizer`` ids.
 
     size: ``small`` (2 layers, hidden 128) or ``117m`` (12 layers, hidden 768: the published
-    model); config: a full ``BertConfig`` dict (overrides size); pooling: ``cls`` (the paper's
+    model); config: ``BertConfig`` entries overriding the preset's; pooling: ``cls`` (the paper's
     fine-tuning: first token) or ``mean`` (over non-padding tokens), before the BERT pooler.
     Embeddings (B, T, D); logits (B, 2).
     """
@@ -169,10 +169,10 @@ class DNABERT2Backbone(Backbone):
     def __init__(self, tokenizer: BPETokenizer, size: str = "small", config: dict | None = None,
                  pooling: str = "cls"):
         super().__init__(tokenizer)
-        if config is None:
-            if size not in SIZES:
-                raise ValueError(f"unknown size {size!r}; choose from {sorted(SIZES)}")
-            config = dict(SIZES[size], vocab_size=tokenizer.vocab_size, pad_token_id=tokenizer.pad_token_id)
+        if size not in SIZES:
+            raise ValueError(f"unknown size {size!r}; choose from {sorted(SIZES)}")
+        config = {**SIZES[size], "vocab_size": tokenizer.vocab_size, "pad_token_id": tokenizer.pad_token_id,
+                  **(config or {})}
         if pooling not in ("cls", "mean"):
             raise ValueError(f"pooling must be 'cls' or 'mean', got {pooling!r}")
         self.config = BertConfig(**config)

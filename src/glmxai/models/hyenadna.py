@@ -214,8 +214,8 @@ def hyena_key(name: str) -> str | None:
 class HyenaDNABackbone(Backbone):
     """HyenaDNA classifier over ``CharTokenizer`` ids.
 
-    size: a ``SIZES`` preset (default ``tiny-1k``: d_model 128, 2 layers); config: a full
-    config dict with the HF ``config.json`` keys (overrides size); pooling: ``mean`` over
+    size: a ``SIZES`` preset (default ``tiny-1k``: d_model 128, 2 layers); config: entries with
+    the HF ``config.json`` keys overriding the preset's; pooling: ``mean`` over
     non-padding tokens (the paper's fine-tuning) or ``last`` (the last token, as in the HF
     port; it has seen the whole causal context). Embeddings (B, L+1, D); logits (B, 2).
     """
@@ -223,13 +223,11 @@ class HyenaDNABackbone(Backbone):
     def __init__(self, tokenizer: CharTokenizer, size: str = "tiny-1k", config: dict | None = None,
                  pooling: str = "mean"):
         super().__init__(tokenizer)
-        if config is None:
-            if size not in SIZES:
-                raise ValueError(f"unknown size {size!r}; choose from {sorted(SIZES)}")
-            config = SIZES[size]
+        if size not in SIZES:
+            raise ValueError(f"unknown size {size!r}; choose from {sorted(SIZES)}")
         if pooling not in ("mean", "last"):
             raise ValueError(f"pooling must be 'mean' or 'last', got {pooling!r}")
-        self.config = {**_COMMON, **config}
+        self.config = {**SIZES[size], **(config or {})}
         self.pooling = pooling
         self.backbone = LMBackbone(self.config)
         self.score = nn.Linear(self.config["d_model"], self.num_classes, bias=False)
@@ -276,7 +274,7 @@ class HyenaDNABackbone(Backbone):
             config["max_seq_len"] = published["l_max"]
         if published.get("model_type") == "hyenadna":  # the HF port windows its filters with shift 0.05
             config.setdefault("modulation_shift", 0.05)
-        model = cls(CharTokenizer(), config={**SIZES["tiny-1k"], **config}, pooling=pooling)
+        model = cls(CharTokenizer(), config=config, pooling=pooling)
         weights = load_weights(folder)
         state = {key: v for k, v in weights.items() if (key := hyena_key(k)) is not None}
         if "score.weight" in weights and weights["score.weight"].shape == model.score.weight.shape:

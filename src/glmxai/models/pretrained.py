@@ -78,7 +78,8 @@ class HFBackbone(Backbone):
     """A ``transformers`` ``*ForSequenceClassification`` model over a ``VocabTokenizer``.
 
     Subclasses set ``config_class``, ``model_class``, ``tokenizer_class`` and ``sizes``
-    (config presets). size: a preset name; config: a full config dict (overrides size).
+    (config presets). size: a preset name; config: entries overriding the preset's;
+    model: an already built model (``from_pretrained``).
     Inputs ``input_ids``/``attention_mask`` (B, T); embeddings (B, T, D); logits (B, 2) from
     the model's own head on the first (CLS) token.
     """
@@ -92,12 +93,11 @@ class HFBackbone(Backbone):
                  model: PreTrainedModel | None = None):
         super().__init__(tokenizer)
         if model is None:
-            if config is None:
-                if size not in self.sizes:
-                    raise ValueError(f"unknown size {size!r}; choose from {sorted(self.sizes)}")
-                config = dict(self.sizes[size], vocab_size=tokenizer.vocab_size,
-                              pad_token_id=tokenizer.pad_token_id)
-            model = self.model_class(self.config_class(**dict(config, num_labels=self.num_classes)))
+            if size not in self.sizes:
+                raise ValueError(f"unknown size {size!r}; choose from {sorted(self.sizes)}")
+            config = {**self.sizes[size], "vocab_size": tokenizer.vocab_size, "pad_token_id": tokenizer.pad_token_id,
+                      **(config or {}), "num_labels": self.num_classes}
+            model = self.model_class(self.config_class(**config))
         self.model = model
 
     def input_embeddings(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:

@@ -1,0 +1,185 @@
+"""The four gLM backbones: the shared contract, pretrained folders, and a short training run each."""
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import compose_config
+from glmxai.data.encoding import to_codes
+from glmxai.models.build import build_backbone, load_classifier
+from glmxai.models.dnabert2 import DNABERT2Backbone
+from glmxai.models.hyenadna import HyenaDNABackbone, hyena_key
+from glmxai.models.tokenizers import CharTokenizer
+
+MODELS = ["dnabert", "dnabert2", "nt", "hyenadna"]
+
+
+def random_sequences(n: int, length: int, seed: int = 0) -> list[str]:
+    rng = np.random.default_rng(seed)
+    return ["".join(rng.choice(list("ACGT"), length)) for _ in range(n)]
+
+
+TRAIN = random_sequences(200, 120)
+BATCH = random_sequences(3, 120, seed=1) + ["ACGTN" * 24]
+
+
+# A train.py run small enough for a test: one training, one validation and one test batch.
+TINY_RUN = ["trainer.max_epochs=1", "data.n_train=32", "data.n_val=32", "data.n_test=32", "data.batch_size=32"]
+
+
+def model_overrides(name: str) -> list[str]:
+    return [f"model={name}", "logger=none", "trainer.enable_progress_bar=false", "trainer.enable_model_summary=false"]
+
+
+def build(name: str, tmp_path, extra: tuple[str, ...] = ()):
+    cfg = compose_config("train", [*model_overrides(name), *extra], tmp_path)
+    torch.manual_seed(0)
+    return build_backbone(cfg.model, TRAIN).eval()
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_forward_probabilities_and_token_map(name, tmp_path):
+    model = build(name, tmp_path)
+    inputs = model.encode(BATCH)
+    logits = model(inputs)
+    assert logits.shape == (len(BATCH), 2) and torch.isfinite(logits).all()
+    proba = model.predict_proba(BATCH, batch_size=3)
+    assert proba.shape == (len(BATCH), 2) and np.allclose(proba.sum(1), 1, atol=1e-5)
+    assert np.allclose(proba, torch.softmax(logits, -1).detach().numpy(), atol=1e-5)
+    assert np.allclose(model.predict_proba(to_codes(BATCH)), proba, atol=1e-5)  # integer codes path
+    spans = model.tokenizer.token_spans(BATCH)
+    assert spans.shape[:2] == inputs["input_ids"].shape
+    covered = spans[spans[..., 0] >= 0]
+    assert covered.min() == 0 and covered.max() == len(BATCH[0])
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_gradient_path_from_input_embeddings(name, tmp_path):
+    model = build(name, tmp_path)
+    inputs = model.encode(BATCH)
+    embeddings = model.input_embeddings(inputs).detach().requires_grad_(True)
+    assert embeddings.shape[:2] == inputs["input_ids"].shape
+    logits = model.forward_embeddings(embeddings, inputs)
+    assert torch.allclose(logits, model(inputs), atol=1e-5)
+    logits[:, 1].sum().backward()
+    real = inputs["attention_mask"].bool()
+    assert embeddings.grad.shape == embeddings.shape
+    assert (embeddings.grad[real].abs().sum(-1) > 0).float().mean() > 0.9
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_save_and_from_pretrained_round_trip(name, tmp_path):
+    model = build(name, tmp_path)
+    model.save_pretrained(tmp_path / "saved")
+    again = type(model).from_pretrained(str(tmp_path / "saved")).eval()
+    assert type(again.tokenizer) is type(model.tokenizer)
+    assert torch.equal(again.encode(BATCH)["input_ids"], model.encode(BATCH)["input_ids"])
+    with torch.no_grad():
+        assert torch.equal(again(again.encode(BATCH)), model(model.encode(BATCH)))
+
+
+@pytest.mark.parametrize("name", ["dnabert", "nt"])
+def test_remote_code_folder_needs_trust(name, tmp_path):
+    model = build(name, tmp_path)
+    model.save_pretrained(tmp_path / "remote")
+    config_file = tmp_path / "remote" / "config.json"
+    config = json.loads(config_file.read_text())
+    config["auto_map"] = {"AutoModelForSequenceClassification": "modeling_evil.EvilModel"}
+    config_file.write_text(json.dumps(config))
+    with pytest.raises(ValueError, match="auto_map"):
+        type(model).from_pretrained(str(tmp_path / "remote"))
+    cfg = compose_config("train", [*model_overrides(name), f"model.pretrained={tmp_path / 'remote'}"], tmp_path)
+    with pytest.raises(ValueError, match="trust_remote_code"):
+        build_backbone(cfg.model)
+
+
+def test_dnabert2_loads_published_names_without_remote_code(tmp_path):
+    """A folder laid out like zhihan1996/DNABERT-2-117M (BertConfig with auto_map, tokenizer.json,
+    pytorch_model.bin of a BertForMaskedLM) loads natively with trust_remote_code false."""
+    source = build("dnabert2", tmp_path)
+    folder = tmp_path / "dnabert2-published"
+    source.save_pretrained(folder)
+    config = json.loads((folder / "config.json").read_text())
+    config.update(auto_map={"AutoModel": "bert_layers.BertModel"}, architectures=["BertForMaskedLM"])
+    (folder / "config.json").write_text(json.dumps(config))
+    state = {k: v for k, v in source.state_dict().items() if k.startswith("bert.") and not k.startswith("bert.pooler")}
+    expected = {"bert.encoder.layer.1.attention.self.Wqkv.weight", "bert.encoder.layer.0.mlp.gated_layers.weight",
+                "bert.encoder.layer.0.mlp.wo.bias", "bert.encoder.layer.0.mlp.layernorm.weight",
+                "bert.encoder.layer.0.attention.output.LayerNorm.weight", "bert.embeddings.token_type_embeddings.weight"}
+    assert expected <= set(state)
+    state["cls.predictions.decoder.weight"] = torch.zeros(3, 3)  # the MLM head is not needed
+    (folder / "model.safetensors").unlink()
+    torch.save(state, folder / "pytorch_model.bin")
+    loaded = DNABERT2Backbone.from_pretrained(str(folder))
+    for key, value in state.items():
+        if key.startswith("bert."):
+            assert torch.equal(loaded.state_dict()[key], value), key
+    del state["bert.encoder.layer.0.mlp.wo.bias"]
+    torch.save(state, folder / "pytorch_model.bin")
+    with pytest.raises(ValueError, match="missing"):
+        DNABERT2Backbone.from_pretrained(str(folder))
+
+
+@pytest.mark.parametrize("layout", ["hf", "lightning"])
+def test_hyenadna_loads_published_names(layout, tmp_path):
+    """HF-port (``hyena.backbone.*``, one stored sine frequency per filter) and original Lightning
+    (``model.backbone.*`` in weights.ckpt) state dicts load into the native model."""
+    source = build("hyenadna", tmp_path)
+    folder = tmp_path / layout
+    folder.mkdir()
+    prefix = {"hf": "hyena.backbone.", "lightning": "model.backbone."}[layout]
+    state = {prefix + k[len("backbone."):]: v.clone() for k, v in source.state_dict().items() if k.startswith("backbone.")}
+    if layout == "hf":
+        state = {k: v for k, v in state.items() if not k.endswith(("implicit_filter.3.freq", "implicit_filter.5.freq"))}
+        state["lm_head.weight"] = torch.zeros(16, 128)
+        torch.save(state, folder / "pytorch_model.bin")
+    else:
+        torch.save({"state_dict": state, "epoch": 3}, folder / "weights.ckpt")
+    config = {"d_model": 128, "n_layer": 2, "d_inner": 512, "vocab_size": 12, "max_seq_len": 1026,
+              "activation_freq": 10, "auto_map": {"AutoModel": "modeling_hyena.HyenaDNAModel"}}
+    (folder / "config.json").write_text(json.dumps(config))
+    loaded = HyenaDNABackbone.from_pretrained(str(folder)).eval()
+    for key, value in source.state_dict().items():
+        if key.startswith("backbone."):
+            assert torch.equal(loaded.state_dict()[key], value), key
+    assert hyena_key("hyena.backbone.ln_f.weight") == "backbone.ln_f.weight" and hyena_key("lm_head.weight") is None
+
+
+def test_hyenadna_rejects_sequences_longer_than_its_filters(tmp_path):
+    model = HyenaDNABackbone(CharTokenizer(), config={"max_seq_len": 50})
+    with pytest.raises(ValueError, match="max_seq_len"):
+        model.predict_proba(random_sequences(1, 60))
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_train_run(name, tmp_path):
+    """train.py's run on small synthetic data: test metrics written, and the best checkpoint reloads."""
+    from glmxai.training import run
+
+    cfg = compose_config("train", [*model_overrides(name), *TINY_RUN], tmp_path)
+    metrics = run(cfg)
+    assert 0.0 <= metrics["test/acc"] <= 1.0 and metrics["params"] > 0
+    module = load_classifier(metrics["checkpoint"])
+    assert module.backbone.predict_proba(BATCH).shape == (len(BATCH), 2)
+
+
+def test_fine_tuned_pretrained_model_reloads_without_its_source(tmp_path):
+    """Fine-tune from a pretrained folder, delete the folder: the checkpoint alone rebuilds the model."""
+    from glmxai.training import run
+
+    source = build("dnabert2", tmp_path, ("model.backbone.pooling=mean",))
+    source.save_pretrained(tmp_path / "source")
+    cfg = compose_config("train", [*model_overrides("dnabert2"), *TINY_RUN, f"model.pretrained={tmp_path / 'source'}",
+                                   "+model.pretrained_kwargs.pooling=mean"], tmp_path / "run")
+    metrics = run(cfg)
+    shutil.rmtree(tmp_path / "source")
+    module = load_classifier(metrics["checkpoint"])
+    assert module.hparams.model_cfg["pretrained"] is None
+    assert module.hparams.model_cfg["pretrained_from"] == str(tmp_path / "source")
+    assert module.backbone.pooling == "mean"
+    weights = torch.load(metrics["checkpoint"], weights_only=True)["state_dict"]
+    assert all(torch.equal(v, weights[k]) for k, v in module.state_dict().items())
