@@ -66,21 +66,28 @@ def fetch_jaspar(matrix_id: str):
     return motif
 
 
+@lru_cache(maxsize=256)
+def _pssm_and_threshold(matrix_id: str, pvalue: float, pseudocount: float):
+    jm = fetch_jaspar(matrix_id)
+    pssm = jm.counts.normalize(pseudocounts=pseudocount).log_odds()
+    # score distribution on a 0.01-bit grid: exact enough for a threshold, 10x faster than Bio's default
+    return jm, pssm, float(pssm.distribution(precision=10**2).threshold_fpr(pvalue))
+
+
 def build_motif(matrix_id: str, name: str | None = None, pvalue: float = 1e-4, pseudocount: float = 0.5,
                 strands: str = "both", window: Sequence[int] | None = None) -> Motif:
     """A ``Motif`` from a JASPAR id with its score threshold at ``pvalue`` (uniform background)."""
     if strands not in ("+", "both"):
         raise ValueError(f"strands must be '+' or 'both', got {strands!r}")
-    jm = fetch_jaspar(matrix_id)
-    pssm = jm.counts.normalize(pseudocounts=pseudocount).log_odds()
-    threshold = float(pssm.distribution(precision=10**3).threshold_fpr(pvalue))
+    jm, pssm, threshold = _pssm_and_threshold(matrix_id, float(pvalue), float(pseudocount))
     return Motif(name or jm.name, jm.matrix_id, pssm, threshold, strands, tuple(window) if window else None)
 
 
 def build_motifs(specs: Iterable[Mapping], pvalue: float = 1e-4, pseudocount: float = 0.5) -> list[Motif]:
-    """Motifs from config entries ``{id, name?, strands?, window?}``."""
-    return [build_motif(s["id"], s.get("name"), pvalue, pseudocount, s.get("strands", "both"), s.get("window"))
-            for s in specs]
+    """Motifs from config entries ``{id, name?, strands?, window?, pvalue?}`` (an entry's
+    ``pvalue`` overrides the common one)."""
+    return [build_motif(s["id"], s.get("name"), s.get("pvalue", pvalue), pseudocount, s.get("strands", "both"),
+                        s.get("window")) for s in specs]
 
 
 def scan(sequences: Sequence[str], motifs: Sequence[Motif], tss: int = 249) -> pd.DataFrame:
