@@ -1,0 +1,219 @@
+"""One explanation job (what ``explain.py`` runs): check inputs, explain the selected
+sequences chunk by chunk, resume from finished chunks, and merge them into the output files.
+
+Job folder (``paths.output_dir``):
+- ``chunks/chunk_<k>.npz``: finished chunk k (rows k*chunk_size ...), written atomically;
+  a re-run skips finished chunks. Chunks are the unit of work: ``ExplainJob.chunk_ids``
+  takes a shard and a shard count, and ``merge`` reads whatever chunk files exist.
+- ``attributions.npz``, ``meta.json`` and the method's extras, written by ``merge`` when
+  every chunk is done (see docs/explain.md for the contract).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+from tqdm.auto import tqdm
+
+from glmxai.data.encoding import to_codes
+from glmxai.data.table import SequenceDataError, SequenceTable, check_lengths
+from glmxai.models.build import load_classifier
+from glmxai.training import write_json_atomic
+from glmxai.xai.model import CountingModel
+from glmxai.xai.registry import Method, build_method, get_method
+from glmxai.xai.selection import select_rows
+from glmxai.xai.store import load_npz, save_jsonl, save_npz
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ExplainJob:
+    """Everything checked and loaded before any work: method (bound to the counted model),
+    the selected sequences (``table``, their source ``rows`` (N,) and ``codes`` (N, L)), where
+    results go, and the ``fingerprint`` of the settings that determine them."""
+
+    cfg: DictConfig
+    method: Method
+    model: CountingModel
+    model_name: str
+    checkpoint: Path
+    data_source: str
+    table: SequenceTable
+    rows: np.ndarray
+    codes: np.ndarray
+    out_dir: Path
+    fingerprint: str
+
+    @property
+    def chunk_size(self) -> int:
+        return int(self.cfg.explain.chunk_size)
+
+    @property
+    def n_chunks(self) -> int:
+        return math.ceil(len(self.rows) / self.chunk_size)
+
+    def chunk_ids(self, shard: int = 0, num_shards: int = 1) -> list[int]:
+        """The chunks shard ``shard`` of ``num_shards`` works on (all of them by default)."""
+        return list(range(shard, self.n_chunks, num_shards))
+
+    def chunk_slice(self, k: int) -> slice:
+        return slice(k * self.chunk_size, min((k + 1) * self.chunk_size, len(self.rows)))
+
+    def chunk_path(self, k: int) -> Path:
+        return self.out_dir / "chunks" / f"chunk_{k:05d}.npz"
+
+
+def _device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def prepare(cfg: DictConfig) -> ExplainJob:
+    """Check every input and load model and data; raises before any explanation work on a
+    missing checkpoint, an unknown method or bad parameters, or sequences of the wrong length."""
+    options = cfg.explain
+    get_method(str(cfg.xai.name))
+    checkpoint = Path(cfg.ckpt_path).expanduser().resolve()
+    if not checkpoint.is_file():
+        raise FileNotFoundError(f"checkpoint not found: {checkpoint} (set ckpt_path=PATH to a trained model)")
+    if int(options.chunk_size) < 1 or int(options.batch_size) < 1:
+        raise ValueError("explain.chunk_size and explain.batch_size must be positive")
+    datamodule = instantiate(cfg.data)
+    split_table = datamodule.table(str(options.split))
+    rows = select_rows(split_table.labels, options.n, str(options.selection), int(options.seed))
+    table = split_table.subset(rows)
+    module = load_classifier(checkpoint).to(_device(str(options.device)))
+    backbone = module.backbone.eval()
+    if backbone.fixed_length is not None:
+        check_lengths(table, backbone.fixed_length)
+    lengths = sorted({len(s) for s in table.sequences})
+    if len(lengths) != 1:
+        raise SequenceDataError(table.source, f"explained sequences must share one length, found lengths {lengths}")
+    model = CountingModel(backbone, batch_size=int(options.batch_size))
+    method = build_method(OmegaConf.to_container(cfg.xai, resolve=True), model, tss=int(options.tss))
+    settings = {"xai": OmegaConf.to_container(cfg.xai, resolve=True), "checkpoint": str(checkpoint),
+                "checkpoint_bytes": checkpoint.stat().st_size, "data": datamodule.describe(),
+                "split": str(options.split), "rows": rows.tolist(), "seed": int(options.seed),
+                "tss": int(options.tss), "chunk_size": int(options.chunk_size)}
+    fingerprint = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()
+    return ExplainJob(cfg=cfg, method=method, model=model, model_name=str(module.hparams["model_cfg"].get("name")),
+                      checkpoint=checkpoint, data_source=datamodule.describe(), table=table, rows=rows,
+                      codes=to_codes(table.sequences), out_dir=Path(cfg.paths.output_dir), fingerprint=fingerprint)
+
+
+def _finished(job: ExplainJob, k: int) -> bool:
+    path = job.chunk_path(k)
+    if not path.is_file():
+        return False
+    chunk = load_npz(path)
+    if str(chunk["fingerprint"]) != job.fingerprint or not np.array_equal(chunk["index"], job.rows[job.chunk_slice(k)]):
+        raise ValueError(f"{path} was written by a run with other settings; explain into a new folder "
+                         "(hydra.run.dir / hydra.sweep.dir) or delete it")
+    return True
+
+
+def explain_chunks(job: ExplainJob, chunk_ids: list[int]) -> None:
+    """Explain the chunks ``chunk_ids`` that are not finished yet, writing one file each."""
+    pending = [k for k in chunk_ids if not _finished(job, k)]
+    total = sum(len(job.rows[job.chunk_slice(k)]) for k in chunk_ids)
+    todo = sum(len(job.rows[job.chunk_slice(k)]) for k in pending)
+    seed = int(job.cfg.explain.seed)
+    with tqdm(total=total, initial=total - todo, desc=f"{job.method.name} {job.model_name}", unit="seq") as bar:
+        for k in pending:
+            part = job.chunk_slice(k)
+            start, evaluations = time.perf_counter(), job.model.evaluations
+            codes = job.codes[part]
+            probs = job.model.p_promoter(codes)
+            rngs = [np.random.default_rng([seed, int(row)]) for row in job.rows[part]]
+            results = job.method.explain(codes, probs, rngs)
+            arrays = {"index": job.rows[part], "probs": probs.astype(np.float32),
+                      "scores": np.stack([r.scores for r in results]).astype(np.float32),
+                      "fingerprint": np.array(job.fingerprint),
+                      "evaluations": np.array(job.model.evaluations - evaluations),
+                      "seconds": np.array(time.perf_counter() - start)}
+            if job.method.records_file:
+                arrays["records"] = np.array([json.dumps(r.record) for r in results])
+            for name in results[0].arrays:
+                arrays[f"extra_{name}"] = np.stack([r.arrays[name] for r in results])
+            save_npz(job.chunk_path(k), arrays)
+            bar.update(len(codes))
+
+
+def merge(job: ExplainJob) -> dict:
+    """Merge all chunk files into ``attributions.npz``, the method's extras and
+    ``meta.json``; returns the meta. Every chunk must be finished."""
+    missing = [k for k in range(job.n_chunks) if not _finished(job, k)]
+    if missing:
+        raise RuntimeError(f"{job.out_dir}: chunks {missing} are not finished yet")
+    chunks = [load_npz(job.chunk_path(k)) for k in range(job.n_chunks)]
+    probs = np.concatenate([c["probs"] for c in chunks])
+    result = {"scores": np.concatenate([c["scores"] for c in chunks]), "sequences": np.array(job.table.sequences),
+              "labels": job.table.labels.astype(np.int64), "probs": probs, "index": job.rows.astype(np.int64)}
+    if job.table.masks is not None:
+        result["masks"] = job.table.masks.astype(bool)
+    save_npz(job.out_dir / "attributions.npz", result)
+    outputs = ["attributions.npz"]
+    if job.method.records_file:
+        records = [json.loads(line) for c in chunks for line in c["records"]]
+        save_jsonl(job.out_dir / job.method.records_file,
+                   ({"index": int(i), "label": int(y), "prob": float(p), **r}
+                    for i, y, p, r in zip(job.rows, job.table.labels, probs, records)))
+        outputs.append(job.method.records_file)
+    extra_names = [name for name in chunks[0] if name.startswith("extra_")]
+    if extra_names:
+        extras = {"index": result["index"]}
+        extras.update({name[len("extra_"):]: np.concatenate([c[name] for c in chunks]) for name in extra_names})
+        save_npz(job.out_dir / f"{job.method.name}.npz", extras)
+        outputs.append(f"{job.method.name}.npz")
+    evaluations = int(sum(int(c["evaluations"]) for c in chunks))
+    seconds = float(sum(float(c["seconds"]) for c in chunks))
+    n = len(job.rows)
+    options = job.cfg.explain
+    meta = {
+        "method": job.method.name,
+        "params": OmegaConf.to_container(job.cfg.xai, resolve=True),
+        "checkpoint": str(job.checkpoint),
+        "model": job.model_name,
+        "data": job.data_source,
+        "split": str(options.split),
+        "selection": {"selection": str(options.selection), "n": options.n, "seed": int(options.seed)},
+        "tss": int(options.tss),
+        "n_sequences": n,
+        "sequence_length": int(job.codes.shape[1]),
+        "score_units": "p(promoter); positive = toward the promoter class (label 1)",
+        "model_evaluations": evaluations,
+        "evaluations_per_sequence": evaluations / n,
+        "wall_seconds": round(seconds, 3),
+        "seconds_per_sequence": round(seconds / n, 4),
+        "evaluations_per_second": round(evaluations / seconds, 1) if seconds > 0 else None,
+        "batch_size": int(options.batch_size),
+        "device": str(job.model.backbone.device),
+        "torch_threads": torch.get_num_threads(),
+        "fingerprint": job.fingerprint,
+        "files": outputs,
+    }
+    write_json_atomic(meta, job.out_dir / "meta.json")
+    return meta
+
+
+def run(cfg: DictConfig) -> dict:
+    """Prepare, explain every unfinished chunk, merge; returns the meta written."""
+    job = prepare(cfg)
+    log.info("explaining %d sequences of %s (%s) with %s into %s", len(job.rows), job.data_source,
+             job.cfg.explain.split, job.method.name, job.out_dir)
+    explain_chunks(job, job.chunk_ids())
+    meta = merge(job)
+    log.info("%s on %s: %.0f evaluations/sequence, %.3f s/sequence", meta["method"], meta["model"],
+             meta["evaluations_per_sequence"], meta["seconds_per_sequence"])
+    return meta

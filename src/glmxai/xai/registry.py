@@ -1,0 +1,90 @@
+"""The method registry: ``@register("name")`` on a ``Method`` subclass in any module of
+``glmxai.xai`` plus ``conf/xai/<name>.yaml`` is all a new method needs.
+
+A method's config (``cfg.xai``) is ``name`` plus the keyword arguments of its constructor.
+"""
+from __future__ import annotations
+
+import contextlib
+import importlib
+import pkgutil
+from typing import Iterator, Mapping
+
+import numpy as np
+
+from glmxai.xai.model import CountingModel
+from glmxai.xai.records import Attribution
+
+METHODS: dict[str, type["Method"]] = {}
+
+
+class Method:
+    """An explanation method bound to a model.
+
+    records_file: name of the JSON-lines file its ``Attribution.record`` go to (None: none).
+    """
+
+    name: str = ""
+    records_file: str | None = None
+
+    def __init__(self, model: CountingModel, tss: int = 249):
+        self.model = model
+        self.tss = tss
+
+    def explain(self, codes: np.ndarray, probs: np.ndarray, rngs: list[np.random.Generator]) -> list[Attribution]:
+        """Explain sequences ``codes`` (B, L) whose unperturbed p(promoter) is ``probs`` (B,);
+        ``rngs``: one generator per sequence, so results do not depend on batching."""
+        return [self.explain_one(x, float(p), rng) for x, p, rng in zip(codes, probs, rngs)]
+
+    def explain_one(self, codes: np.ndarray, prob: float, rng: np.random.Generator) -> Attribution:
+        """Explain one sequence ``codes`` (L,) with unperturbed p(promoter) ``prob``."""
+        raise NotImplementedError
+
+
+def register(name: str):
+    """Class decorator adding a ``Method`` subclass to the registry under ``name``."""
+
+    def add(cls: type[Method]) -> type[Method]:
+        cls.name = name
+        METHODS[name] = cls
+        return cls
+
+    return add
+
+
+def _discover() -> None:
+    package = importlib.import_module("glmxai.xai")
+    for module in pkgutil.iter_modules(package.__path__):
+        importlib.import_module(f"glmxai.xai.{module.name}")
+
+
+def get_method(name: str) -> type[Method]:
+    """The registered class of method ``name``; ValueError naming the known ones if none."""
+    if name not in METHODS:
+        _discover()
+    if name not in METHODS:
+        raise ValueError(f"unknown explanation method {name!r}; known: {sorted(METHODS)}")
+    return METHODS[name]
+
+
+def build_method(cfg: Mapping, model: CountingModel, tss: int) -> Method:
+    """Instantiate the method of config ``cfg`` (``name`` + constructor keywords) on ``model``."""
+    params = dict(cfg)
+    cls = get_method(str(params.pop("name", None)))
+    try:
+        return cls(model, tss=tss, **params)
+    except TypeError as error:
+        raise ValueError(f"xai={cls.name}: bad parameters {sorted(params)}: {error}") from error
+
+
+@contextlib.contextmanager
+def numpy_global_seed(rng: np.random.Generator) -> Iterator[int]:
+    """Seed numpy's global random state from ``rng`` for libraries that use it (shap,
+    anchor-exp); the previous state is restored afterwards. Yields the seed."""
+    state = np.random.get_state()
+    seed = int(rng.integers(2**32 - 1))
+    np.random.seed(seed)
+    try:
+        yield seed
+    finally:
+        np.random.set_state(state)

@@ -1,0 +1,33 @@
+"""Which sequences of a split get explained."""
+from __future__ import annotations
+
+import numpy as np
+
+SELECTIONS = ("first", "random", "stratified")
+
+
+def select_rows(labels: np.ndarray, n: int | None, selection: str, seed: int) -> np.ndarray:
+    """Row numbers (n,) into a split with ``labels`` (N,), in increasing order.
+
+    first: rows 0..n-1; random: n rows drawn without replacement; stratified: label-balanced,
+    half of n from each label (the other label fills in where one runs short). n None or
+    larger than N: every row.
+    """
+    if selection not in SELECTIONS:
+        raise ValueError(f"unknown explain.selection {selection!r}; expected one of {SELECTIONS}")
+    total = len(labels)
+    if n is None or n >= total:
+        return np.arange(total)
+    if n < 1:
+        raise ValueError(f"explain.n must be positive, got {n}")
+    if selection == "first":
+        return np.arange(n)
+    rng = np.random.default_rng(seed)
+    if selection == "random":
+        return np.sort(rng.choice(total, size=n, replace=False))
+    by_label = [rng.permutation(np.flatnonzero(labels == value)) for value in np.unique(labels)]
+    take = [min(len(rows), n // len(by_label)) for rows in by_label]
+    for i, rows in enumerate(by_label):  # hand the remainder to labels with rows left
+        extra = min(len(rows) - take[i], n - sum(take))
+        take[i] += extra
+    return np.sort(np.concatenate([rows[:k] for rows, k in zip(by_label, take)]))

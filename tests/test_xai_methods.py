@@ -1,0 +1,134 @@
+"""Explanation methods on toy models with a known answer, backgrounds and features."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from xai_toys import MOTIF, START, MotifDetector, TokenMotifDetector, TripletTokenizer, toy_sequences
+
+from glmxai.data.encoding import to_codes
+from glmxai.models.base import OneHotTokenizer
+from glmxai.xai import features as ft
+from glmxai.xai.background import composition_matched, dinucleotide_shuffle, make_backgrounds
+from glmxai.xai.model import CountingModel
+from glmxai.xai.registry import build_method
+
+MOTIF_POSITIONS = set(range(START, START + len(MOTIF)))
+FAST = {  # small sample counts: the toys are easy, the tests must be quick
+    "ism": {},
+    "ig": {"n_steps": 16},
+    "lime": {"num_samples": 300},
+    "shap": {"permutations": 1, "n_backgrounds": 1},
+    "anchor": {"batch_size": 32, "min_samples_start": 128, "coverage_samples": 200},
+}
+
+
+def _explain(backbone, name: str, n: int = 2, **params):
+    model = CountingModel(backbone, batch_size=512)
+    method = build_method({"name": name, **FAST[name], **params}, model, tss=249)
+    codes, labels = toy_sequences(2 * n, seed=1)
+    codes = codes[labels == 1]
+    probs = model.p_promoter(codes)
+    results = method.explain(codes, probs, [np.random.default_rng([0, i]) for i in range(len(codes))])
+    return codes, probs, results, model
+
+
+@pytest.mark.parametrize("name", ["ism", "ig", "lime", "shap", "anchor"])
+def test_every_method_ranks_the_motif_on_top_of_a_one_hot_model(name):
+    codes, probs, results, model = _explain(MotifDetector(OneHotTokenizer()), name)
+    assert (probs > 0.95).all()
+    for result in results:
+        assert result.scores.shape == (codes.shape[1],) and result.scores.dtype == np.float32
+        top = set(np.argsort(-result.scores, kind="stable")[: len(MOTIF)].tolist())
+        assert top == MOTIF_POSITIONS  # positive scores = toward the promoter class
+        assert result.scores[list(MOTIF_POSITIONS)].min() > 0
+    assert model.evaluations > 0
+
+
+@pytest.mark.parametrize("name,params", [("ig", {}), ("lime", {"features": "tokens"}),
+                                         ("shap", {"features": "tokens"}), ("anchor", {"features": "tokens"})])
+def test_token_model_path_maps_back_to_the_motif_nucleotides(name, params):
+    codes, _, results, _ = _explain(TokenMotifDetector(TripletTokenizer()), name, **params)
+    for result in results:
+        top = set(np.argsort(-result.scores, kind="stable")[: len(MOTIF)].tolist())
+        assert top == MOTIF_POSITIONS
+
+
+def test_ism_scores_and_deltas_follow_the_single_mutants():
+    codes, probs, results, model = _explain(MotifDetector(OneHotTokenizer()), "ism", n=1)
+    delta = results[0].arrays["delta"]
+    assert delta.shape == (4, codes.shape[1])
+    assert model.evaluations == 1 + 3 * codes.shape[1]  # unperturbed + L x 3 mutants
+    assert (delta[codes[0], np.arange(codes.shape[1])] == 0).all()
+    np.testing.assert_allclose(results[0].scores, -delta.sum(0) / 3, rtol=1e-6)
+
+
+def test_shap_scores_are_additive():
+    _, probs, results, _ = _explain(MotifDetector(OneHotTokenizer()), "shap", n=1, permutations=2, n_backgrounds=2)
+    record = results[0].record
+    assert results[0].scores.sum() == pytest.approx(probs[0] - record["base_value"], abs=1e-4)
+
+
+def test_anchor_rule_names_the_motif_with_its_position():
+    _, _, results, _ = _explain(MotifDetector(OneHotTokenizer()), "anchor", n=1)
+    record = results[0].record
+    assert record["rule"].startswith(f"{MOTIF} at {START - 249:+d}..{START + 5 - 249:+d}")
+    assert record["rule"].endswith("-> promoter")
+    assert record["precision"] >= 0.9 and 0 < record["coverage"] <= 1
+
+
+def test_same_seed_same_explanation():
+    first = _explain(MotifDetector(OneHotTokenizer()), "lime", n=1)[2][0].scores
+    second = _explain(MotifDetector(OneHotTokenizer()), "lime", n=1)[2][0].scores
+    np.testing.assert_array_equal(first, second)
+
+
+def _dinucleotides(codes: np.ndarray) -> np.ndarray:
+    return np.bincount(codes[:-1].astype(int) * 5 + codes[1:], minlength=25)
+
+
+def test_dinucleotide_shuffle_keeps_length_composition_and_dinucleotide_counts():
+    rng = np.random.default_rng(0)
+    codes = to_codes("ACGTTTATAAAGGGCGGNNACGCGCATATATCCAATGG" * 5)
+    shuffles = [dinucleotide_shuffle(codes, rng) for _ in range(20)]
+    for shuffled in shuffles:
+        assert shuffled.shape == codes.shape and shuffled.dtype == codes.dtype
+        np.testing.assert_array_equal(_dinucleotides(shuffled), _dinucleotides(codes))
+        assert shuffled[0] == codes[0] and shuffled[-1] == codes[-1]
+    assert len({s.tobytes() for s in shuffles}) == len(shuffles)  # really random
+
+
+def test_other_backgrounds_keep_length_and_composition():
+    rng = np.random.default_rng(0)
+    codes = to_codes("AACAAACAAAAC" * 25)
+    drawn = composition_matched(codes, rng)
+    assert drawn.shape == codes.shape and set(drawn.tolist()) <= {0, 1}
+    assert abs((drawn == 1).mean() - 1 / 4) < 0.1
+    assert (make_backgrounds(codes, "N", 3, rng) == 4).all()
+    with pytest.raises(ValueError, match="unknown background"):
+        make_backgrounds(codes, "zeros", 1, rng)
+
+
+def test_perturbation_replaces_features_in_place_and_spread_keeps_sums():
+    features = ft.windows(20, 6)
+    np.testing.assert_array_equal(features.spans, [[0, 6], [6, 12], [12, 18], [18, 20]])
+    codes = np.zeros(20, dtype=np.int8)
+    backgrounds = np.full((2, 20), 3, dtype=np.int8)
+    backgrounds[1] = 2
+    keep = np.array([[True, False, True, True], [False, True, True, False]])
+    out = ft.compose(codes, backgrounds, keep, np.array([0, 1]), features)
+    assert out.shape == (2, 20)
+    np.testing.assert_array_equal(out[0], [0] * 6 + [3] * 6 + [0] * 8)
+    np.testing.assert_array_equal(out[1], [2] * 6 + [0] * 12 + [2] * 2)
+    scores = ft.spread(np.array([6.0, -1.0, 0.0, 2.0]), features.spans, 20)
+    assert scores[:6].tolist() == [1.0] * 6 and scores[18:].tolist() == [1.0, 1.0]
+    assert scores.sum() == pytest.approx(7.0)
+
+
+def test_unknown_method_and_bad_parameters_are_clear_errors():
+    model = CountingModel(MotifDetector(OneHotTokenizer()))
+    with pytest.raises(ValueError, match="unknown explanation method 'nope'"):
+        build_method({"name": "nope"}, model, tss=249)
+    with pytest.raises(ValueError, match="xai=lime: bad parameters"):
+        build_method({"name": "lime", "samples": 10}, model, tss=249)
+    with pytest.raises(ValueError, match="unknown xai.features"):
+        build_method({"name": "shap", "features": "kmers"}, model, tss=249)
