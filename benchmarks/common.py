@@ -1,0 +1,57 @@
+"""What the benchmark scripts share: composing the project's Hydra configs outside a Hydra
+job, a quickly trained checkpoint to explain, and printing a table."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from hydra import compose as hydra_compose
+from hydra import initialize_config_dir
+from omegaconf import DictConfig, open_dict
+
+CONF_DIR = str(Path(__file__).resolve().parents[1] / "conf")
+QUIET = ["trainer.enable_progress_bar=false", "trainer.enable_model_summary=false"]
+
+
+def compose(config_name: str, overrides: list[str], output_dir: str | Path) -> DictConfig:
+    """``conf/<config_name>.yaml`` with ``overrides``, its run folder set to ``output_dir``."""
+    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+        cfg = hydra_compose(config_name=config_name, overrides=overrides)
+    with open_dict(cfg):
+        cfg.paths.output_dir = str(output_dir)
+    return cfg
+
+
+def quick_checkpoint(model: str, output_dir: str | Path, overrides: tuple[str, ...] = ("trainer.max_epochs=2",),
+                     n_train: int = 1000) -> Path:
+    """Train ``model`` briefly on small synthetic data; the best checkpoint's path. The cost
+    of a model evaluation does not depend on how well the model is trained."""
+    from glmxai.training import run
+
+    cfg = compose("train", [f"model={model}", "logger=none", *QUIET, f"data.n_train={n_train}", "data.n_val=200",
+                            "data.n_test=200", *overrides], output_dir)
+    return Path(run(cfg)["checkpoint"])
+
+
+def quiet_logs() -> None:
+    for name in ("lightning", "lightning.pytorch", "lightning.fabric", "glmxai"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def _cell(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.0f}" if abs(value) >= 100 else f"{value:.3g}"
+    return str(value)
+
+
+def print_table(rows: list[dict], title: str) -> None:
+    """Rows of equal keys as an aligned text table (floats: 3 significant digits, whole numbers from 100)."""
+    print(f"\n{title}")
+    if not rows:
+        return
+    cells = [[_cell(v) for v in row.values()] for row in rows]
+    header = list(rows[0])
+    widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(header)]
+    print("  ".join(h.rjust(w) for h, w in zip(header, widths)))
+    for c in cells:
+        print("  ".join(v.rjust(w) for v, w in zip(c, widths)))
