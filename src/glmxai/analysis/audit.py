@@ -6,8 +6,8 @@
   -> promoter", which says directly how well the motif alone could separate the classes.
 - ``position_histogram``: hit positions relative to the TSS by label, in bins.
 - ``derived_pairs``: pairs of sequences that share aligned chunks (GUE builds negatives by
-  replacing 15 bp chunks of a promoter with random sequence), confirmed by their per-position
-  identity (unrelated sequences agree at ~25% of positions), with their splits.
+  replacing 15 bp chunks of a promoter with random sequence), confirmed by sharing at least two
+  chunks or by their per-position identity (unrelated sequences agree at ~25% of positions).
 """
 from __future__ import annotations
 
@@ -78,12 +78,13 @@ def position_histogram(hits: pd.DataFrame, labels: np.ndarray, bin_size: int = 1
 
 
 def derived_pairs(sequences: Sequence[str], labels: np.ndarray, splits: Sequence[str], chunk: int = 15,
-                  min_identity: float = 0.5, max_bucket: int = 50) -> pd.DataFrame:
+                  min_identity: float = 0.5, min_shared_chunks: int = 2, max_bucket: int = 50) -> pd.DataFrame:
     """Pairs of sequences related by chunk replacement.
 
     Candidates share at least one aligned ``chunk``-bp block (blocks on the grid 0, chunk, ...;
     blocks shared by more than ``max_bucket`` sequences, i.e. low-complexity repeats, are
-    ignored); a candidate is kept if the sequences agree at ``>= min_identity`` of positions.
+    ignored); a candidate is kept if it shares ``>= min_shared_chunks`` aligned chunks (by chance
+    4^-15 per chunk) or the sequences agree at ``>= min_identity`` of positions.
     Returns rows ``i < j`` with labels, splits, ``identity``, ``shared_chunks`` and ``kind``
     ('promoter->non-promoter', 'non-promoter siblings', 'promoter duplicates') and ``cross_split``.
     """
@@ -112,7 +113,7 @@ def derived_pairs(sequences: Sequence[str], labels: np.ndarray, splits: Sequence
     identity = same.mean(axis=1)
     n_chunks = length // chunk
     shared = same[:, : n_chunks * chunk].reshape(len(pairs), n_chunks, chunk).all(axis=2).sum(axis=1)
-    keep = identity >= min_identity
+    keep = (shared >= min_shared_chunks) | (identity >= min_identity)
     pairs, identity, shared = pairs[keep], identity[keep], shared[keep]
     li, lj = labels[pairs[:, 0]], labels[pairs[:, 1]]
     kind = np.where(li != lj, "promoter->non-promoter",

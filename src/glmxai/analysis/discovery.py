@@ -16,7 +16,7 @@ from glmxai.analysis.motifs import CURRENT_RELEASE, POLII_RELEASE, jaspar_db
 from glmxai.data.encoding import one_hot
 
 
-def _core(strength: np.ndarray, trim: float) -> tuple[int, int]:
+def core_span(strength: np.ndarray, trim: float) -> tuple[int, int]:
     """[start, end) of the contiguous run around argmax(strength) with strength >= trim * max."""
     peak = int(np.argmax(strength))
     weak = strength < trim * strength[peak]
@@ -42,7 +42,7 @@ def discover_patterns(sequences: list[str], scores: np.ndarray, trim: float = 0.
         for i, pattern in enumerate(patterns):
             cwm = np.asarray(pattern.contrib_scores)  # (w, 4)
             ppm = np.asarray(pattern.sequence)
-            s, e = _core(np.abs(cwm).sum(axis=1), trim)
+            s, e = core_span(np.abs(cwm).sum(axis=1), trim)
             ppm_t, cwm_t = ppm[s:e].T, cwm[s:e].T
             out.append({"pattern": f"{sign}_pattern_{i}", "n_seqlets": len(pattern.seqlets), "ppm": ppm_t,
                         "cwm": cwm_t, "consensus": "".join("ACGT"[j] for j in ppm_t.argmax(axis=0))})

@@ -101,12 +101,13 @@ def audit_section(report: Report, datamodule, motifs: list[Motif], cfg: DictConf
     if len({len(s) for s in sequences}) != 1:
         report.findings(["Derived-pair detection skipped: the sequences differ in length."])
         return result
-    pairs = audit.derived_pairs(sequences, labels, splits, cfg.audit.chunk, cfg.audit.min_identity)
+    pairs = audit.derived_pairs(sequences, labels, splits, cfg.audit.chunk, cfg.audit.min_identity,
+                                cfg.audit.min_shared_chunks)
     pair_counts = audit.pair_summary(pairs, labels, splits)
     retention = audit.motif_retention(pairs, hits)
     report.table("audit_pair_summary", pair_counts,
-                 f"Related pairs: sequences sharing aligned {cfg.audit.chunk} bp chunks with >= "
-                 f"{cfg.audit.min_identity:.0%} identical positions (unrelated sequences: ~25%).")
+                 f"Related pairs: sequences sharing >= {cfg.audit.min_shared_chunks} aligned {cfg.audit.chunk} bp "
+                 f"chunks, or one with >= {cfg.audit.min_identity:.0%} identical positions (unrelated: ~25%).")
     report.table("audit_related_pairs", pairs, "Every related pair (rows of the concatenated splits).", 20)
     report.table("audit_motif_retention", retention,
                  "Of a promoter's motif hits, the share its derived non-promoter keeps at the same place and strand.")
