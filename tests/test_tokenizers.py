@@ -52,7 +52,7 @@ def test_spans_point_at_the_tokens_nucleotides(bpe, index):
     for i, seq in enumerate(seqs):
         ids = enc["input_ids"][i][enc["attention_mask"][i].bool()].tolist()
         assert (enc["input_ids"][i][~enc["attention_mask"][i].bool()] == tok.pad_token_id).all()
-        strings = tok.decode(ids) if hasattr(tok, "decode") else [tok.VOCAB[t] for t in ids]
+        strings = tok.decode(ids)
         for token, (start, end) in zip(strings, spans[i, : len(ids)].tolist()):
             if start == -1:
                 assert end == -1 and token in ("[CLS]", "[SEP]", "<cls>")
@@ -91,6 +91,7 @@ def test_char_tokenizer_ids_and_codes_path():
     ragged = tok.encode(["ACG", "A"])
     assert ragged["input_ids"].tolist() == [[7, 8, 9, 1], [7, 1, 4, 4]]
     assert ragged["attention_mask"].tolist() == [[1, 1, 1, 1], [1, 1, 0, 0]]
+    assert tok.decode(ragged["input_ids"][1].tolist()) == ["A", "[SEP]"]
     assert tok.token_spans(["ACG", "A"])[1].tolist() == [[0, 1], [-1, -1], [-1, -1], [-1, -1]]
 
 

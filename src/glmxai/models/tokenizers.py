@@ -97,8 +97,9 @@ class VocabTokenizer(Tokenizer):
         Path(folder, "vocab.txt").write_text("\n".join(self.vocab) + "\n")
 
     @classmethod
-    def from_vocab_file(cls, folder: str | Path, **kwargs) -> "VocabTokenizer":
-        tokenizer = cls(**kwargs)
+    def from_vocab_file(cls, folder: str | Path) -> "VocabTokenizer":
+        """A tokenizer over the token list of a published ``vocab.txt``."""
+        tokenizer = cls()
         tokenizer._set_vocab(Path(folder, "vocab.txt").read_text().splitlines())
         return tokenizer
 
@@ -130,7 +131,7 @@ class KmerTokenizer(VocabTokenizer):
         super().load_state_dict(state)
 
     @classmethod
-    def from_vocab_file(cls, folder: str | Path, **kwargs) -> "KmerTokenizer":
+    def from_vocab_file(cls, folder: str | Path) -> "KmerTokenizer":
         """Read ``vocab.txt`` of a published DNABERT; k is the length of its k-mer tokens."""
         vocab = Path(folder, "vocab.txt").read_text().splitlines()
         k = len(next(tok for tok in vocab if tok not in cls.SPECIALS))
@@ -184,12 +185,16 @@ class CharTokenizer(Tokenizer):
         return {"input_ids": ids, "attention_mask": torch.ones_like(ids)}
 
     def encode(self, sequences: Sequence[str]) -> dict[str, torch.Tensor]:
-        if len({len(s) for s in sequences}) <= 1:
-            return self.encode_codes(to_codes(list(sequences)) if sequences else np.zeros((0, 0)))
+        if len({len(s) for s in sequences}) == 1:
+            return self.encode_codes(to_codes(list(sequences)))
         rows = [(to_codes(s).astype(np.int64) + self._first_base_id).tolist() + [self.sep_token_id]
                 for s in sequences]
         ids, mask, _ = _pad_batch(rows, [[] for _ in rows], self.pad_token_id)
         return {"input_ids": ids, "attention_mask": mask}
+
+    def decode(self, input_ids: Sequence[int]) -> list[str]:
+        """Token ids -> token strings (padding dropped)."""
+        return [self.VOCAB[i] for i in input_ids if i != self.pad_token_id]
 
     def token_spans(self, sequences: Sequence[str]) -> torch.Tensor:
         width = max((len(s) for s in sequences), default=0) + 1
