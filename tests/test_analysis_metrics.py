@@ -51,7 +51,7 @@ def test_faithfulness_true_attribution_beats_random_and_reversed():
     predict = _motif_detector(start, site)
     truth = np.zeros((n, length), np.float32)
     truth[:, start:start + len(site)] = 1.0
-    background = faithfulness.shuffle_backgrounds(codes, seed=1)
+    background = faithfulness.backgrounds(codes, "dinuc_shuffle", seed=1)
     curves, areas = faithfulness.perturbation_curves(predict, codes, truth + 0.01 * RNG.random((n, length)),
                                                      background, steps=20, n_random=3)
     good = faithfulness.summarize_areas(areas)
@@ -71,11 +71,13 @@ def test_faithfulness_rejects_mismatched_shapes():
                                          np.zeros((2, 10), int))
 
 
-def test_dinucleotide_shuffle_keeps_dinucleotides():
-    codes = RNG.integers(0, 5, 300)
-    shuffled = faithfulness.dinucleotide_shuffle(codes, np.random.default_rng(3))
-    pairs = lambda x: sorted(zip(x[:-1].tolist(), x[1:].tolist()))  # noqa: E731
-    assert pairs(shuffled) == pairs(codes) and not np.array_equal(shuffled, codes)
+def test_backgrounds_keep_length_and_reject_unknown_kinds():
+    codes = RNG.integers(0, 4, (3, 50))
+    shuffled = faithfulness.backgrounds(codes, "dinuc_shuffle", seed=1)
+    assert shuffled.shape == codes.shape and (np.sort(shuffled, 1) == np.sort(codes, 1)).all()
+    assert (faithfulness.backgrounds(codes, "N") == 4).all()
+    with pytest.raises(ValueError, match="unknown background"):
+        faithfulness.backgrounds(codes, "zeros")
 
 
 def test_ground_truth_metrics():

@@ -20,47 +20,14 @@ from scipy import stats
 Predict = Callable[[np.ndarray], np.ndarray]  # int codes (N, L) -> p(promoter) (N,)
 
 
-def dinucleotide_shuffle(codes: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """A shuffle of one code sequence (L,) that keeps its dinucleotide counts and its first
-    and last base (Altschul-Erickson: random Eulerian walk; last-exit edges form a uniform
-    random arborescence to the last base, drawn with Wilson's algorithm)."""
-    codes = np.asarray(codes)
-    if len(codes) < 3:
-        return codes.copy()
-    successors: dict[int, list[int]] = {}
-    for a, b in zip(codes[:-1].tolist(), codes[1:].tolist()):
-        successors.setdefault(a, []).append(b)
-    last = int(codes[-1])
-    in_tree, exit_edge = {last}, {}
-    for vertex in successors:
-        u = vertex
-        while u not in in_tree:
-            exit_edge[u] = int(rng.integers(len(successors[u])))
-            u = successors[u][exit_edge[u]]
-        u = vertex
-        while u not in in_tree:
-            in_tree.add(u)
-            u = successors[u][exit_edge[u]]
-    order = {}
-    for vertex, succ in successors.items():
-        succ = list(succ)
-        tail = [succ.pop(exit_edge[vertex])] if vertex in exit_edge else []
-        rng.shuffle(succ)
-        order[vertex] = succ + tail
-    current = int(codes[0])
-    out, pointer = [current], dict.fromkeys(order, 0)
-    for _ in range(len(codes) - 1):
-        step = order[current][pointer[current]]
-        pointer[current] += 1
-        out.append(step)
-        current = step
-    return np.asarray(out, dtype=codes.dtype)
+def backgrounds(codes: np.ndarray, kind: str = "dinuc_shuffle", seed: int = 0) -> np.ndarray:
+    """(N, L) -> one background per sequence (N, L) from explain's DNA-aware backgrounds
+    (``glmxai.xai.background``: dinucleotide shuffle, composition-matched bases or N)."""
+    from glmxai.xai.background import check_background, make_backgrounds
 
-
-def shuffle_backgrounds(codes: np.ndarray, seed: int = 0) -> np.ndarray:
-    """(N, L) -> one dinucleotide shuffle per sequence (seeded)."""
+    check_background(kind, 1)
     rng = np.random.default_rng(seed)
-    return np.stack([dinucleotide_shuffle(row, rng) for row in codes])
+    return np.stack([make_backgrounds(row, kind, 1, rng)[0] for row in np.asarray(codes)])
 
 
 def _curves(predict: Predict, codes: np.ndarray, background: np.ndarray, ranks: np.ndarray, positive: np.ndarray,

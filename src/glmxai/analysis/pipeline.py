@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Callable
-
 import numpy as np
 import pandas as pd
 from hydra.utils import instantiate
@@ -30,6 +28,9 @@ def run(cfg: DictConfig) -> dict:
     if not inputs and not cfg.get("data"):
         raise ValueError("nothing to analyze: give inputs=[explain folders] and/or data=<group> for the audit")
     runs = load_runs(inputs) if inputs else []  # fails on bad inputs before any work
+    for r in runs:
+        if r.meta.get("tss", cfg.tss) != cfg.tss:
+            raise ValueError(f"{r.path}: explained with tss={r.meta['tss']}, analyze has tss={cfg.tss}")
     motifs = build_motifs(OmegaConf.to_container(cfg.motifs.list, resolve=True), cfg.motifs.pvalue,
                           cfg.motifs.pseudocount)
     report = Report(out, "glmxai analysis")
@@ -133,8 +134,9 @@ def runs_section(report: Report, runs: list[ExplainRun], motifs: list[Motif], cf
     report.table("runs", pd.DataFrame([{
         "run": r.label, "model": r.model, "method": r.method, "n": len(r.sequences),
         "accuracy": float(((r.probs >= 0.5) == (r.labels == 1)).mean()), "checkpoint": r.meta.get("checkpoint"),
-        "data": r.meta.get("data"), "split": r.meta.get("split"), "evaluations": r.meta.get("n_evaluations"),
-        "seconds": r.meta.get("seconds"), "folder": str(r.path)} for r in runs]),
+        "data": r.meta.get("data"), "split": r.meta.get("split"),
+        "evaluations_per_sequence": r.meta.get("evaluations_per_sequence"),
+        "seconds_per_sequence": r.meta.get("seconds_per_sequence"), "folder": str(r.path)} for r in runs]),
         "Runs analysed, with the accuracy of the explained model on the explained sequences.")
     all_hits = {id(r): scan(r.sequences, motifs, tss=cfg.tss) for r in runs}
     summary = {r.label: {} for r in runs}
@@ -241,18 +243,13 @@ def agreement_part(report, runs, cfg, summary) -> None:
         summary[name]["mean_spearman_with_others"] = float(mine["spearman_mean"].mean())
 
 
-def _background_fn() -> tuple[Callable[[np.ndarray, int], np.ndarray], str]:
-    """The replacement background for faithfulness: dinucleotide shuffles per sequence."""
-    return faithfulness.shuffle_backgrounds, "dinucleotide shuffle (glmxai.analysis.faithfulness)"
-
-
 def faithfulness_part(report, runs, cfg, summary) -> None:
     from glmxai.models.build import load_classifier
 
     fc = cfg.faithfulness
-    background_fn, background_name = _background_fn()
     report.section("Faithfulness", f"Deletion/insertion over the first {fc.n} sequences of each run, "
-                                   f"{fc.steps} steps, background: {background_name}, {fc.n_random} random orders.")
+                                   f"{fc.steps} steps, background: {fc.background} (glmxai.xai.background), "
+                                   f"{fc.n_random} random orders.")
     models, rows, curves, skipped = {}, [], [], []
     for r in runs:
         ckpt = r.meta.get("checkpoint")
@@ -267,8 +264,9 @@ def faithfulness_part(report, runs, cfg, summary) -> None:
             return backbone.predict_proba(codes, batch_size=fc.batch_size)[:, 1]
 
         codes = to_codes(r.sequences[: fc.n])
-        curve, areas = faithfulness.perturbation_curves(predict, codes, r.scores[: fc.n], background_fn(codes, cfg.seed),
-                                                        fc.steps, fc.n_random, cfg.seed)
+        background = faithfulness.backgrounds(codes, fc.background, cfg.seed)
+        curve, areas = faithfulness.perturbation_curves(predict, codes, r.scores[: fc.n], background, fc.steps,
+                                                        fc.n_random, cfg.seed)
         curves.append(_tagged(curve, r))
         row = faithfulness.summarize_areas(areas)
         summary[r.label]["faithfulness"] = row
