@@ -4,7 +4,8 @@ sequences chunk by chunk, resume from finished chunks, and merge them into the o
 Job folder (``paths.output_dir``):
 - ``chunks/chunk_<k>.npz``: finished chunk k (rows k*chunk_size ...), written atomically;
   a re-run skips finished chunks. Chunks are the unit of work: ``ExplainJob.chunk_ids``
-  takes a shard and a shard count, and ``merge`` reads whatever chunk files exist.
+  takes a shard and a shard count (``explain.shard``, ``explain.num_shards``), and ``merge``
+  reads whatever chunk files exist (``glmxai.xai.merge`` gathers them from shard folders).
 - ``attributions.npz``, ``meta.json`` and the method's extras, written by ``merge`` when
   every chunk is done (see docs/explain.md for the contract).
 """
@@ -89,6 +90,9 @@ def prepare(cfg: DictConfig) -> ExplainJob:
         raise FileNotFoundError(f"checkpoint not found: {checkpoint} (set ckpt_path=PATH to a trained model)")
     if int(options.chunk_size) < 1 or int(options.batch_size) < 1:
         raise ValueError("explain.chunk_size and explain.batch_size must be positive")
+    shard, num_shards = int(options.get("shard", 0)), int(options.get("num_shards", 1))
+    if not 0 <= shard < num_shards:
+        raise ValueError(f"explain.shard must be in 0..explain.num_shards-1, got shard {shard} of {num_shards}")
     datamodule = instantiate(cfg.data)
     split_table = datamodule.table(str(options.split))
     rows = select_rows(split_table.labels, options.n, str(options.selection), int(options.seed))
@@ -208,11 +212,22 @@ def merge(job: ExplainJob) -> dict:
 
 
 def run(cfg: DictConfig) -> dict:
-    """Prepare, explain every unfinished chunk, merge; returns the meta written."""
+    """Prepare, explain every unfinished chunk, merge; returns the meta written. A shard
+    (``explain.num_shards`` > 1) explains only its chunks and returns their cost; its folder
+    is merged with the others' by ``python -m glmxai.xai.merge``."""
     job = prepare(cfg)
     log.info("explaining %d sequences of %s (%s) with %s into %s", len(job.rows), job.data_source,
              job.cfg.explain.split, job.method.name, job.out_dir)
-    explain_chunks(job, job.chunk_ids())
+    shard, num_shards = int(cfg.explain.get("shard", 0)), int(cfg.explain.get("num_shards", 1))
+    chunk_ids = job.chunk_ids(shard, num_shards)
+    explain_chunks(job, chunk_ids)
+    if num_shards > 1:
+        done = [load_npz(job.chunk_path(k)) for k in chunk_ids]
+        n, seconds = sum(len(c["index"]) for c in done), sum(float(c["seconds"]) for c in done)
+        log.info("shard %d of %d: %d sequences in %s; merge the shards with python -m glmxai.xai.merge",
+                 shard, num_shards, n, job.out_dir)
+        return {"shard": shard, "num_shards": num_shards, "chunks": chunk_ids, "n_sequences": n,
+                "seconds_per_sequence": seconds / n if n else 0.0}
     meta = merge(job)
     log.info("%s on %s: %.0f evaluations/sequence, %.3f s/sequence", meta["method"], meta["model"],
              meta["evaluations_per_sequence"], meta["seconds_per_sequence"])
