@@ -54,6 +54,8 @@ def main() -> None:
         codes = np.resize(codes, (args.ceiling_n, codes.shape[1]))
         rows = []
         for method in args.methods:
+            # warm-up on one sequence (first-call costs of the method's libraries), then timed
+            explain(compose("explain", [*base, f"xai={method}", "explain.n=1"], Path(tmp, f"{method}-warmup")))
             top = ceiling(backbone, codes, int(cfg.explain.batch_size))
             meta = explain(compose("explain", [*base, f"xai={method}"], Path(tmp, method)))
             rows.append({"method": method, "evals/seq": meta["evaluations_per_sequence"],
