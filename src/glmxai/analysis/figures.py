@@ -23,15 +23,14 @@ def attribution_logo(sequence: str, scores: np.ndarray, hits: pd.DataFrame, tss:
     fig, ax = plt.subplots(figsize=(max(8, (hi - lo) / 10), 2.4))
     logo = logomaker.Logo(frame, ax=ax, color_scheme="classic")
     logo.ax.axhline(0, color="grey", lw=0.5)
-    top = float(np.abs(matrix).max() or 1.0)
-    for hit in hits.itertuples(index=False):
-        if hit.start >= lo and hit.end <= hi:
-            logo.highlight_position_range(hit.start - tss, hit.end - 1 - tss, color="gold", alpha=0.35)
-            ax.text((hit.start + hit.end - 1) / 2 - tss, top * 1.05, f"{hit.motif}({hit.strand})", ha="center",
-                    fontsize=7)
+    shown = hits[(hits["start"] >= lo) & (hits["end"] <= hi)].sort_values("start")
+    for level, hit in enumerate(shown.itertuples(index=False)):  # labels staggered on 3 rows above the axes
+        logo.highlight_position_range(hit.start - tss, hit.end - 1 - tss, color="gold", alpha=0.35)
+        ax.text((hit.start + hit.end - 1) / 2 - tss, 1.02 + 0.12 * (level % 3), f"{hit.motif}({hit.strand})",
+                ha="center", fontsize=6, transform=ax.get_xaxis_transform())
     ax.set_xlabel("position relative to TSS (bp)")
     ax.set_ylabel("attribution")
-    ax.set_title(title, fontsize=9)
+    ax.set_title(title, fontsize=9, pad=34)
     fig.tight_layout()
     return fig
 
@@ -81,11 +80,11 @@ def positional_profiles(profiles: pd.DataFrame, smooth: int = 5):
     for ax, label in zip(axes[0], labels):
         for run, g in profiles[profiles["label"] == label].groupby("run"):
             ax.plot(g["rel_pos"], np.convolve(g["mean"], kernel, mode="same"), lw=1, label=run)
-        for x, name in ((-31, "TATA"), (0, "TSS"), (-60, "GC"), (-90, "CCAAT")):
+        for x, name in ((-31, "TATA"), (0, "TSS"), (-60, "GC"), (-90, "CCAAT")):  # canonical positions
             ax.axvline(x, color="grey", lw=0.5, ls=":")
-            ax.text(x, ax.get_ylim()[1], name, fontsize=6, ha="center", va="bottom")
+            ax.text(x, 1.0, name, fontsize=6, ha="center", va="bottom", transform=ax.get_xaxis_transform())
         ax.axhline(0, color="black", lw=0.5)
-        ax.set_title(f"label {label} ({'promoter' if label == 1 else 'non-promoter'})", fontsize=9)
+        ax.set_title(f"label {label} ({'promoter' if label == 1 else 'non-promoter'})", fontsize=9, pad=12)
         ax.set_xlabel("position relative to TSS (bp)")
     axes[0][0].set_ylabel("mean scaled attribution")
     axes[0][-1].legend(fontsize=6)

@@ -46,7 +46,8 @@ def run(cfg: DictConfig) -> dict:
         wb = cfg.logger.wandb
         report.log_wandb(project=wb.get("project", "glmxai"), name=f"{cfg.task_name}", dir=str(out),
                          mode="offline" if wb.get("offline", True) else "online",
-                         config=OmegaConf.to_container(cfg, resolve=True))
+                         config=OmegaConf.to_container(OmegaConf.masked_copy(cfg, [k for k in cfg if k != "logger"]),
+                                                       resolve=True))
     log.info("report: %s", summary["report"])
     return summary
 
@@ -66,7 +67,7 @@ def _split_tables(datamodule) -> tuple[list[str], np.ndarray, np.ndarray]:
     sequences, labels, splits, seen = [], [], [], set()
     for split in ("train", "val", "test"):
         table = datamodule.table(split)
-        if table.source in seen and not table.source.startswith("synthetic"):
+        if table.source in seen:
             continue
         seen.add(table.source)
         sequences += table.sequences
