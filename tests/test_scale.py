@@ -64,3 +64,25 @@ def test_trainer_configs_instantiate(name):
         return  # no GPU here to build it on
     trainer = instantiate(cfg.trainer, logger=False, default_root_dir=None)
     assert isinstance(trainer, L.Trainer)
+
+
+def test_kmer_codes_path_equals_string_path():
+    """DNABERT's integer-code fast path (explanations) gives exactly the ids of the string
+    path, with N-containing k-mers as [UNK] and for a vocabulary in another order."""
+    import numpy as np
+    import torch
+
+    from glmxai.data.encoding import to_strings
+    from glmxai.models.tokenizers import KmerTokenizer
+
+    rng = np.random.default_rng(0)
+    codes = rng.integers(0, 4, size=(16, 40))
+    codes[rng.random(codes.shape) < 0.05] = 4
+    tokenizer = KmerTokenizer(k=3)
+    shuffled = [*tokenizer.vocab[:5], *rng.permutation(tokenizer.vocab[5:])]
+    for vocab in (tokenizer.vocab, shuffled):
+        tokenizer._set_vocab(list(vocab))
+        fast, slow = tokenizer.encode_codes(codes), tokenizer.encode(to_strings(codes))
+        assert fast.keys() == slow.keys()
+        assert all(torch.equal(fast[key], slow[key]) for key in slow)
+    assert (slow["input_ids"] == tokenizer.unk_token_id).any()

@@ -123,6 +123,28 @@ class KmerTokenizer(VocabTokenizer):
         kmers = [(sequence[i : i + k], i, i + k) for i in range(len(sequence) - k + 1)]
         return [("[CLS]", -1, -1), *kmers, ("[SEP]", -1, -1)]
 
+    def _set_vocab(self, vocab: list[str]) -> None:
+        super()._set_vocab(vocab)
+        self._kmer_table = None
+
+    def _kmer_ids(self) -> np.ndarray:
+        """Token id of every k-mer over ACGTN, indexed by its codes read as a base-5 number."""
+        if self._kmer_table is None or len(self._kmer_table) != 5**self.k:
+            kmers = ("".join(p) for p in itertools.product(ALPHABET_N, repeat=self.k))
+            self._kmer_table = np.array([self.token_to_id.get(t, self.unk_token_id) for t in kmers], dtype=np.int64)
+        return self._kmer_table
+
+    def encode_codes(self, codes: np.ndarray) -> dict[str, torch.Tensor]:
+        """Integer codes (N, L) -> the ids ``encode`` gives their strings, by table lookup."""
+        codes = np.asarray(codes, dtype=np.int64)
+        if codes.shape[1] < self.k:
+            return super().encode_codes(codes)
+        windows = np.lib.stride_tricks.sliding_window_view(codes, self.k, axis=1)
+        kmers = self._kmer_ids()[windows @ (5 ** np.arange(self.k - 1, -1, -1))]
+        cls, sep = (np.full((len(codes), 1), self.token_to_id[t], dtype=np.int64) for t in ("[CLS]", "[SEP]"))
+        ids = torch.from_numpy(np.concatenate([cls, kmers, sep], axis=1))
+        return {"input_ids": ids, "attention_mask": torch.ones_like(ids)}
+
     def state_dict(self) -> dict:
         return {"k": self.k, **super().state_dict()}
 
