@@ -25,7 +25,7 @@ HIT_COLUMNS = ["row", "motif", "start", "end", "strand", "score", "rel_start", "
 class Motif:
     """A scannable motif: JASPAR ``matrix_id``, display ``name``, ``pssm`` (Bio log-odds
     matrix, width w), ``threshold`` score, ``strands`` ('+' or 'both'), optional expected
-    ``window`` [lo, hi] of its start relative to the TSS (bp)."""
+    ``window`` [lo, hi] of its start relative to the TSS (bp), ``pvalue`` of the threshold."""
 
     name: str
     matrix_id: str
@@ -33,6 +33,7 @@ class Motif:
     threshold: float
     strands: str = "both"
     window: tuple[int, int] | None = None
+    pvalue: float = 1e-4
 
     @property
     def width(self) -> int:
@@ -80,7 +81,8 @@ def build_motif(matrix_id: str, name: str | None = None, pvalue: float = 1e-4, p
     if strands not in ("+", "both"):
         raise ValueError(f"strands must be '+' or 'both', got {strands!r}")
     jm, pssm, threshold = _pssm_and_threshold(matrix_id, float(pvalue), float(pseudocount))
-    return Motif(name or jm.name, jm.matrix_id, pssm, threshold, strands, tuple(window) if window else None)
+    return Motif(name or jm.name, jm.matrix_id, pssm, threshold, strands, tuple(window) if window else None,
+                 float(pvalue))
 
 
 def build_motifs(specs: Iterable[Mapping], pvalue: float = 1e-4, pseudocount: float = 0.5) -> list[Motif]:

@@ -54,10 +54,12 @@ def run(cfg: DictConfig) -> dict:
 
 def motif_section(report: Report, motifs: list[Motif], cfg: DictConfig) -> None:
     report.section("Motifs", f"JASPAR matrices scanned as log2-odds PSSMs (pseudocount {cfg.motifs.pseudocount}, "
-                             f"uniform background); a hit scores at least the threshold of p = {cfg.motifs.pvalue} "
-                             f"per position and strand. Positions are relative to the TSS at index {cfg.tss}.")
+                             f"uniform background); a hit scores at least the threshold of its p-value (default "
+                             f"{cfg.motifs.pvalue}) per position and strand. Positions are relative to the TSS at "
+                             f"index {cfg.tss}.")
     report.table("motifs", pd.DataFrame([{"motif": m.name, "jaspar_id": m.matrix_id, "consensus": m.consensus,
-                                          "width": m.width, "threshold": m.threshold, "strands": m.strands,
+                                          "width": m.width, "pvalue": m.pvalue, "threshold": m.threshold,
+                                          "strands": m.strands,
                                           "expected_window": m.window} for m in motifs]),
                  "Motifs, score thresholds and the expected start window relative to the TSS.")
 
@@ -168,10 +170,14 @@ def motif_attribution_part(report, runs, all_hits, cfg, summary) -> None:
             t = tata.iloc[0]
             summary[r.label]["tata_median_diff"] = float(t["median_diff"])
             summary[r.label]["tata_wilcoxon_p"] = float(t["wilcoxon_p"])
-            sentences.append(f"{r.label}: inside {int(t['hits'])} {cfg.motifs.tata} hits attribution is "
-                             f"{'higher' if t['median_diff'] > 0 else 'lower'} than in matched windows "
-                             f"(median difference {t['median_diff']:.2f}, inside higher for "
-                             f"{t['share_inside_higher']:.0%} of hits, Wilcoxon p={t['wilcoxon_p']:.2g}).")
+            if t["wilcoxon_p"] < 0.05:
+                how = "higher than" if t["median_diff"] > 0 else "lower than"
+            else:
+                how = "not distinguishable from"
+            sentences.append(f"{r.label}: attribution inside {int(t['hits'])} {cfg.motifs.tata} hits is {how} "
+                             f"in matched windows of the same sequences (median difference {t['median_diff']:.2f}, "
+                             f"inside higher for {t['share_inside_higher']:.0%} of hits, "
+                             f"Wilcoxon p={t['wilcoxon_p']:.2g}).")
         else:
             sentences.append(f"{r.label}: too few {cfg.motifs.tata} hits (< 5) to test attribution at TATA.")
         for row in _example_rows(r)[: cfg.attribution.logos]:
@@ -224,6 +230,8 @@ def kmer_part(report, runs, all_hits, cfg, summary) -> None:
 
 
 def agreement_part(report, runs, cfg, summary) -> None:
+    if len(runs) < 2:
+        return
     k = cfg.agreement.k
     report.section("Agreement between methods and models",
                    f"Per-sequence Spearman correlation and top-{k} position overlap "
@@ -315,6 +323,8 @@ def discovery_part(report, runs, cfg, summary) -> None:
         matches = discovery.match_patterns(patterns, targets, dc.n_best)
         tables.append(_tagged(matches, r))
         summary[r.label]["patterns"] = len(patterns)
+        if not patterns:
+            report.findings([f"{r.label}: TF-MoDISco found no pattern (too few seqlets; explain more sequences)."])
         for p in patterns[:3]:
             best = matches[(matches["pattern"] == p["pattern"]) & (matches["rank"] == 1)]
             name = f"{best['match_name'].iloc[0]} (q={best['qvalue'].iloc[0]:.2g})" if len(best) else "no match"
