@@ -27,6 +27,7 @@ def planted():
     rng = np.random.default_rng(0)
     positives, negatives = _random_seqs(40, rng), _random_seqs(40, rng)
     derived = [_derive(positives[i], rng, 8) for i in range(10)]
+    negatives[0] = positives[20][:CHUNK] + negatives[0][CHUNK:]  # one shared chunk: a coincidence, not a pair
     sequences = positives + negatives + derived
     labels = np.array([1] * 40 + [0] * 50)
     splits = np.array(["train"] * 90, dtype=object)
