@@ -86,3 +86,49 @@ def test_kmer_codes_path_equals_string_path():
         assert fast.keys() == slow.keys()
         assert all(torch.equal(fast[key], slow[key]) for key in slow)
     assert (slow["input_ids"] == tokenizer.unk_token_id).any()
+
+
+FAKE_SBATCH = """#!/bin/bash
+# Fake sbatch: keep the script, run every array task in the background as SLURM would.
+cp "$1" "$FAKE_SLURM_DIR/submitted.sh"
+array=$(sed -n 's/^#SBATCH --array=0-\\([0-9]*\\)%.*/\\1/p' "$1")
+for task in $(seq 0 "${array:-0}"); do
+  SLURM_JOB_ID=1000 SLURM_ARRAY_JOB_ID=1000 SLURM_ARRAY_TASK_ID=$task SLURM_NTASKS=1 SLURM_PROCID=0 \\
+  SLURM_LOCALID=0 SLURM_NODEID=0 SLURM_JOB_NUM_NODES=1 SLURM_JOB_NODELIST=localhost SLURM_JOB_NAME=train \\
+  bash "$1" > "$FAKE_SLURM_DIR/task$task.log" 2>&1 &
+done
+echo "Submitted batch job 1000"
+"""
+FAKE_SRUN = """#!/bin/bash
+# Fake srun: drop srun's own options, run the command.
+while [[ "$1" == --* ]]; do case "$1" in --output|--error) shift 2;; *) shift;; esac; done
+exec "$@"
+"""
+FAKE_SACCT = """#!/bin/bash
+echo "JobID|State|NodeList"
+"""
+
+
+@pytest.mark.slow
+def test_slurm_launcher_submits_one_array_with_its_resources(tmp_path):
+    """``hydra/launcher=slurm`` against fake sbatch/srun/sacct: one sbatch array of 2 tasks
+    with the config's resources, whose tasks run the jobs."""
+    import os
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for name, text in {"sbatch": FAKE_SBATCH, "srun": FAKE_SRUN, "sacct": FAKE_SACCT}.items():
+        (bin_dir / name).write_text(text)
+        (bin_dir / name).chmod(0o755)
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "FAKE_SLURM_DIR": str(tmp_path)}
+    sweep = tmp_path / "sweep"
+    cmd = [sys.executable, "train.py", "-m", "hydra/launcher=slurm", "hydra.launcher.partition=gpu",
+           "trainer=debug", "seed=1,2", *QUIET, *SMALL_DATA, f"hydra.sweep.dir={sweep}"]
+    result = subprocess.run(cmd, cwd=REPO_ROOT, capture_output=True, text=True, timeout=600, env=env)
+    assert result.returncode == 0, result.stderr[-4000:]
+    script = (tmp_path / "submitted.sh").read_text()
+    for flag in ("--array=0-1%2", "--partition=gpu", "--gpus-per-node=1", "--cpus-per-task=8", "--mem=64GB",
+                 "--time=720", "--ntasks-per-node=1", "--nodes=1"):
+        assert f"#SBATCH {flag}\n" in script, flag
+    seeds = {json.loads((sweep / str(job) / "metrics.json").read_text())["config"]["seed"] for job in (0, 1)}
+    assert seeds == {1, 2}
