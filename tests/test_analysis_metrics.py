@@ -135,3 +135,11 @@ def test_kmer_tables_and_motif_share():
     share = motif_share_of_top(scores, labels, mask, k=k, top=2).set_index("label")
     assert share.loc[1, "overlapping_motif"] >= 20 and share.loc[1, "share"] > share.loc[1, "expected_share"]
     assert share.loc[1, "binomial_p"] < 1e-5
+
+
+def test_sequences_without_hits_give_empty_tables_with_columns():
+    from glmxai.analysis.motifs import HIT_COLUMNS
+
+    per_hit = hit_vs_control(np.zeros((3, 50)), pd.DataFrame(columns=HIT_COLUMNS))
+    table = summarize_hits(per_hit, np.array([1, 0, 1]), np.array([0.9, 0.1, 0.8]))
+    assert table.empty and {"motif", "group", "wilcoxon_p"} <= set(table.columns)

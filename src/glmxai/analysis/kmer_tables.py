@@ -80,7 +80,8 @@ def kmer_tables(sequences: list[str], scores: np.ndarray, labels: np.ndarray, k:
                              "mean_importance": imp_sum[kmer] / occ[kmer]})
     columns = ["label", "kmer", "n_top_positive", "n_top_negative", "n_occurrences", "mean_importance"]
     by_label_df = pd.concat(by_label, ignore_index=True)[columns] if by_label else pd.DataFrame(columns=columns)
-    return by_label_df, pd.DataFrame(top_rows)
+    return by_label_df, pd.DataFrame(top_rows, columns=["label", "kmer", "n_top_positive", "n_occurrences",
+                                                        "expected", "enrichment", "fisher_p", "mean_importance"])
 
 
 def motif_share_of_top(scores: np.ndarray, labels: np.ndarray, motif_mask: np.ndarray, k: int = 6,

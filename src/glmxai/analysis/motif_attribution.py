@@ -66,7 +66,8 @@ def summarize_hits(per_hit: pd.DataFrame, labels: np.ndarray, probs: np.ndarray)
                          "mean_control": sub["control"].mean(), "median_diff": sub["diff"].median(),
                          "share_inside_higher": (sub["diff"] > 0).mean() if len(sub) else np.nan,
                          "wilcoxon_stat": stat, "wilcoxon_p": p})
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=["motif", "group", "hits", "mean_inside", "mean_control", "median_diff",
+                                       "share_inside_higher", "wilcoxon_stat", "wilcoxon_p"])
 
 
 def positional_profile(scores: np.ndarray, labels: np.ndarray, tss: int = 249) -> pd.DataFrame:
