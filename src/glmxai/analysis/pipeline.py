@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+
 import numpy as np
 import pandas as pd
 from hydra.utils import instantiate
