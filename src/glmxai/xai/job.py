@@ -93,6 +93,8 @@ def prepare(cfg: DictConfig) -> ExplainJob:
     shard, num_shards = int(options.get("shard", 0)), int(options.get("num_shards", 1))
     if not 0 <= shard < num_shards:
         raise ValueError(f"explain.shard must be in 0..explain.num_shards-1, got shard {shard} of {num_shards}")
+    if options.get("threads"):
+        torch.set_num_threads(int(options.threads))
     datamodule = instantiate(cfg.data)
     split_table = datamodule.table(str(options.split))
     rows = select_rows(split_table.labels, options.n, str(options.selection), int(options.seed))
