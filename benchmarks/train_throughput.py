@@ -5,7 +5,8 @@
 
 Training: Lightning fit on synthetic 300-bp sequences, optimizer steps timed after
 ``--warmup`` steps (forward + backward + AdamW, tokenization included). Inference: the
-model's batched ``predict_proba`` on integer codes (the path explanations take), no gradients.
+model's batched ``predict_proba`` on integer codes (the path explanations take), no gradients;
+tokenization alone, from strings (``encode``) and from integer codes (``encode_codes``).
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ import torch
 from hydra.utils import instantiate
 
 from common import QUIET, compose, print_table, quiet_logs
-from glmxai.data.encoding import to_codes
+from glmxai.data.encoding import to_codes, to_strings
 from glmxai.models.build import build_classifier
 
 
@@ -59,8 +60,15 @@ def measure(model: str, steps: int, warmup: int, batch_size: int, infer_n: int, 
         start = time.perf_counter()
         backbone.predict_proba(codes, batch_size=256)
         infer_rate = len(codes) / (time.perf_counter() - start)
+        start = time.perf_counter()
+        backbone.tokenizer.encode(to_strings(codes))
+        strings_rate = len(codes) / (time.perf_counter() - start)
+        start = time.perf_counter()
+        backbone.tokenizer.encode_codes(codes)
+        codes_rate = len(codes) / (time.perf_counter() - start)
         return {"model": model, "params": f"{sum(p.numel() for p in module.parameters()) / 1e6:.2f}M",
-                "device": str(backbone.device), "train seq/s": train_rate, "infer seq/s": infer_rate}
+                "device": str(backbone.device), "train seq/s": train_rate, "infer seq/s": infer_rate,
+                "tokenize strings seq/s": strings_rate, "tokenize codes seq/s": codes_rate}
 
 
 def main() -> None:
