@@ -143,6 +143,7 @@ def test_selection_first_random_stratified():
         select_rows(labels, 3, "best", 0)
 
 
+@pytest.mark.slow  # a fresh Python process importing torch, shap, lime and captum: ~30 s on an idle machine
 def test_multirun_two_methods_by_two_checkpoints(tmp_path):
     ckpts = [save_toy_checkpoint(tmp_path / f"toy{start}.ckpt", start=start) for start in (START, 60)]
     sweep = tmp_path / "sweep"
@@ -159,7 +160,7 @@ def test_multirun_two_methods_by_two_checkpoints(tmp_path):
         meta = json.loads((folder / "meta.json").read_text())
         seen.add((meta["method"], meta["checkpoint"]))
         start = int(meta["model"].removeprefix("toy"))
-        scores = np.load(folder / "attributions.npz")["scores"]
-        top = np.argsort(-np.abs(scores), axis=1, kind="stable")[:, : len(MOTIF)]
-        assert all(set(row.tolist()) <= set(range(start, start + len(MOTIF))) for row in top)
+        scores = np.abs(np.load(folder / "attributions.npz")["scores"])
+        motif = np.arange(start, start + len(MOTIF))
+        assert np.delete(scores, motif, axis=1).max() == 0 and scores[:, motif].max() > 0
     assert seen == {(m, str(c)) for m in ("ism", "ig") for c in ckpts}
