@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
 import numpy as np
 
+log = logging.getLogger(__name__)
 REQUIRED_FIELDS = ("scores", "sequences", "labels", "probs", "index")
 
 
@@ -96,6 +98,8 @@ def find_run_folders(inputs: Iterable[str | Path]) -> list[Path]:
         if not path.exists():
             raise ExplainInputError(f"{path}: input folder not found")
         found = sorted(p.parent for p in path.rglob("attributions.npz"))
+        for unfinished in sorted({c.parent for c in path.rglob("chunks")} - set(found)):
+            log.warning("%s: explain job without attributions.npz (unfinished?); skipped", unfinished)
         if not found:
             raise ExplainInputError(f"{path}: no attributions.npz in it or below it")
         folders += found
