@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 from xai_toys import MOTIF, START, MotifDetector, TokenMotifDetector, TripletTokenizer, toy_sequences
 
 from glmxai.data.encoding import to_codes
@@ -20,6 +21,14 @@ FAST = {  # small sample counts: the toys are easy, the tests must be quick
     "shap": {"permutations": 1, "n_backgrounds": 1},
     "anchor": {"batch_size": 32, "min_samples_start": 128, "coverage_samples": 200},
 }
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 def _explain(backbone, name: str, n: int = 2, **params):
