@@ -31,18 +31,22 @@ from glmxai.xai.job import merge, prepare
 log = logging.getLogger(__name__)
 
 
+def _is_job(path: Path) -> bool:
+    return (path / ".hydra" / "config.yaml").is_file()
+
+
 def _job_folders(paths: list[Path]) -> list[Path]:
     """Hydra job folders among ``paths``: a path with ``.hydra/config.yaml``, or the job
     folders directly inside a multirun sweep folder."""
     folders = []
     for path in paths:
-        if (path / ".hydra" / "config.yaml").is_file():
+        if _is_job(path):
             folders.append(path)
-        else:
-            inside = sorted(p for p in path.iterdir() if (p / ".hydra" / "config.yaml").is_file()) if path.is_dir() else []
-            if not inside:
-                raise FileNotFoundError(f"{path}: neither an explain.py job folder nor a sweep folder of them")
-            folders.extend(inside)
+            continue
+        inside = sorted(p for p in path.iterdir() if _is_job(p)) if path.is_dir() else []
+        if not inside:
+            raise FileNotFoundError(f"{path}: neither an explain.py job folder nor a sweep folder of them")
+        folders.extend(inside)
     return folders
 
 
