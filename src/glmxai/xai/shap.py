@@ -32,7 +32,7 @@ class Shap(PerturbationMethod):
     records_file = "features.jsonl"
 
     def __init__(self, model: CountingModel, tss: int = 249, features: str = "windows", window: int = 6,
-                 background: str = "dinuc_shuffle", n_backgrounds: int = 2, permutations: int = 4):
+                 background: str = "dinuc_shuffle", n_backgrounds: int = 8, permutations: int = 1):
         super().__init__(model, tss, features, window, background, n_backgrounds)
         if permutations < 1:
             raise ValueError(f"shap needs permutations >= 1, got {permutations}")
