@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from conftest import SMALL_DATA, compose_config
 from xai_toys import MOTIF, START, save_toy_checkpoint
 
@@ -23,12 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 TIMING = {"wall_seconds", "seconds_per_sequence", "evaluations_per_second"}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 from xai_toys import MOTIF, START, MotifDetector, TokenMotifDetector, TripletTokenizer, toy_sequences
 
 from glmxai.data.encoding import to_codes
@@ -23,12 +22,7 @@ FAST = {  # small sample counts: the toys are easy, the tests must be quick
 }
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _explain(backbone, name: str, n: int = 2, **params):
