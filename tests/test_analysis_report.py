@@ -97,6 +97,8 @@ def test_audit_only_mode_on_a_data_folder(tmp_path):
 def test_bad_inputs_fail_clearly(multirun, tmp_path):
     with pytest.raises(ExplainInputError, match="not found"):
         run(compose_config("analyze", [f"inputs=[{tmp_path / 'nowhere'}]", *FAST], tmp_path / "o1"))
+    with pytest.raises(ExplainInputError, match=f"{tmp_path / 'nowhere'}: input folder not found"):
+        run(compose_config("analyze", [f"inputs={tmp_path / 'nowhere'}", *FAST], tmp_path / "o1"))  # one folder, no list
     with pytest.raises(ValueError, match="nothing to analyze"):
         run(compose_config("analyze", ["inputs=[]", *FAST], tmp_path / "o2"))
     table = SyntheticPromoterGenerator().generate(3, seed=1)

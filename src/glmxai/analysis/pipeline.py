@@ -25,7 +25,8 @@ log = logging.getLogger(__name__)
 def run(cfg: DictConfig) -> dict:
     """Run every analysis ``cfg`` asks for; return the summary written to ``summary.json``."""
     out = Path(cfg.paths.output_dir)
-    inputs = list(cfg.get("inputs") or [])
+    inputs = cfg.get("inputs") or []
+    inputs = [inputs] if isinstance(inputs, str) else list(inputs)  # inputs=DIR or inputs=[DIR, ...]
     if not inputs and not cfg.get("data"):
         raise ValueError("nothing to analyze: give inputs=[explain folders] and/or data=<group> for the audit")
     runs = load_runs(inputs) if inputs else []  # fails on bad inputs before any work
