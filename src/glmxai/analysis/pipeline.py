@@ -2,6 +2,7 @@
 runs (``inputs``), rendered into one report folder with ``summary.json``."""
 from __future__ import annotations
 
+import hashlib
 import logging
 from pathlib import Path
 
@@ -254,6 +255,22 @@ def agreement_part(report, runs, cfg, summary) -> None:
         summary[name]["mean_spearman_with_others"] = float(mine["spearman_mean"].mean())
 
 
+def remembering_predict(backbone, batch_size: int):
+    """p(promoter) of int codes (N, L) -> (N,), remembered by input. Every run of one checkpoint
+    on the same sequences shares its unperturbed and random-order inputs, so only the
+    attribution-ordered curves cost new model evaluations."""
+    cache: dict[str, np.ndarray] = {}
+
+    def predict(codes: np.ndarray) -> np.ndarray:
+        codes = np.ascontiguousarray(codes)
+        key = f"{codes.shape}:{hashlib.sha1(codes.tobytes()).hexdigest()}"
+        if key not in cache:
+            cache[key] = backbone.predict_proba(codes, batch_size=batch_size)[:, 1]
+        return cache[key]
+
+    return predict
+
+
 def faithfulness_part(report, runs, cfg, summary) -> None:
     from glmxai.models.build import load_classifier
 
@@ -268,12 +285,8 @@ def faithfulness_part(report, runs, cfg, summary) -> None:
             skipped.append(f"{r.label}: checkpoint {ckpt!r} not found; faithfulness skipped.")
             continue
         if ckpt not in models:
-            models[ckpt] = load_classifier(ckpt, map_location=fc.device).backbone
-        backbone = models[ckpt]
-
-        def predict(codes, backbone=backbone):
-            return backbone.predict_proba(codes, batch_size=fc.batch_size)[:, 1]
-
+            models[ckpt] = remembering_predict(load_classifier(ckpt, map_location=fc.device).backbone, fc.batch_size)
+        predict = models[ckpt]
         codes = to_codes(r.sequences[: fc.n])
         background = faithfulness.backgrounds(codes, fc.background, cfg.seed)
         curve, areas = faithfulness.perturbation_curves(predict, codes, r.scores[: fc.n], background, fc.steps,
