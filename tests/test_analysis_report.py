@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 
 from conftest import compose_config
-from glmxai.analysis.inputs import ExplainInputError, load_run
-from glmxai.analysis.pipeline import run
+from glmxai.analysis.inputs import ExplainInputError, load_run, load_runs
+from glmxai.analysis.pipeline import run, runs_of_methods
 from glmxai.data.synthetic import SyntheticPromoterGenerator
 
 FAST = ["faithfulness.enabled=false", "logger=none"]
@@ -119,3 +119,12 @@ def test_faithfulness_with_a_trained_checkpoint(trained_cnn, tmp_path):
                                    "logger=none"], out))
     table = pd.read_csv(out / "tables" / "faithfulness.csv")
     assert table["deletion_aoc"].notna().all() and (out / "figures" / "faithfulness_curves.png").is_file()
+
+
+def test_discovery_methods_select_runs_and_reject_unknown_names(multirun):
+    runs = load_runs([multirun])
+    chosen = runs_of_methods(runs, ["truth"])
+    assert sorted(r.label for r in chosen) == ["cnn/truth", "toy/truth"]
+    assert len(runs_of_methods(runs, None)) == 4
+    with pytest.raises(ValueError, match=r"\['ism'\].*inputs hold \['noise', 'truth'\]"):
+        runs_of_methods(runs, ["ism"])

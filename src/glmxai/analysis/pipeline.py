@@ -326,13 +326,23 @@ def ground_truth_part(report, runs, summary) -> None:
                     headline=True)
 
 
+def runs_of_methods(runs: list[ExplainRun], methods) -> list[ExplainRun]:
+    """The runs whose method is in ``methods`` (None: all); an unknown name is an error."""
+    if methods is None:
+        return list(runs)
+    unknown = sorted(set(methods) - {r.method for r in runs})
+    if unknown:
+        raise ValueError(f"discovery.methods names {unknown}, but the inputs hold {sorted({r.method for r in runs})}")
+    return [r for r in runs if r.method in methods]
+
+
 def discovery_part(report, runs, cfg, summary) -> None:
     dc = cfg.discovery
     report.section("Motif discovery", "TF-MoDISco (modisco-lite) patterns from each run's attributions, matched "
                                       "to JASPAR CORE and POLII with TOMTOM (memelite).")
     targets = discovery.jaspar_targets(dc.tax_group)
     tables = []
-    for r in runs:
+    for r in runs_of_methods(runs, dc.methods):
         patterns = discovery.discover_patterns(r.sequences, r.scores, dc.trim,
                                                **OmegaConf.to_container(dc.modisco, resolve=True))
         matches = discovery.match_patterns(patterns, targets, dc.n_best)
