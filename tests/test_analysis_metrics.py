@@ -28,6 +28,19 @@ def test_agreement_known_answers():
     assert np.allclose(np.diag(matrix), 1.0)
 
 
+def test_topk_overlap_of_sparse_attributions_is_chance_not_tie_order():
+    """Two runs that mark 4 different positions and leave 296 zeros share no top-20 position
+    but by chance; ties broken by position would report 16 of 20 shared."""
+    a, b = np.zeros((1, 300)), np.zeros((1, 300))
+    a[0, [50, 60, 70, 80]] = 1.0
+    b[0, [150, 160, 170, 180]] = 1.0
+    assert agreement.topk_overlap(a, b, 20)[0] == pytest.approx(20 / 300, abs=0.01)
+    assert agreement.topk_overlap(a, a, 20)[0] == pytest.approx(4 / 20 + 16 / 20 * 16 / 296)
+    c = a.copy()
+    c[0, 100:116] = 0.5  # fills the 16 slots left: no ties at the 20th value
+    assert agreement.topk_overlap(c, c, 20)[0] == 1.0
+
+
 def test_agreement_aligns_rows_by_key():
     a = RNG.normal(size=(5, 50))
     pairs = agreement.pairwise_agreement(["x", "y"], [a, a[::-1][:3]], [np.arange(5), np.arange(5)[::-1][:3]])
