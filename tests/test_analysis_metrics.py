@@ -78,6 +78,21 @@ def test_faithfulness_true_attribution_beats_random_and_reversed():
     assert deletion["prob"].iloc[0] > 0.9 and deletion["prob"].iloc[-1] < 0.6  # site destroyed at the end
 
 
+def test_faithfulness_breaks_ties_at_random_not_upstream_first():
+    """An attribution that marks an irrelevant window and ties everywhere else must not look
+    faithful because ties happened to put the model's real site (upstream) early."""
+    site, n, length = "TATAAAAG", 12, 100
+    codes = RNG.integers(0, 4, (n, length)).astype(np.int8)
+    codes[:, :len(site)] = to_codes(site)
+    sparse = np.zeros((n, length), np.float32)
+    sparse[:, 80:88] = 1.0
+    background = faithfulness.backgrounds(codes, "dinuc_shuffle", seed=1)
+    _, areas = faithfulness.perturbation_curves(_motif_detector(0, site), codes, sparse, background, steps=20,
+                                                n_random=3)
+    result = faithfulness.summarize_areas(areas)
+    assert abs(result["deletion_aoc"] - result["deletion_aoc_random"]) < 0.1
+
+
 def test_faithfulness_rejects_mismatched_shapes():
     with pytest.raises(ValueError, match="must match"):
         faithfulness.perturbation_curves(lambda x: x.mean(1), np.zeros((2, 10), int), np.zeros((2, 9)),

@@ -4,7 +4,8 @@ For each sequence the explained class is the predicted one (attributions are fli
 sign for sequences predicted non-promoter). Deletion replaces the top fraction f of
 positions, ranked by attribution toward that class, with a background sequence and
 re-predicts; insertion starts from the background and restores the top fraction f of the
-original positions. The same is done in ``n_random`` random orders. Areas per sequence:
+original positions. Positions with equal attribution (Anchors' zeros) are taken in a random
+order. The same is done in ``n_random`` random orders. Areas per sequence:
 deletion ``aoc`` = integral of p(0) - p(f) over f (area over the curve), insertion ``auc``
 = integral of p(f) - p_background; higher is more faithful for both. Method and random
 areas are compared per sequence with the Wilcoxon signed-rank test.
@@ -62,7 +63,9 @@ def perturbation_curves(predict: Predict, codes: np.ndarray, scores: np.ndarray,
     positive = predict(codes) >= 0.5
     signed = np.where(positive[:, None], scores, -scores)
     rng = np.random.default_rng(seed)
-    orders = {"attribution": [np.argsort(-signed, axis=1, kind="stable")]}
+    # equal scores (Anchors' zeros) in a random order, not upstream first
+    tie_break = np.random.default_rng([seed, 1]).random(codes.shape)
+    orders = {"attribution": [np.lexsort((tie_break, -signed), axis=1)]}
     orders["random"] = [np.argsort(rng.random(codes.shape), axis=1) for _ in range(n_random)]
     curve_rows, area_rows = [], []
     for name, rank_list in orders.items():
