@@ -121,10 +121,14 @@ def test_faithfulness_with_a_trained_checkpoint(trained_cnn, tmp_path):
     assert table["deletion_aoc"].notna().all() and (out / "figures" / "faithfulness_curves.png").is_file()
 
 
-def test_discovery_methods_select_runs_and_reject_unknown_names(multirun):
+def test_discovery_methods_select_runs_and_reject_unknown_names(multirun, tmp_path):
     runs = load_runs([multirun])
     chosen = runs_of_methods(runs, ["truth"])
     assert sorted(r.label for r in chosen) == ["cnn/truth", "toy/truth"]
     assert len(runs_of_methods(runs, None)) == 4
     with pytest.raises(ValueError, match=r"\['ism'\].*inputs hold \['noise', 'truth'\]"):
         runs_of_methods(runs, ["ism"])
+    with pytest.raises(ValueError, match="discovery.methods"):  # before any analysis writes a file
+        run(compose_config("analyze", [f"inputs=[{multirun}]", "discovery.enabled=true", "discovery.methods=[ism]",
+                                       *FAST], tmp_path))
+    assert not any(tmp_path.iterdir())

@@ -34,6 +34,8 @@ def run(cfg: DictConfig) -> dict:
     for r in runs:
         if r.meta.get("tss", cfg.tss) != cfg.tss:
             raise ValueError(f"{r.path}: explained with tss={r.meta['tss']}, analyze has tss={cfg.tss}")
+    if runs and cfg.discovery.enabled:
+        runs_of_methods(runs, cfg.discovery.methods)  # a misspelt method fails now, not after faithfulness
     motifs = build_motifs(OmegaConf.to_container(cfg.motifs.list, resolve=True), cfg.motifs.pvalue,
                           cfg.motifs.pseudocount)
     report = Report(out, "glmxai analysis")
