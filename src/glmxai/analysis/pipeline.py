@@ -34,8 +34,8 @@ def run(cfg: DictConfig) -> dict:
     for r in runs:
         if r.meta.get("tss", cfg.tss) != cfg.tss:
             raise ValueError(f"{r.path}: explained with tss={r.meta['tss']}, analyze has tss={cfg.tss}")
-    if runs and cfg.discovery.enabled:
-        runs_of_methods(runs, cfg.discovery.methods)  # a misspelt method fails now, not after faithfulness
+    # selected before any work, so a misspelt method fails now, not after faithfulness
+    discovery_runs = runs_of_methods(runs, cfg.discovery.methods) if cfg.discovery.enabled else []
     motifs = build_motifs(OmegaConf.to_container(cfg.motifs.list, resolve=True), cfg.motifs.pvalue,
                           cfg.motifs.pseudocount)
     report = Report(out, "glmxai analysis")
@@ -44,7 +44,7 @@ def run(cfg: DictConfig) -> dict:
     if cfg.get("data"):
         summary["audit"] = audit_section(report, instantiate(cfg.data), motifs, cfg)
     if runs:
-        summary["runs"] = runs_section(report, runs, motifs, cfg)
+        summary["runs"] = runs_section(report, runs, motifs, cfg, discovery_runs)
     summary["report"] = str(report.write())
     write_json_atomic(summary, out / "summary.json")
     if cfg.get("logger") and cfg.logger.get("wandb"):
@@ -136,8 +136,9 @@ def _tagged(frame: pd.DataFrame, run: ExplainRun) -> pd.DataFrame:
     return frame.assign(run=run.label)[["run", *frame.columns]]
 
 
-def runs_section(report: Report, runs: list[ExplainRun], motifs: list[Motif], cfg: DictConfig) -> dict:
-    """Every analysis of the explain runs."""
+def runs_section(report: Report, runs: list[ExplainRun], motifs: list[Motif], cfg: DictConfig,
+                 discovery_runs: list[ExplainRun]) -> dict:
+    """Every analysis of the explain runs; motif discovery on ``discovery_runs`` only."""
     report.section("Explain runs", f"{len(runs)} runs (model/method).")
     report.table("runs", pd.DataFrame([{
         "run": r.label, "model": r.model, "method": r.method, "n": len(r.sequences),
@@ -154,8 +155,8 @@ def runs_section(report: Report, runs: list[ExplainRun], motifs: list[Motif], cf
     if cfg.faithfulness.enabled:
         faithfulness_part(report, runs, cfg, summary)
     ground_truth_part(report, runs, summary)
-    if cfg.discovery.enabled:
-        discovery_part(report, runs, cfg, summary)
+    if discovery_runs:
+        discovery_part(report, discovery_runs, cfg, summary)
     return summary
 
 
@@ -280,15 +281,16 @@ def faithfulness_part(report, runs, cfg, summary) -> None:
     report.section("Faithfulness", f"Deletion/insertion over the first {fc.n} sequences of each run, "
                                    f"{fc.steps} steps, background: {fc.background} (glmxai.xai.background), "
                                    f"{fc.n_random} random orders.")
-    models, rows, curves, skipped = {}, [], [], []
+    predictors, rows, curves, skipped = {}, [], [], []
     for r in runs:
         ckpt = r.meta.get("checkpoint")
         if not ckpt or not Path(ckpt).is_file():
             skipped.append(f"{r.label}: checkpoint {ckpt!r} not found; faithfulness skipped.")
             continue
-        if ckpt not in models:
-            models[ckpt] = remembering_predict(load_classifier(ckpt, map_location=fc.device).backbone, fc.batch_size)
-        predict = models[ckpt]
+        if ckpt not in predictors:
+            predictors[ckpt] = remembering_predict(load_classifier(ckpt, map_location=fc.device).backbone,
+                                                   fc.batch_size)
+        predict = predictors[ckpt]
         codes = to_codes(r.sequences[: fc.n])
         background = faithfulness.backgrounds(codes, fc.background, cfg.seed)
         curve, areas = faithfulness.perturbation_curves(predict, codes, r.scores[: fc.n], background, fc.steps,
@@ -344,7 +346,7 @@ def discovery_part(report, runs, cfg, summary) -> None:
                                       "to JASPAR CORE and POLII with TOMTOM (memelite).")
     targets = discovery.jaspar_targets(dc.tax_group)
     tables = []
-    for r in runs_of_methods(runs, dc.methods):
+    for r in runs:
         patterns = discovery.discover_patterns(r.sequences, r.scores, dc.trim,
                                                **OmegaConf.to_container(dc.modisco, resolve=True))
         matches = discovery.match_patterns(patterns, targets, dc.n_best)

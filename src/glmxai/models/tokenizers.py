@@ -129,7 +129,7 @@ class KmerTokenizer(VocabTokenizer):
 
     def _kmer_ids(self) -> np.ndarray:
         """Token id of every k-mer over ACGTN, indexed by its codes read as a base-5 number."""
-        if self._kmer_table is None or len(self._kmer_table) != 5**self.k:
+        if self._kmer_table is None:  # reset whenever the vocabulary (and with it k) is set
             kmers = ("".join(p) for p in itertools.product(ALPHABET_N, repeat=self.k))
             self._kmer_table = np.array([self.token_to_id.get(t, self.unk_token_id) for t in kmers], dtype=np.int64)
         return self._kmer_table
