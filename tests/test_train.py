@@ -118,3 +118,20 @@ def test_train_py_command_line_with_offline_wandb(tmp_path):
     assert (out / "metrics.json").is_file() and (out / "checkpoints" / "best.ckpt").is_file()
     assert list((out / "wandb").glob("offline-run-*")), "wandb should log offline by default"
     assert (out / ".hydra" / "config.yaml").is_file()
+
+
+@pytest.mark.parametrize("predicted", [0, 1])
+def test_mcc_of_a_constant_predictor_is_zero(predicted):
+    """torchmetrics alone reports +-0.085 here; a model that learned nothing must read 0."""
+    import torch
+
+    from glmxai.models.classifier import MatthewsCorrCoef
+
+    labels = torch.tensor([1] * 78 + [0] * 422)
+    metric = MatthewsCorrCoef(num_classes=2)
+    metric.update(torch.full((500,), predicted), labels)
+    assert metric.compute().item() == 0.0
+    preds = torch.from_numpy(np.random.default_rng(0).integers(0, 2, 500))
+    metric.reset()
+    metric.update(preds, labels)
+    assert metric.compute().item() == pytest.approx(matthews_corrcoef(labels.numpy(), preds.numpy()), abs=1e-6)

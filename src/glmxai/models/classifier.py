@@ -13,13 +13,24 @@ from torchmetrics.classification import (MulticlassAccuracy, MulticlassAUROC, Mu
 from glmxai.models.base import Backbone
 
 
+class MatthewsCorrCoef(MulticlassMatthewsCorrCoef):
+    """MCC that is 0 when a class is never predicted or never present (sklearn's convention).
+    torchmetrics 1.9 returns a small non-zero value there instead: 0.085 for a constant
+    predictor on 16% positives, which reads as "learned a little" when nothing was learned."""
+
+    def compute(self) -> torch.Tensor:
+        if (self.confmat.sum(0) == 0).any() or (self.confmat.sum(1) == 0).any():
+            return torch.zeros((), device=self.confmat.device)
+        return super().compute()
+
+
 def _metrics(prefix: str) -> MetricCollection:
     """Accuracy, macro F1, MCC and AUROC over (N, 2) class probabilities. With two classes the
     macro AUROC equals the promoter-class AUROC."""
     return MetricCollection(
         {"acc": MulticlassAccuracy(num_classes=2, average="micro"),
          "f1": MulticlassF1Score(num_classes=2, average="macro"),
-         "mcc": MulticlassMatthewsCorrCoef(num_classes=2),
+         "mcc": MatthewsCorrCoef(num_classes=2),
          "auroc": MulticlassAUROC(num_classes=2, average="macro")},
         prefix=prefix,
     )
