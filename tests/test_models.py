@@ -155,6 +155,16 @@ def test_hyenadna_rejects_sequences_longer_than_its_filters(tmp_path):
         model.predict_proba(random_sequences(1, 60))
 
 
+def test_synthetic_hyenadna_experiment_fits_the_synthetic_sequences(tmp_path):
+    """The experiment's filters span exactly what a 300-bp sequence needs, with its 16 bands."""
+    cfg = compose_config("train", ["experiment=synthetic_hyenadna"], tmp_path)
+    model = build_backbone(cfg.model)
+    assert model.pooling == "last" and model.config["emb_dim"] == 33
+    assert model.predict_proba(random_sequences(2, cfg.data.seq_len)).shape == (2, 2)
+    with pytest.raises(ValueError, match="max_seq_len"):
+        model.predict_proba(random_sequences(1, cfg.data.seq_len + 2))
+
+
 @pytest.mark.parametrize("name", MODELS)
 def test_train_run(name, tmp_path):
     """train.py's run on small synthetic data: test metrics written, and the best checkpoint reloads."""
