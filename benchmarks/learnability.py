@@ -27,10 +27,12 @@ from glmxai.data.synthetic import SyntheticPromoterGenerator, write_gue_folder
 from glmxai.data.table import SequenceTable
 
 TATA_CORE_START = -31  # relative to the TSS, as the generator's TATA box
+TASKS = ("composition", "fixed_motif", "grammar")
 
 
 def relabel(table: SequenceTable, task: str, tss: int) -> SequenceTable:
-    """``table`` with the labels of ``task``; masks and motifs dropped (they describe ``grammar``)."""
+    """``table`` with the labels of ``task`` (one of ``TASKS``); masks and motifs dropped (they
+    describe ``grammar``)."""
     if task == "grammar":
         return table
     if task == "composition":
@@ -39,7 +41,7 @@ def relabel(table: SequenceTable, task: str, tss: int) -> SequenceTable:
         start = tss + TATA_CORE_START
         labels = [s[start:start + 4] == "TATA" for s in table.sequences]
     else:
-        raise ValueError(f"unknown task {task!r}")
+        raise ValueError(f"unknown task {task!r}; choose from {TASKS}")
     return SequenceTable(list(table.sequences), np.asarray(labels, dtype=np.int64), table.source)
 
 
@@ -53,13 +55,13 @@ def measure(model: str, task: str, root: Path, epochs: int, overrides: list[str]
         metrics = run(cfg)
         seconds = time.perf_counter() - start
     return {"model": model, "task": task, "test MCC": metrics["test/mcc"], "test AUROC": metrics["test/auroc"],
-            "train s": seconds}
+            "run s": seconds}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", default=["cnn", "hyenadna"])
-    parser.add_argument("--tasks", nargs="+", default=["composition", "fixed_motif", "grammar"])
+    parser.add_argument("--tasks", nargs="+", choices=TASKS, default=list(TASKS))
     parser.add_argument("--n-train", type=int, default=3000)
     parser.add_argument("--n-eval", type=int, default=500, help="validation and test sequences each")
     parser.add_argument("--epochs", type=int, default=3)
