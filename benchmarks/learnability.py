@@ -23,10 +23,10 @@ from pathlib import Path
 import numpy as np
 
 from common import QUIET, compose, print_table, quiet_logs
-from glmxai.data.synthetic import SyntheticPromoterGenerator, write_gue_folder
+from glmxai.data.encoding import ALPHABET, to_codes
+from glmxai.data.synthetic import TATA, SyntheticPromoterGenerator, write_gue_folder
 from glmxai.data.table import SequenceTable
 
-TATA_CORE_START = -31  # relative to the TSS, as the generator's TATA box
 TASKS = ("composition", "fixed_motif", "grammar")
 
 
@@ -35,14 +35,15 @@ def relabel(table: SequenceTable, task: str, tss: int) -> SequenceTable:
     describe ``grammar``)."""
     if task == "grammar":
         return table
+    codes = to_codes(table.sequences)
     if task == "composition":
-        labels = [sum(base in "GC" for base in s) / len(s) > 0.5 for s in table.sequences]
-    elif task == "fixed_motif":
-        start = tss + TATA_CORE_START
-        labels = [s[start:start + 4] == "TATA" for s in table.sequences]
+        labels = np.isin(codes, [ALPHABET.index("C"), ALPHABET.index("G")]).mean(axis=1) > 0.5
+    elif task == "fixed_motif":  # the TATA core at the TATA box's own position
+        start = tss + TATA.offset
+        labels = (codes[:, start:start + 4] == to_codes("TATA")).all(axis=1)
     else:
         raise ValueError(f"unknown task {task!r}; choose from {TASKS}")
-    return SequenceTable(list(table.sequences), np.asarray(labels, dtype=np.int64), table.source)
+    return SequenceTable(list(table.sequences), labels.astype(np.int64), table.source)
 
 
 def measure(model: str, task: str, root: Path, epochs: int, overrides: list[str]) -> dict:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from hydra.utils import get_method
 from omegaconf import OmegaConf
 from sklearn.metrics import matthews_corrcoef
@@ -16,6 +17,7 @@ from conftest import CONF_DIR, REPO_ROOT, SMALL_DATA, compose_config
 from glmxai.data.synthetic import SyntheticPromoterGenerator, write_gue_folder
 from glmxai.data.table import SequenceDataError
 from glmxai.models.build import load_classifier
+from glmxai.models.classifier import MatthewsCorrCoef
 from glmxai.training import run
 
 QUIET = ["trainer.enable_progress_bar=false", "trainer.enable_model_summary=false"]
@@ -123,10 +125,6 @@ def test_train_py_command_line_with_offline_wandb(tmp_path):
 @pytest.mark.parametrize("predicted", [0, 1])
 def test_mcc_of_a_constant_predictor_is_zero(predicted):
     """torchmetrics alone reports +-0.085 here; a model that learned nothing must read 0."""
-    import torch
-
-    from glmxai.models.classifier import MatthewsCorrCoef
-
     labels = torch.tensor([1] * 78 + [0] * 422)
     metric = MatthewsCorrCoef(num_classes=2)
     metric.update(torch.full((500,), predicted), labels)

@@ -27,21 +27,17 @@ def topk_overlap(a: np.ndarray, b: np.ndarray, k: int) -> np.ndarray:
     are broken uniformly at random. Sparse attributions (Anchors: a few windows, zeros
     elsewhere) tie on most positions; breaking those ties by position would make any two
     sparse runs agree on the same arbitrary positions."""
-    sure_a, chance_a = _topk_membership(a, k)
-    sure_b, chance_b = _topk_membership(b, k)
-    in_a = np.where(sure_a, 1.0, chance_a)  # probability that a position is in the top k
-    in_b = np.where(sure_b, 1.0, chance_b)
-    return (in_a * in_b).sum(axis=1) / k
+    return (_topk_probability(a, k) * _topk_probability(b, k)).sum(axis=1) / k
 
 
-def _topk_membership(x: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """(N, L) -> (sure (N, L) bool: above the k-th value; chance (N, L): for positions equal
-    to the k-th value, the share of the remaining top-k slots each gets, 0 elsewhere)."""
+def _topk_probability(x: np.ndarray, k: int) -> np.ndarray:
+    """(N, L) -> (N, L) probability that each position is in the top k: 1 above the k-th
+    value; for positions equal to it, their share of the top-k slots left; 0 below."""
     kth = -np.sort(-x, axis=1)[:, k - 1 : k]
-    sure = x > kth
+    above = x > kth
     tied = x == kth
-    slots = k - sure.sum(axis=1, keepdims=True)
-    return sure, np.where(tied, slots / tied.sum(axis=1, keepdims=True), 0.0)
+    slots_left = k - above.sum(axis=1, keepdims=True)
+    return np.where(above, 1.0, np.where(tied, slots_left / tied.sum(axis=1, keepdims=True), 0.0))
 
 
 def pairwise_agreement(names: Sequence[str], scores: Sequence[np.ndarray], keys: Sequence[np.ndarray],
