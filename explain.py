@@ -4,10 +4,12 @@ several methods x checkpoints: ``python explain.py -m xai=lime,shap ckpt_path=A.
 import hydra
 from omegaconf import DictConfig
 
+from glmxai.job_log import log_failures
 from glmxai.xai.job import run
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="explain")
+@log_failures
 def main(cfg: DictConfig) -> float:
     return run(cfg)["seconds_per_sequence"]
 

@@ -2,10 +2,12 @@
 import hydra
 from omegaconf import DictConfig
 
+from glmxai.job_log import log_failures
 from glmxai.training import run
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")
+@log_failures
 def main(cfg: DictConfig) -> float:
     metrics = run(cfg)
     return metrics.get("test/mcc", float("nan"))

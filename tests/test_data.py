@@ -1,6 +1,8 @@
 """Data layer: representation conversions, GUE CSV validation, the synthetic generator."""
 from __future__ import annotations
 
+import gzip
+
 import numpy as np
 import pytest
 
@@ -8,7 +10,7 @@ from glmxai.data.datamodule import CsvDataModule, GueDataModule, SyntheticDataMo
 from glmxai.data.encoding import (codes_to_one_hot, invalid_characters, one_hot, one_hot_to_codes,
                                   reverse_complement, to_codes, to_strings)
 from glmxai.data.synthetic import MODULES, SyntheticPromoterGenerator, write_gue_folder
-from glmxai.data.table import SequenceDataError, check_lengths, read_sequence_csv
+from glmxai.data.table import SequenceDataError, check_both_classes, check_lengths, read_sequence_csv
 
 
 def test_conversions_round_trip_including_n():
@@ -75,6 +77,35 @@ def test_reader_rejects_empty_and_headless_files(tmp_path):
         read_sequence_csv(_write(tmp_path, "sequence,label\n"))
     with pytest.raises(SequenceDataError, match="file not found"):
         read_sequence_csv(tmp_path / "missing.csv")
+
+
+def test_reader_accepts_a_utf8_byte_order_mark(tmp_path):
+    """What Excel writes for "CSV UTF-8": the header must still be found."""
+    path = tmp_path / "excel.csv"
+    path.write_bytes("sequence,label\r\nACGT,1\r\nTTGA,0\r\n".encode("utf-8-sig"))
+    table = read_sequence_csv(path)
+    assert table.sequences == ["ACGT", "TTGA"] and table.labels.tolist() == [1, 0]
+
+
+def test_reader_names_compressed_and_non_utf8_files(tmp_path):
+    gz = tmp_path / "train.csv"
+    gz.write_bytes(gzip.compress(b"sequence,label\nACGT,1\n"))
+    with pytest.raises(SequenceDataError, match=rf"{gz}: not a CSV text file, gzip-compressed: decompress it"):
+        read_sequence_csv(gz)
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes(b"sequence,label\nACGT,1\nACGT,0 \xe9\n")
+    with pytest.raises(SequenceDataError, match=rf"{latin}, line 3: not UTF-8 text \(byte 0xe9"):
+        read_sequence_csv(latin)
+    huge = _write(tmp_path, "sequence,label\nACGT,1\n" + "A" * 200_000 + ",0\n", name="huge.csv")
+    with pytest.raises(SequenceDataError, match=rf"{huge}, line 3: malformed CSV: field larger than field limit"):
+        read_sequence_csv(huge)
+
+
+def test_single_class_split_is_named(tmp_path):
+    table = read_sequence_csv(_write(tmp_path, "sequence,label\nACGT,1\nTTGA,1\n", name="train.csv"))
+    with pytest.raises(SequenceDataError, match=r"train\.csv: every label of the train split is 1 \(2 rows\)"):
+        check_both_classes(table, "train")
+    check_both_classes(read_sequence_csv(_write(tmp_path, "sequence,label\nACGT,1\nTTGA,0\n")), "train")
 
 
 def test_check_lengths_reports_first_bad_row(tmp_path):

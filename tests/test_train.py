@@ -100,6 +100,16 @@ def test_evaluation_errors_before_work(tmp_path, trained_cnn):
                                      *QUIET], tmp_path / "eval"))
 
 
+def test_training_on_a_single_class_split_is_refused_before_training(tmp_path):
+    folder = write_gue_folder(SyntheticPromoterGenerator().splits(40, 20, 20, seed=5), tmp_path / "gue")
+    train_csv = folder / "train.csv"
+    lines = train_csv.read_text().splitlines()
+    train_csv.write_text("\n".join([lines[0]] + [line[:-1] + "1" for line in lines[1:]]) + "\n")
+    with pytest.raises(SequenceDataError, match=r"train\.csv: every label of the train split is 1 \(40 rows\)"):
+        run(compose_config("train", ["data=gue", f"data.root={folder}", "logger=none", *QUIET], tmp_path / "run"))
+    assert not (tmp_path / "run" / "checkpoints").exists()
+
+
 def test_checkpoint_reload_gives_identical_probabilities(trained_cnn):
     seqs = SyntheticPromoterGenerator().generate(20, seed=4).sequences
     a = load_classifier(trained_cnn).backbone.predict_proba(seqs)

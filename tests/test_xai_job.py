@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -10,11 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import SMALL_DATA, compose_config
-from xai_toys import MOTIF, START, save_toy_checkpoint
+from xai_toys import save_toy_checkpoint
 
 from glmxai.data.datamodule import SyntheticDataModule
 from glmxai.data.table import SequenceDataError
 from glmxai.models.build import load_classifier
+from glmxai.models.toys import MOTIF, START
 from glmxai.xai import job as xai_job
 from glmxai.xai.selection import select_rows
 
@@ -121,8 +121,21 @@ def test_bad_inputs_fail_before_any_work(tmp_path, toy_ckpt):
     short.write_text("sequence,label\n" + "ACGT" * 75 + ",1\n" + "ACGT" * 50 + ",0\n")
     with pytest.raises(SequenceDataError, match="length 200, the model needs exactly 300"):
         xai_job.run(_cfg(tmp_path / "c", toy_ckpt, "data=csv", f"data.path={short}", "data.seq_len=null",
-                                data=()))
+                         "explain.n=null", data=()))
     assert not any((tmp_path / d / "chunks").exists() for d in "abc")
+
+
+def test_parameters_that_cannot_work_fail_before_any_work(tmp_path, toy_ckpt):
+    with pytest.raises(ValueError, match=r"explain\.n=5000, but the test split \(synthetic.*\) has only 200 rows"):
+        xai_job.run(_cfg(tmp_path / "n", toy_ckpt, "explain.n=5000"))
+    with pytest.raises(ValueError, match=r"xai\.window=1000 makes one feature of a whole 300-bp sequence"):
+        xai_job.run(_cfg(tmp_path / "w", toy_ckpt, "xai=lime", "xai.window=1000"))
+    with pytest.raises(ValueError, match=r"xai\.window=300 makes one feature"):
+        xai_job.run(_cfg(tmp_path / "w", toy_ckpt, "xai=shap", "xai.window=300"))
+    assert not (tmp_path / "n").exists() and not (tmp_path / "w").exists()
+    meta = xai_job.run(_cfg(tmp_path / "all", toy_ckpt, "explain.n=null", "xai=ig", "xai.n_steps=2",
+                            "explain.chunk_size=100"))
+    assert meta["n_sequences"] == 200 and meta["selection"]["n"] is None
 
 
 def test_selection_first_random_stratified():
@@ -141,11 +154,10 @@ def test_selection_first_random_stratified():
 def test_multirun_two_methods_by_two_checkpoints(tmp_path):
     ckpts = [save_toy_checkpoint(tmp_path / f"toy{start}.ckpt", start=start) for start in (START, 60)]
     sweep = tmp_path / "sweep"
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT / "tests"), os.environ.get("PYTHONPATH", "")]))
     command = [sys.executable, "explain.py", "-m", "xai=ism,ig", f"ckpt_path={ckpts[0]},{ckpts[1]}",
                "explain.n=2", "explain.selection=random", "explain.threads=1", *SMALL_DATA,
                f"hydra.sweep.dir={sweep}"]
-    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     jobs = sorted(p for p in sweep.iterdir() if p.is_dir() and (p / "meta.json").exists())
     assert len(jobs) == 4

@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from xai_toys import MOTIF, START, MotifDetector, TokenMotifDetector, TripletTokenizer, toy_sequences
+from xai_toys import toy_sequences
 
 from glmxai.data.encoding import to_codes
 from glmxai.models.base import OneHotTokenizer
+from glmxai.models.toys import MOTIF, START, MotifDetector, TokenMotifDetector, TripletTokenizer
 from glmxai.xai import features as ft
 from glmxai.xai.background import composition_matched, dinucleotide_shuffle, make_backgrounds
 from glmxai.xai.model import CountingModel

@@ -2,10 +2,7 @@
 test it, and write ``metrics.json``; or (``train=false``) evaluate a checkpoint."""
 from __future__ import annotations
 
-import json
 import logging
-import os
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -14,19 +11,11 @@ import lightning as L
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from glmxai.data.table import check_lengths
+from glmxai.data.table import check_both_classes, check_lengths
+from glmxai.io import write_json_atomic
 from glmxai.models.build import build_classifier, load_classifier
 
 log = logging.getLogger(__name__)
-
-
-def write_json_atomic(data: Any, path: str | Path) -> None:
-    """Write JSON through a temporary file renamed into place, so readers never see half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".tmp", delete=False) as tmp:
-        json.dump(data, tmp, indent=2, default=str)
-    os.replace(tmp.name, path)
 
 
 def instantiate_group(group_cfg: DictConfig | None) -> list:
@@ -47,7 +36,10 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     for logger in loggers:
         logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
 
+    trust_remote_code = bool(cfg.model.get("trust_remote_code", False))
     if cfg.train:
+        for split in ("train", "val"):
+            check_both_classes(datamodule.table(split), split)
         module = build_classifier(cfg.model, datamodule.table("train").sequences)
         log.info("model %s: %d parameters", cfg.model.name, sum(p.numel() for p in module.parameters()))
         start = time.perf_counter()
@@ -55,12 +47,12 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         train_seconds = time.perf_counter() - start
         ckpt_path = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else None
         if ckpt_path:
-            module = load_classifier(ckpt_path)
+            module = load_classifier(ckpt_path, trust_remote_code=trust_remote_code)
     else:
         if not cfg.get("ckpt_path"):
             raise ValueError("train=false needs ckpt_path=PATH to a trained checkpoint")
         ckpt_path, train_seconds = cfg.ckpt_path, 0.0
-        module = load_classifier(ckpt_path)
+        module = load_classifier(ckpt_path, trust_remote_code=trust_remote_code)
 
     if module.backbone.fixed_length is not None:
         check_lengths(datamodule.table("test"), module.backbone.fixed_length)

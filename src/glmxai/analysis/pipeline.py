@@ -18,7 +18,7 @@ from glmxai.analysis.motif_attribution import hit_vs_control, positional_profile
 from glmxai.analysis.motifs import Motif, build_motifs, hit_mask, presence, scan
 from glmxai.analysis.report import Report
 from glmxai.data.encoding import to_codes
-from glmxai.training import write_json_atomic
+from glmxai.io import sha256_file, write_json_atomic
 
 log = logging.getLogger(__name__)
 
@@ -281,15 +281,22 @@ def faithfulness_part(report, runs, cfg, summary) -> None:
     report.section("Faithfulness", f"Deletion/insertion over the first {fc.n} sequences of each run, "
                                    f"{fc.steps} steps, background: {fc.background} (glmxai.xai.background), "
                                    f"{fc.n_random} random orders.")
-    predictors, rows, curves, skipped = {}, [], [], []
+    predictors, hashes, rows, curves, skipped = {}, {}, [], [], []
     for r in runs:
         ckpt = r.meta.get("checkpoint")
-        if not ckpt or not Path(ckpt).is_file():
+        if not isinstance(ckpt, str) or not Path(ckpt).is_file():
             skipped.append(f"{r.label}: checkpoint {ckpt!r} not found; faithfulness skipped.")
             continue
+        if ckpt not in hashes:
+            hashes[ckpt] = sha256_file(ckpt)
+        explained_with = r.meta.get("checkpoint_sha256")
+        if explained_with and explained_with != hashes[ckpt]:
+            skipped.append(f"{r.label}: {ckpt} has changed since it was explained (SHA-256 {hashes[ckpt][:12]}..., "
+                           f"explained with {str(explained_with)[:12]}...); faithfulness skipped.")
+            continue
         if ckpt not in predictors:
-            predictors[ckpt] = remembering_predict(load_classifier(ckpt, map_location=fc.device).backbone,
-                                                   fc.batch_size)
+            module = load_classifier(ckpt, map_location=fc.device, trust_remote_code=bool(cfg.model.trust_remote_code))
+            predictors[ckpt] = remembering_predict(module.backbone, fc.batch_size)
         predict = predictors[ckpt]
         codes = to_codes(r.sequences[: fc.n])
         background = faithfulness.backgrounds(codes, fc.background, cfg.seed)

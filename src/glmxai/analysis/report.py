@@ -4,23 +4,16 @@ from __future__ import annotations
 
 import base64
 import html
-import os
-import tempfile
 from pathlib import Path
 
 import pandas as pd
+
+from glmxai.io import atomic_path, write_bytes_atomic
 
 _STYLE = """body{font-family:sans-serif;max-width:1200px;margin:2em auto;color:#222}
 table{border-collapse:collapse;font-size:12px;margin:.5em 0}td,th{border:1px solid #ccc;padding:2px 6px}
 th{background:#f0f0f0}img{max-width:100%}figcaption,.caption{font-size:13px;color:#555}
 .finding{background:#f7f7e8;padding:.5em 1em;border-left:4px solid #cc9}"""
-
-
-def _atomic_bytes(data: bytes, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("wb", dir=path.parent, suffix=".tmp", delete=False) as tmp:
-        tmp.write(data)
-    os.replace(tmp.name, path)
 
 
 class Report:
@@ -54,7 +47,7 @@ class Report:
     def table(self, name: str, frame: pd.DataFrame, caption: str, max_rows: int = 40) -> None:
         """Write ``tables/<name>.csv`` and show the first ``max_rows`` rows."""
         self.tables[name] = frame
-        _atomic_bytes(frame.to_csv(index=False).encode(), self.out_dir / "tables" / f"{name}.csv")
+        write_bytes_atomic(frame.to_csv(index=False).encode(), self.out_dir / "tables" / f"{name}.csv")
         shown = frame.head(max_rows)
         more = f" (first {max_rows} of {len(frame)} rows; all in tables/{name}.csv)" if len(frame) > max_rows else ""
         self.parts.append(f"<p class='caption'><b>Table {html.escape(name)}.</b> {html.escape(caption)}"
@@ -67,10 +60,8 @@ class Report:
         import matplotlib.pyplot as plt
 
         path = self.out_dir / "figures" / f"{name}.png"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".png", delete=False) as tmp:
+        with atomic_path(path) as tmp:
             fig.savefig(tmp, format="png", dpi=110)
-        os.replace(tmp.name, path)
         plt.close(fig)
         self.figures[name] = path
         encoded = base64.b64encode(path.read_bytes()).decode()
@@ -84,7 +75,7 @@ class Report:
         page = (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(self.title)}</title>"
                 f"<style>{_STYLE}</style></head><body><h1>{html.escape(self.title)}</h1>\n{body}\n</body></html>")
         path = self.out_dir / "report.html"
-        _atomic_bytes(page.encode(), path)
+        write_bytes_atomic(page.encode(), path)
         return path
 
     def log_wandb(self, **init_kwargs) -> None:

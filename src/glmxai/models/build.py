@@ -1,6 +1,7 @@
 """Build a backbone from its config, and rebuild a trained classifier from a checkpoint."""
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -8,8 +9,16 @@ import torch
 from hydra.utils import get_class, instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from glmxai.allowlist import BACKBONES, TOKENIZERS, UntrustedConfigError, build, check
 from glmxai.models.base import Backbone
 from glmxai.models.classifier import SequenceClassifier
+
+# Keyword arguments a stored config may pass to a pretrained source's ``from_pretrained``.
+PRETRAINED_KWARGS = frozenset({"dtype", "torch_dtype"})
+
+
+class RemoteCodeRefused(ValueError):
+    """Remote code would run without the current command's consent."""
 
 
 def _plain(cfg: Mapping | DictConfig) -> dict[str, Any]:
@@ -60,25 +69,98 @@ def _rebuildable(cfg: dict[str, Any], backbone: Backbone) -> dict[str, Any]:
                 backbone={"_target_": cfg["backbone"]["_target_"], "_convert_": "all", **architecture})
 
 
-def load_classifier(ckpt_path: str | Path, map_location: str | torch.device = "cpu") -> SequenceClassifier:
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be read or does not describe a glmxai model; names the file."""
+
+
+def read_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """The contents of a Lightning checkpoint, read with ``weights_only=True``: tensors and plain
+    data only, no pickled code runs. Missing, empty, truncated, corrupted or code-carrying files
+    raise an error naming the file and what to do."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint not found: {path} (set ckpt_path=PATH to a checkpoint written by train.py)")
+    if path.stat().st_size == 0:
+        raise CheckpointError(f"{path}: empty file (0 bytes); copy or download the checkpoint again, or retrain")
+    try:
+        checkpoint = torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as error:
+        if "weights_only" in str(error):
+            raise CheckpointError(f"{path}: refused: it holds pickled Python objects beyond tensors and plain data, "
+                                  "which could run code (glmxai reads checkpoints with weights_only=True); use a "
+                                  "checkpoint written by glmxai's train.py") from None
+        raise CheckpointError(f"{path}: not a PyTorch checkpoint ({error}); is it truncated or another kind of "
+                              "file? copy or download it again, or retrain") from None
+    except Exception as error:  # torch raises many kinds on a damaged file; all mean the same here
+        raise CheckpointError(f"{path}: cannot be read as a PyTorch checkpoint ({type(error).__name__}: "
+                              f"{str(error)[:200]}); it may be truncated or corrupted: copy or download it again, "
+                              "or retrain") from None
+    if not isinstance(checkpoint, dict):
+        raise CheckpointError(f"{path}: not a Lightning checkpoint (holds a {type(checkpoint).__name__})")
+    return checkpoint
+
+
+def _stored_model_cfg(checkpoint: dict[str, Any], source: str) -> dict[str, Any]:
+    model_cfg = (checkpoint.get("hyper_parameters") or {}).get("model_cfg")
+    if not model_cfg or not isinstance(model_cfg, dict):
+        raise CheckpointError(f"{source}: not a glmxai checkpoint (no model config in its hyper_parameters)")
+    if not isinstance(model_cfg.get("warmup_ratio", 0.1), (int, float)):
+        raise UntrustedConfigError(source, "model_cfg.warmup_ratio", "expected a number")
+    return model_cfg
+
+
+def _tokenizer_state(checkpoint: dict[str, Any], source: str) -> dict[str, Any]:
+    """The stored tokenizer state: plain values (a k, a vocabulary list, a tokenizers JSON string)."""
+    state = checkpoint.get("tokenizer_state") or {}
+    if not isinstance(state, dict) or not all(
+            isinstance(v, (str, int)) or (isinstance(v, list) and all(isinstance(t, str) for t in v))
+            for v in state.values()):
+        raise UntrustedConfigError(source, "tokenizer_state", "expected integers, strings or lists of strings")
+    return state
+
+
+def _from_pretrained_source(model_cfg: dict[str, Any], source: str, trust_remote_code: bool) -> Backbone:
+    """The backbone of a model fine-tuned from a folder whose own Python code (``auto_map``)
+    builds it: only that source rebuilds it, and only with the current command's consent."""
+    pretrained = model_cfg["pretrained"]
+    if not trust_remote_code:
+        raise RemoteCodeRefused(
+            f"{source}: this model was fine-tuned from {pretrained!r}, whose architecture only that folder's own "
+            "Python code (auto_map) can build. The trust_remote_code stored in the checkpoint is not consent: add "
+            "model.trust_remote_code=true to this command if you trust that code.")
+    spec, _ = check({"_target_": (model_cfg.get("backbone") or {}).get("_target_")}, BACKBONES, source,
+                    "model_cfg.backbone")
+    kwargs = model_cfg.get("pretrained_kwargs") or {}
+    if not isinstance(pretrained, str) or not isinstance(kwargs, dict) or \
+            not all(k in PRETRAINED_KWARGS and isinstance(v, str) for k, v in kwargs.items()):
+        raise UntrustedConfigError(source, "model_cfg.pretrained", f"expected a folder or hub id and keyword "
+                                                                   f"arguments among {sorted(PRETRAINED_KWARGS)}")
+    return spec.load().from_pretrained(pretrained, trust_remote_code=True, **kwargs)
+
+
+def load_classifier(ckpt_path: str | Path, map_location: str | torch.device = "cpu",
+                    trust_remote_code: bool = False) -> SequenceClassifier:
     """Rebuild a trained ``SequenceClassifier`` from a Lightning checkpoint, in eval mode.
 
-    The checkpoint is read with ``weights_only=True`` (no pickled code runs); the backbone
-    is rebuilt from the model config stored in it and the tokenizer state restored.
+    The checkpoint is untrusted input: it is read with ``weights_only=True``, and its stored model
+    config may only name allow-listed glmxai classes with checked arguments (``glmxai.allowlist``).
+    A model only its pretrained source's remote code can build loads only when *this* call says
+    ``trust_remote_code`` (the command's ``model.trust_remote_code=true``); the flag stored in the
+    checkpoint is ignored.
     """
-    path = Path(ckpt_path)
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint not found: {path}")
-    checkpoint = torch.load(path, map_location=map_location, weights_only=True)
-    model_cfg = checkpoint.get("hyper_parameters", {}).get("model_cfg")
-    if not model_cfg:
-        raise ValueError(f"{path}: not a glmxai checkpoint (no model config in its hyper_parameters)")
-    if model_cfg.get("pretrained"):  # an architecture only its (trusted remote-code) source can build
-        backbone = build_backbone(model_cfg)
+    source = str(ckpt_path)
+    checkpoint = read_checkpoint(ckpt_path, map_location)
+    model_cfg = _stored_model_cfg(checkpoint, source)
+    if model_cfg.get("pretrained"):
+        backbone = _from_pretrained_source(model_cfg, source, trust_remote_code)
     else:
-        tokenizer = instantiate(model_cfg["tokenizer"])
-        tokenizer.load_state_dict(checkpoint.get("tokenizer_state", {}))
-        backbone = instantiate(model_cfg["backbone"], tokenizer=tokenizer)
+        tokenizer = build(model_cfg.get("tokenizer"), TOKENIZERS, source, "model_cfg.tokenizer")
+        tokenizer.load_state_dict(_tokenizer_state(checkpoint, source))
+        backbone = build(model_cfg.get("backbone"), BACKBONES, source, "model_cfg.backbone", tokenizer=tokenizer)
     module = SequenceClassifier(backbone, warmup_ratio=model_cfg.get("warmup_ratio", 0.1), model_cfg=model_cfg)
-    module.load_state_dict(checkpoint["state_dict"])
+    try:
+        module.load_state_dict(checkpoint.get("state_dict") or {})
+    except RuntimeError as error:
+        raise CheckpointError(f"{source}: its weights do not fit the model its config describes: "
+                              f"{str(error)[:300]}") from None
     return module.eval()

@@ -25,10 +25,12 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from tqdm.auto import tqdm
 
+from glmxai.allowlist import DATA_MODULES, PLAIN, UntrustedConfigError, build
 from glmxai.data.encoding import to_codes
 from glmxai.data.table import SequenceDataError, SequenceTable, check_lengths
+from glmxai.io import sha256_file, write_json_atomic
+from glmxai.job_log import save_run_config
 from glmxai.models.build import load_classifier
-from glmxai.training import write_json_atomic
 from glmxai.xai.model import CountingModel
 from glmxai.xai.registry import Method, build_method, get_method
 from glmxai.xai.selection import select_rows
@@ -48,6 +50,7 @@ class ExplainJob:
     model: CountingModel
     model_name: str
     checkpoint: Path
+    checkpoint_sha256: str
     data_source: str
     table: SequenceTable
     rows: np.ndarray
@@ -80,14 +83,18 @@ def _device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def prepare(cfg: DictConfig) -> ExplainJob:
+def prepare(cfg: DictConfig, config_source: str | None = None) -> ExplainJob:
     """Check every input and load model and data; raises before any explanation work on a
-    missing checkpoint, an unknown method or bad parameters, or sequences of the wrong length."""
+    missing or unsafe checkpoint, an unknown method or bad parameters, sequences of the wrong
+    length, or finished chunks in the output folder from other settings or another model.
+
+    config_source: the file ``cfg`` was read from (a shard's saved config, for merging); its
+    data config is then built through the allow-list, never by its own ``_target_``. None:
+    ``cfg`` is the command's own config.
+    """
     options = cfg.explain
     get_method(str(cfg.xai.name))
     checkpoint = Path(cfg.ckpt_path).expanduser().resolve()
-    if not checkpoint.is_file():
-        raise FileNotFoundError(f"checkpoint not found: {checkpoint} (set ckpt_path=PATH to a trained model)")
     if int(options.chunk_size) < 1 or int(options.batch_size) < 1:
         raise ValueError("explain.chunk_size and explain.batch_size must be positive")
     shard, num_shards = int(options.get("shard", 0)), int(options.get("num_shards", 1))
@@ -95,11 +102,19 @@ def prepare(cfg: DictConfig) -> ExplainJob:
         raise ValueError(f"explain.shard must be in 0..explain.num_shards-1, got shard {shard} of {num_shards}")
     if options.get("threads"):
         torch.set_num_threads(int(options.threads))
-    datamodule = instantiate(cfg.data)
+    module = load_classifier(checkpoint, trust_remote_code=bool(cfg.model.trust_remote_code))
+    module = module.to(_device(str(options.device)))
+    xai_cfg = OmegaConf.to_container(cfg.xai, resolve=True)
+    if config_source is None:
+        datamodule = instantiate(cfg.data)
+    else:
+        if not PLAIN.accepts(xai_cfg):
+            raise UntrustedConfigError(config_source, "xai", f"expected {PLAIN.expected}")
+        datamodule = build(OmegaConf.to_container(cfg.data, resolve=True), DATA_MODULES, config_source, "data")
     split_table = datamodule.table(str(options.split))
-    rows = select_rows(split_table.labels, options.n, str(options.selection), int(options.seed))
+    rows = select_rows(split_table.labels, options.n, str(options.selection), int(options.seed),
+                       source=f"the {options.split} split ({split_table.source})")
     table = split_table.subset(rows)
-    module = load_classifier(checkpoint).to(_device(str(options.device)))
     backbone = module.backbone.eval()
     if backbone.fixed_length is not None:
         check_lengths(table, backbone.fixed_length)
@@ -107,22 +122,34 @@ def prepare(cfg: DictConfig) -> ExplainJob:
     if len(lengths) != 1:
         raise SequenceDataError(table.source, f"explained sequences must share one length, found lengths {lengths}")
     model = CountingModel(backbone, batch_size=int(options.batch_size))
-    method = build_method(OmegaConf.to_container(cfg.xai, resolve=True), model, tss=int(options.tss))
-    settings = {"xai": OmegaConf.to_container(cfg.xai, resolve=True), "checkpoint": str(checkpoint),
-                "checkpoint_bytes": checkpoint.stat().st_size, "data": datamodule.describe(),
+    method = build_method(xai_cfg, model, tss=int(options.tss))
+    method.check_length(lengths[0])
+    settings = {"xai": xai_cfg, "checkpoint": str(checkpoint),
+                "checkpoint_sha256": sha256_file(checkpoint), "data": datamodule.describe(),
                 "split": str(options.split), "rows": rows.tolist(), "seed": int(options.seed),
                 "tss": int(options.tss), "chunk_size": int(options.chunk_size)}
     fingerprint = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()
-    return ExplainJob(cfg=cfg, method=method, model=model, model_name=str(module.hparams["model_cfg"].get("name")),
-                      checkpoint=checkpoint, data_source=datamodule.describe(), table=table, rows=rows,
-                      codes=to_codes(table.sequences), out_dir=Path(cfg.paths.output_dir), fingerprint=fingerprint)
+    job = ExplainJob(cfg=cfg, method=method, model=model, model_name=str(module.hparams["model_cfg"].get("name")),
+                     checkpoint=checkpoint, checkpoint_sha256=settings["checkpoint_sha256"],
+                     data_source=datamodule.describe(), table=table, rows=rows, codes=to_codes(table.sequences),
+                     out_dir=Path(cfg.paths.output_dir), fingerprint=fingerprint)
+    for k in range(job.n_chunks):  # an existing chunk of other settings refuses the job now, before any write
+        _finished(job, k)
+    return job
 
 
 def _finished(job: ExplainJob, k: int) -> bool:
+    """Whether chunk ``k`` is done; raises if its file was written with other settings or
+    another model, which must never be mixed into this job's results."""
     path = job.chunk_path(k)
     if not path.is_file():
         return False
     chunk = load_npz(path)
+    stored_sha = str(chunk.get("checkpoint_sha256", ""))
+    if stored_sha and stored_sha != job.checkpoint_sha256:
+        raise ValueError(f"{path} was computed with another model: checkpoint SHA-256 {stored_sha[:12]}..., but "
+                         f"{job.checkpoint} now has {job.checkpoint_sha256[:12]}... (retrained or replaced at the same "
+                         "path); explain into a new folder (hydra.run.dir / hydra.sweep.dir) or delete its chunks/")
     if str(chunk["fingerprint"]) != job.fingerprint or not np.array_equal(chunk["index"], job.rows[job.chunk_slice(k)]):
         raise ValueError(f"{path} was written by a run with other settings; explain into a new folder "
                          "(hydra.run.dir / hydra.sweep.dir) or delete it")
@@ -146,6 +173,7 @@ def explain_chunks(job: ExplainJob, chunk_ids: list[int]) -> None:
             arrays = {"index": job.rows[part], "probs": probs.astype(np.float32),
                       "scores": np.stack([r.scores for r in results]).astype(np.float32),
                       "fingerprint": np.array(job.fingerprint),
+                      "checkpoint_sha256": np.array(job.checkpoint_sha256),
                       "evaluations": np.array(job.model.evaluations - evaluations),
                       "seconds": np.array(time.perf_counter() - start)}
             if job.method.records_file:
@@ -190,6 +218,7 @@ def merge(job: ExplainJob) -> dict:
         "method": job.method.name,
         "params": OmegaConf.to_container(job.cfg.xai, resolve=True),
         "checkpoint": str(job.checkpoint),
+        "checkpoint_sha256": job.checkpoint_sha256,
         "model": job.model_name,
         "data": job.data_source,
         "split": str(options.split),
@@ -218,6 +247,7 @@ def run(cfg: DictConfig) -> dict:
     (``explain.num_shards`` > 1) explains only its chunks and returns their cost; its folder
     is merged with the others' by ``python -m glmxai.xai.merge``."""
     job = prepare(cfg)
+    save_run_config(cfg, job.out_dir)
     log.info("explaining %d sequences of %s (%s) with %s into %s", len(job.rows), job.data_source,
              job.cfg.explain.split, job.method.name, job.out_dir)
     shard, num_shards = int(cfg.explain.get("shard", 0)), int(cfg.explain.get("num_shards", 1))

@@ -56,8 +56,12 @@ def _group_name(folder: Path) -> str:
     return ",".join(kept)
 
 
-def merge_shards(folders: list[Path], out_dir: Path) -> dict:
-    """Merge the shard job ``folders`` of one job into ``out_dir``; returns its meta."""
+def merge_shards(folders: list[Path], out_dir: Path, trust_remote_code: bool = False) -> dict:
+    """Merge the shard job ``folders`` of one job into ``out_dir``; returns its meta.
+
+    The shards' saved configs are files like any other input: their data config is built
+    through the allow-list, and remote code runs only if this call says ``trust_remote_code``
+    (whatever the saved configs say)."""
     configs = [OmegaConf.load(f / ".hydra" / "config.yaml") for f in folders]
     num_shards = {int(c.explain.num_shards) for c in configs}
     if len(num_shards) != 1:
@@ -70,7 +74,8 @@ def merge_shards(folders: list[Path], out_dir: Path) -> dict:
     with open_dict(cfg):
         cfg.explain.shard, cfg.explain.num_shards, cfg.explain.device = 0, 1, "cpu"
         cfg.paths.output_dir = str(out_dir)
-    job = prepare(cfg)
+        cfg.model = {"trust_remote_code": trust_remote_code}
+    job = prepare(cfg, config_source=str(folders[0] / ".hydra" / "config.yaml"))
     (out_dir / "chunks").mkdir(parents=True, exist_ok=True)
     for folder in folders:
         for chunk in sorted((folder / "chunks").glob("chunk_*.npz")):
@@ -84,6 +89,8 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Merge sharded explain.py job folders into one result folder.")
     parser.add_argument("folders", nargs="+", type=Path, help="shard job folders or multirun sweep folders")
     parser.add_argument("--out", type=Path, help="result folder (default: merged/ beside the shard folders)")
+    parser.add_argument("--trust-remote-code", action="store_true",
+                        help="let a checkpoint's pretrained source run its own Python code (only if you trust it)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     folders = _job_folders(args.folders)
@@ -93,7 +100,7 @@ def main(argv: list[str] | None = None) -> None:
         groups[_group_name(folder)].append(folder)
     for name, members in groups.items():
         target = out if len(groups) == 1 else out / (re.sub(r"[^\w=.,+-]+", "_", name) or "job")
-        meta = merge_shards(members, target)
+        meta = merge_shards(members, target, args.trust_remote_code)
         log.info("merged %d shards (%s) into %s: %d sequences", len(members), name or "no overrides", target,
                  meta["n_sequences"])
 

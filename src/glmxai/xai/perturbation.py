@@ -27,6 +27,11 @@ class PerturbationMethod(Method):
         self.features, self.window = features, window
         self.background, self.n_backgrounds = background, n_backgrounds
 
+    def check_length(self, length: int) -> None:
+        if self.features == "windows" and self.window >= length:
+            raise ValueError(f"xai.window={self.window} makes one feature of a whole {length}-bp sequence, so every "
+                             f"score would be 0; choose xai.window from 1 to {length - 1}")
+
     def features_of(self, codes: np.ndarray) -> ft.Features:
         """The features of one sequence ``codes`` (L,)."""
         if self.features == "tokens":

@@ -31,6 +31,9 @@ class Method:
         self.model = model
         self.tss = tss
 
+    def check_length(self, length: int) -> None:
+        """Raise ValueError if the method's parameters make no sense for sequences of ``length`` bp."""
+
     def explain(self, codes: np.ndarray, probs: np.ndarray, rngs: list[np.random.Generator]) -> list[Attribution]:
         """Explain sequences ``codes`` (B, L) whose unperturbed p(promoter) is ``probs`` (B,);
         ``rngs``: one generator per sequence, so results do not depend on batching."""

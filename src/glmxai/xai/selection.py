@@ -6,17 +6,21 @@ import numpy as np
 SELECTIONS = ("first", "random", "stratified")
 
 
-def select_rows(labels: np.ndarray, n: int | None, selection: str, seed: int) -> np.ndarray:
+def select_rows(labels: np.ndarray, n: int | None, selection: str, seed: int, source: str = "the split"
+                ) -> np.ndarray:
     """Row numbers (n,) into a split with ``labels`` (N,), in increasing order.
 
     first: rows 0..n-1; random: n rows drawn without replacement; stratified: label-balanced,
-    half of n from each label (the other label fills in where one runs short). n None or
-    larger than N: every row.
+    half of n from each label (the other label fills in where one runs short). n None: every
+    row; n larger than N is an error (naming ``source``), not a silent cut.
     """
     if selection not in SELECTIONS:
         raise ValueError(f"unknown explain.selection {selection!r}; expected one of {SELECTIONS}")
     total = len(labels)
-    if n is None or n >= total:
+    if n is not None and n > total:
+        raise ValueError(f"explain.n={n}, but {source} has only {total} rows: set explain.n={total} or "
+                         "explain.n=null to explain every row")
+    if n is None or n == total:
         return np.arange(total)
     if n < 1:
         raise ValueError(f"explain.n must be positive, got {n}")

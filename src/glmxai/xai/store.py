@@ -2,36 +2,26 @@
 from __future__ import annotations
 
 import json
-import os
 import zipfile
 from pathlib import Path
 from typing import Iterable, Mapping
 
 import numpy as np
 
+from glmxai.io import atomic_path
+
 _FIXED_TIME = (1980, 1, 1, 0, 0, 0)
-
-
-def _replace_atomically(path: Path, write) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    write(tmp)
-    os.replace(tmp, path)
 
 
 def save_npz(path: str | Path, arrays: Mapping[str, np.ndarray]) -> None:
     """Write ``arrays`` as an .npz (readable by ``np.load``) atomically, with fixed zip
     timestamps so that equal arrays give byte-identical files. No pickled objects."""
-
-    def write(tmp: Path) -> None:
-        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-            for name, value in arrays.items():
-                info = zipfile.ZipInfo(f"{name}.npy", date_time=_FIXED_TIME)
-                info.compress_type = zipfile.ZIP_DEFLATED
-                with archive.open(info, "w", force_zip64=True) as handle:
-                    np.lib.format.write_array(handle, np.asanyarray(value), allow_pickle=False)
-
-    _replace_atomically(Path(path), write)
+    with atomic_path(path) as tmp, zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, value in arrays.items():
+            info = zipfile.ZipInfo(f"{name}.npy", date_time=_FIXED_TIME)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            with archive.open(info, "w", force_zip64=True) as handle:
+                np.lib.format.write_array(handle, np.asanyarray(value), allow_pickle=False)
 
 
 def load_npz(path: str | Path) -> dict[str, np.ndarray]:
@@ -42,10 +32,6 @@ def load_npz(path: str | Path) -> dict[str, np.ndarray]:
 
 def save_jsonl(path: str | Path, records: Iterable[Mapping]) -> None:
     """Write one JSON object per line, atomically."""
-
-    def write(tmp: Path) -> None:
-        with open(tmp, "w", encoding="utf-8") as handle:
-            for record in records:
-                handle.write(json.dumps(record) + "\n")
-
-    _replace_atomically(Path(path), write)
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as handle:
+        for record in records:
+            handle.write(json.dumps(record) + "\n")

@@ -1,0 +1,49 @@
+"""Writing result files and hashing inputs.
+
+Every result file is written atomically: into a temporary file beside it, renamed into place
+when complete, so a reader (or a resumed job) never sees half a file and a failed write leaves
+nothing behind. Temporary files are opened normally, so results get the usual umask-based
+permissions (shareable on a group server), not the 0600 of ``tempfile``.
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import uuid
+from pathlib import Path
+from typing import Any, Iterator
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """A temporary path beside ``path`` to write to; renamed onto ``path`` when the block
+    ends without error, removed otherwise. Creates the parent folder."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_bytes_atomic(data: bytes, path: str | os.PathLike) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+
+
+def write_json_atomic(data: Any, path: str | os.PathLike) -> None:
+    """JSON (indented; values JSON cannot hold are written as their ``str``)."""
+    write_bytes_atomic(json.dumps(data, indent=2, default=str).encode(), path)
+
+
+def sha256_file(path: str | os.PathLike, block: int = 1 << 20) -> str:
+    """Hex SHA-256 of a file's bytes, streamed (a checkpoint never sits in memory twice)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(block):
+            digest.update(chunk)
+    return digest.hexdigest()
