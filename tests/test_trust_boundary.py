@@ -19,6 +19,7 @@ from omegaconf import OmegaConf
 from xai_toys import save_toy_checkpoint
 
 from glmxai.allowlist import UntrustedConfigError
+from glmxai.analysis.inputs import ExplainInputError, load_run
 from glmxai.analysis.pipeline import run as analyze
 from glmxai.models.build import CheckpointError, RemoteCodeRefused, build_backbone, build_classifier, load_classifier
 from glmxai.training import run as train
@@ -112,6 +113,19 @@ def test_explain_train_and_analyze_refuse_a_hostile_checkpoint(tmp_path):
     with pytest.raises(UntrustedConfigError):
         analyze(compose_config("analyze", [f"inputs=[{job}]", "logger=none", "faithfulness.n=5"], tmp_path / "an"))
     assert not marker.exists()
+
+
+def test_malformed_meta_json_names_the_file(tmp_path):
+    job = tmp_path / "job"
+    job.mkdir()
+    np.savez(job / "attributions.npz", scores=np.ones((1, 4), np.float32), sequences=np.array(["ACGT"]),
+             labels=np.array([1]), probs=np.ones(1, np.float32), index=np.arange(1))
+    (job / "meta.json").write_bytes(b"\x1f\x8b not json")
+    with pytest.raises(ExplainInputError, match=rf"{job / 'meta.json'}: not valid JSON"):
+        load_run(job)
+    (job / "meta.json").write_text("[1, 2]")
+    with pytest.raises(ExplainInputError, match="expected a JSON object"):
+        load_run(job)
 
 
 def test_merge_refuses_a_hostile_shard_config(tmp_path):

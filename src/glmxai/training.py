@@ -26,36 +26,37 @@ def instantiate_group(group_cfg: DictConfig | None) -> list:
 
 
 def run(cfg: DictConfig) -> dict[str, Any]:
-    """Train and/or test as ``cfg`` says; return the metrics written to ``metrics.json``."""
+    """Train and/or test as ``cfg`` says; return the metrics written to ``metrics.json``.
+    Data, model and checkpoint are checked before any logger, callback or trainer writes a file."""
     L.seed_everything(cfg.seed, workers=True)
     output_dir = Path(cfg.paths.output_dir)
     datamodule = instantiate(cfg.data)
-    callbacks = instantiate_group(cfg.get("callbacks")) if cfg.train else []
-    loggers = instantiate_group(cfg.get("logger"))
-    trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
-    for logger in loggers:
-        logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
-
     trust_remote_code = bool(cfg.model.get("trust_remote_code", False))
     if cfg.train:
         for split in ("train", "val"):
             check_both_classes(datamodule.table(split), split)
         module = build_classifier(cfg.model, datamodule.table("train").sequences)
         log.info("model %s: %d parameters", cfg.model.name, sum(p.numel() for p in module.parameters()))
+    else:
+        if not cfg.get("ckpt_path"):
+            raise ValueError("train=false needs ckpt_path=PATH to a trained checkpoint")
+        module = load_classifier(cfg.ckpt_path, trust_remote_code=trust_remote_code)
+    if module.backbone.fixed_length is not None:
+        check_lengths(datamodule.table("test"), module.backbone.fixed_length)
+
+    callbacks = instantiate_group(cfg.get("callbacks")) if cfg.train else []
+    loggers = instantiate_group(cfg.get("logger"))
+    trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    for logger in loggers:
+        logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
+    ckpt_path, train_seconds = cfg.get("ckpt_path"), 0.0
+    if cfg.train:
         start = time.perf_counter()
         trainer.fit(module, datamodule=datamodule)
         train_seconds = time.perf_counter() - start
         ckpt_path = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else None
         if ckpt_path:
             module = load_classifier(ckpt_path, trust_remote_code=trust_remote_code)
-    else:
-        if not cfg.get("ckpt_path"):
-            raise ValueError("train=false needs ckpt_path=PATH to a trained checkpoint")
-        ckpt_path, train_seconds = cfg.ckpt_path, 0.0
-        module = load_classifier(ckpt_path, trust_remote_code=trust_remote_code)
-
-    if module.backbone.fixed_length is not None:
-        check_lengths(datamodule.table("test"), module.backbone.fixed_length)
     test_metrics = trainer.test(module, datamodule=datamodule)[0] if cfg.get("test", True) else {}
     metrics = {
         **{k: float(v) for k, v in test_metrics.items() if k.startswith("test/") and not k.endswith("loss")},

@@ -83,7 +83,12 @@ def load_run(folder: str | Path) -> ExplainRun:
     if masks is not None and masks.shape != scores.shape:
         raise ExplainInputError(f"{npz_path}: masks has shape {masks.shape}, scores {scores.shape}")
     meta_path = folder / "meta.json"
-    meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8")) if meta_path.is_file() else {}
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ExplainInputError(f"{meta_path}: not valid JSON ({error}); re-run the explain job or delete the file")
+    if not isinstance(meta, dict):
+        raise ExplainInputError(f"{meta_path}: expected a JSON object, found {type(meta).__name__}")
     return ExplainRun(folder, scores, sequences, np.asarray(data["labels"], dtype=np.int64),
                       np.asarray(data["probs"], dtype=np.float32), np.asarray(data["index"], dtype=np.int64),
                       None if masks is None else masks.astype(bool), meta)
