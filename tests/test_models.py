@@ -4,13 +4,15 @@ from __future__ import annotations
 import json
 import shutil
 
+import lightning as L
 import numpy as np
 import pytest
 import torch
 
 from conftest import compose_config
 from glmxai.data.encoding import to_codes
-from glmxai.models.build import build_backbone, load_classifier
+from glmxai.data.datamodule import SyntheticDataModule
+from glmxai.models.build import build_backbone, build_classifier, load_classifier
 from glmxai.models.dnabert2 import DNABERT2Backbone
 from glmxai.models.hyenadna import HyenaDNABackbone, hyena_key
 from glmxai.models.tokenizers import CharTokenizer
@@ -69,6 +71,42 @@ def test_gradient_path_from_input_embeddings(name, tmp_path):
     real = inputs["attention_mask"].bool()
     assert embeddings.grad.shape == embeddings.shape
     assert (embeddings.grad[real].abs().sum(-1) > 0).float().mean() > 0.9
+
+
+@pytest.mark.parametrize("name, extra", [("dnabert", ()), ("nt", ()), ("nt", ("+model.backbone.config.token_dropout=true",))])
+def test_differentiable_path_equals_the_library_forward_on_input_ids(name, extra, tmp_path):
+    """The attribution path (token embeddings -> logits) is the model the library runs from
+    input_ids: positions, token-dropout scaling and padding included."""
+    model = build(name, tmp_path, extra)
+    inputs = model.encode([*BATCH, BATCH[0][:60]])  # one shorter sequence: padded
+    inputs["input_ids"][1, 3] = model.tokenizer.token_to_id.get("<mask>", inputs["input_ids"][1, 3])
+    with torch.no_grad():
+        ours = model.forward_embeddings(model.input_embeddings(inputs), inputs)
+        library = model.model(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"]).logits
+    torch.testing.assert_close(ours, library, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_differentiable_path_sees_token_order(name, tmp_path):
+    """Reordering the (non-special) tokens changes the logits: the model sees positions. At
+    initialisation every input moves the logits little, so the change is measured against that
+    of two other sequences; a bag-of-tokens model gives float noise (~1e-6 of it)."""
+    model = build(name, tmp_path)
+    inputs, others = model.encode(BATCH[:2]), model.encode(BATCH[2:4])
+    real = model.tokenizer.token_spans(BATCH[:2])[0, :, 0] >= 0
+    order = torch.arange(real.numel())
+    inside = order[real]
+    order[real] = inside[torch.randperm(len(inside), generator=torch.Generator().manual_seed(0))]
+    shuffled = {k: v[:, order] for k, v in inputs.items()}
+    assert torch.equal(shuffled["input_ids"].sort(-1).values, inputs["input_ids"].sort(-1).values)
+
+    def logits(x):
+        with torch.no_grad():
+            return model.forward_embeddings(model.input_embeddings(x), x)
+
+    reordering = (logits(inputs) - logits(shuffled)).abs().max()
+    other_sequences = (logits(inputs) - logits(others)).abs().max()
+    assert reordering > 1e-3 * other_sequences
 
 
 @pytest.mark.parametrize("name", MODELS)
@@ -149,6 +187,29 @@ def test_hyenadna_loads_published_names(layout, tmp_path):
     assert hyena_key("hyena.backbone.ln_f.weight") == "backbone.ln_f.weight" and hyena_key("lm_head.weight") is None
 
 
+def test_hyenadna_loads_the_original_layout_beyond_tiny(tmp_path):
+    """The original (non-HF) hyenadna-small-32k-seqlen folder: config.json with the sizes on top and
+    the operator's settings nested under "layer" (original names), weights.ckpt of a Lightning run."""
+    source = HyenaDNABackbone(CharTokenizer(), size="small-32k")
+    folder = tmp_path / "hyenadna-small-32k-seqlen"
+    folder.mkdir()
+    state = {"model.backbone." + k[len("backbone."):]: v for k, v in source.state_dict().items()
+             if k.startswith("backbone.")}
+    torch.save({"state_dict": {**state, "model.head.output_transform.weight": torch.zeros(2, 256)}},
+               folder / "weights.ckpt")
+    config = {"d_model": 256, "n_layer": 4, "d_inner": 1024, "vocab_size": 12, "resid_dropout": 0.0,
+              "embed_dropout": 0.1, "fused_mlp": False, "fused_dropout_add_ln": True, "residual_in_fp32": True,
+              "pad_vocab_size_multiple": 8,
+              "layer": {"_name_": "hyena", "emb_dim": 5, "filter_order": 64, "local_order": 3, "l_max": 32770,
+                        "modulate": True, "w": 10, "lr": 6e-4, "wd": 0.0, "lr_pos_emb": 0.0}}
+    (folder / "config.json").write_text(json.dumps(config))
+    loaded = HyenaDNABackbone.from_pretrained(str(folder))
+    assert loaded.config["max_seq_len"] == 32770 and loaded.config["n_layer"] == 4
+    for key, value in source.state_dict().items():
+        if key.startswith("backbone."):
+            assert torch.equal(loaded.state_dict()[key], value), key
+
+
 def test_hyenadna_rejects_sequences_longer_than_its_filters(tmp_path):
     model = HyenaDNABackbone(CharTokenizer(), config={"max_seq_len": 50})
     with pytest.raises(ValueError, match="max_seq_len"):
@@ -175,6 +236,42 @@ def test_train_run(name, tmp_path):
     assert 0.0 <= metrics["test/acc"] <= 1.0 and metrics["params"] > 0
     module = load_classifier(metrics["checkpoint"])
     assert module.backbone.predict_proba(BATCH).shape == (len(BATCH), 2)
+
+
+class DropoutModes(L.Callback):
+    """Records, per training and validation batch, whether every dropout module is in train mode."""
+
+    def __init__(self):
+        self.train_batches, self.val_batches = [], []
+
+    @staticmethod
+    def _modes(module) -> set[bool]:
+        return {m.training for m in module.modules() if isinstance(m, torch.nn.Dropout)}
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        self.train_batches.append(self._modes(pl_module))
+
+    def on_validation_batch_start(self, trainer, pl_module, batch, batch_idx, dataloader_idx=0):
+        self.val_batches.append(self._modes(pl_module))
+
+
+@pytest.mark.parametrize("name", MODELS)
+@pytest.mark.parametrize("source", ["scratch", "pretrained"])
+def test_training_runs_in_train_mode_and_evaluation_in_eval_mode(name, source, tmp_path):
+    """Fine-tuning from model.pretrained (which returns modules in eval mode) trains with dropout on."""
+    extra = ()
+    if source == "pretrained":
+        build(name, tmp_path).save_pretrained(tmp_path / "source")
+        extra = (f"model.pretrained={tmp_path / 'source'}",)
+    cfg = compose_config("train", [*model_overrides(name), *extra], tmp_path)
+    module = build_classifier(cfg.model, TRAIN)
+    recorder = DropoutModes()
+    data = SyntheticDataModule(n_train=16, n_val=8, n_test=8, batch_size=8)
+    trainer = L.Trainer(max_steps=2, callbacks=[recorder], logger=False, enable_checkpointing=False,
+                        enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=1)
+    trainer.fit(module, datamodule=data)
+    assert recorder.train_batches and all(modes == {True} for modes in recorder.train_batches)
+    assert recorder.val_batches and all(modes == {False} for modes in recorder.val_batches)
 
 
 def test_fine_tuned_pretrained_model_reloads_without_its_source(tmp_path):

@@ -70,6 +70,12 @@ class SequenceClassifier(L.LightningModule):
         logits = self(batch["sequences"])
         return logits, self.loss(logits, batch["labels"])
 
+    def on_fit_start(self) -> None:
+        """Train in train mode (dropout on) whatever mode the modules came in: ``from_pretrained``
+        returns them in eval mode, and Lightning keeps each submodule's mode. Evaluation switches
+        to eval mode and back by itself."""
+        self.train()
+
     def training_step(self, batch, batch_idx):
         _, loss = self._step(batch)
         self.log("train/loss", loss, prog_bar=True, batch_size=len(batch["labels"]))

@@ -203,6 +203,25 @@ class LMBackbone(nn.Module):
         return self.ln_f(x)
 
 
+# The original (non-HF) config.json nests the Hyena operator's settings under "layer", with the
+# original code's names: this module's name for each.
+_LAYER_KEYS = {"l_max": "max_seq_len", "emb_dim": "emb_dim", "filter_order": "filter_order",
+               "local_order": "short_filter_order", "w": "activation_freq", "order": "hyena_order"}
+
+
+def native_config(published: dict[str, Any]) -> dict[str, Any]:
+    """The config of a published ``config.json`` in either layout: the HF port's flat keys, or the
+    original's top-level sizes plus a nested ``layer`` (``l_max``, ``emb_dim``, ``filter_order``,
+    ``local_order``, ``w``). Keys this module does not use are ignored."""
+    config = {k: published[k] for k in (*_COMMON, *SIZES["tiny-1k"]) if k in published}
+    for name, value in [*published.items(), *(published.get("layer") or {}).items()]:
+        if name in _LAYER_KEYS:
+            config.setdefault(_LAYER_KEYS[name], value)
+    if published.get("model_type") == "hyenadna":  # the HF port windows its filters with shift 0.05
+        config.setdefault("modulation_shift", 0.05)
+    return config
+
+
 def hyena_key(name: str) -> str | None:
     """A published HyenaDNA parameter name -> this module's name (None: not part of the backbone)."""
     for prefix in ("hyena.backbone.", "model.backbone.", "backbone."):
@@ -269,12 +288,7 @@ class HyenaDNABackbone(Backbone):
         checkpoint's own code is never run. Every backbone tensor must be found."""
         folder = resolve_folder(path)
         published = read_config(folder)
-        config = {k: published[k] for k in (*_COMMON, *SIZES["tiny-1k"]) if k in published}
-        if "max_seq_len" not in config and "l_max" in published:
-            config["max_seq_len"] = published["l_max"]
-        if published.get("model_type") == "hyenadna":  # the HF port windows its filters with shift 0.05
-            config.setdefault("modulation_shift", 0.05)
-        model = cls(CharTokenizer(), config=config, pooling=pooling)
+        model = cls(CharTokenizer(), config=native_config(published), pooling=pooling)
         weights = load_weights(folder)
         state = {key: v for k, v in weights.items() if (key := hyena_key(k)) is not None}
         if "score.weight" in weights and weights["score.weight"].shape == model.score.weight.shape:

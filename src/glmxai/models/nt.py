@@ -2,11 +2,11 @@
 ``EsmForSequenceClassification`` (head: dense + tanh + linear on the ``<cls>`` token).
 
 Sizes: ``small`` (2 layers, hidden 128; CPU-friendly) and ``500m`` (24 layers, hidden 1280,
-20 heads, learned absolute positions: the published NT 500M v1 models). The NT-v2 checkpoints
-(rotary, gated FFN) are loaded with ``model.pretrained`` and need ``trust_remote_code=true``.
+20 heads, learned absolute positions: the published NT 500M v1 models).
 """
 from __future__ import annotations
 
+import torch
 from transformers import EsmConfig, EsmForSequenceClassification
 
 from glmxai.models.pretrained import HFBackbone
@@ -29,3 +29,11 @@ class NTBackbone(HFBackbone):
         "500m": {**_COMMON, "hidden_size": 1280, "num_hidden_layers": 24, "num_attention_heads": 20,
                  "intermediate_size": 5120},
     }
+
+    def forward_embeddings(self, embeddings: torch.Tensor, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
+        """``EsmModel`` given ``inputs_embeds`` skips its whole embedding layer (positions,
+        token-dropout scaling, layer norm), so the token embeddings go through that layer here,
+        with the input ids it needs, exactly as the model does from ``input_ids``."""
+        mask = inputs["attention_mask"]
+        hidden = self.model.esm.embeddings(input_ids=inputs["input_ids"], attention_mask=mask, inputs_embeds=embeddings)
+        return self.model(inputs_embeds=hidden, attention_mask=mask).logits
