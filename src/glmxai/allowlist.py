@@ -99,6 +99,7 @@ BACKBONES: dict[str, Allowed] = dict([
           pool_sizes=INT_LIST, hidden=INT, dropout=NUMBER),
     allow("glmxai.models.dnabert.DNABERTBackbone", **_HF_ARGS),
     allow("glmxai.models.nt.NTBackbone", **_HF_ARGS),
+    allow("glmxai.models.nt2.NT2Backbone", **_HF_ARGS),
     allow("glmxai.models.dnabert2.DNABERT2Backbone", **_HF_ARGS, pooling=STRING),
     allow("glmxai.models.hyenadna.HyenaDNABackbone", **_HF_ARGS, pooling=STRING),
     allow("glmxai.models.toys.MotifDetector", seq_len=INT, start=INT, motif=STRING),
