@@ -20,10 +20,11 @@ import numpy as np
 import torch
 from hydra.utils import instantiate
 
-from common import compose, print_table, quick_checkpoint, quiet_logs
 from glmxai.data.encoding import to_codes
 from glmxai.models.build import load_classifier
 from glmxai.xai.job import run as explain
+
+from common import compose, print_table, quick_checkpoint, quiet_logs
 
 
 def ceiling(backbone, codes: np.ndarray, batch_size: int) -> float:

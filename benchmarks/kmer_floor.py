@@ -26,7 +26,8 @@ def main() -> None:
                key=lambda m: matthews_corrcoef(dev.labels, m.predict(vectorizer.transform(dev.sequences))))
     pred = best.predict(vectorizer.transform(test.sequences))
     print(f"bag-of-{args.k}-mers logistic regression (C={best.C}) on {args.root}: "
-          f"test acc {accuracy_score(test.labels, pred):.3f}  macro F1 {f1_score(test.labels, pred, average='macro'):.3f}  "
+          f"test acc {accuracy_score(test.labels, pred):.3f}  "
+          f"macro F1 {f1_score(test.labels, pred, average='macro'):.3f}  "
           f"MCC {matthews_corrcoef(test.labels, pred):.3f}")
 
 

@@ -22,10 +22,11 @@ from pathlib import Path
 
 import numpy as np
 
-from common import QUIET, compose, print_table, quiet_logs
 from glmxai.data.encoding import ALPHABET, to_codes
 from glmxai.data.synthetic import TATA, SyntheticPromoterGenerator, write_gue_folder
 from glmxai.data.table import SequenceTable
+
+from common import QUIET, compose, print_table, quiet_logs
 
 TASKS = ("composition", "fixed_motif", "grammar")
 

@@ -23,9 +23,10 @@ import torch
 from hydra.utils import instantiate
 from lime.lime_text import LimeTextExplainer
 
-from common import compose, print_table, quick_checkpoint, quiet_logs
 from glmxai.models.build import load_classifier
 from glmxai.xai.job import run as explain
+
+from common import compose, print_table, quick_checkpoint, quiet_logs
 
 
 def original_lime(backbone, sequence: str, num_samples: int, batch_size: int, seed: int) -> int:

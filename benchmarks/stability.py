@@ -18,9 +18,10 @@ import numpy as np
 import torch
 from scipy.stats import spearmanr
 
-from common import compose, print_table, quick_checkpoint, quiet_logs
 from glmxai.xai.job import run as explain
 from glmxai.xai.store import load_npz
+
+from common import compose, print_table, quick_checkpoint, quiet_logs
 
 
 def feature_scores(folder: Path, window: int) -> np.ndarray:

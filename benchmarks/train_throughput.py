@@ -15,13 +15,13 @@ import tempfile
 import time
 
 import lightning as L
-import numpy as np
 import torch
 from hydra.utils import instantiate
 
-from common import QUIET, compose, print_table, quiet_logs
 from glmxai.data.encoding import to_codes, to_strings
 from glmxai.models.build import build_classifier
+
+from common import QUIET, compose, print_table, quiet_logs
 
 
 class StepTimer(L.Callback):

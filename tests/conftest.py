@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig, open_dict
@@ -11,8 +12,16 @@ from omegaconf import DictConfig, open_dict
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CONF_DIR = str(REPO_ROOT / "conf")
 GUE_ROOT = Path(os.environ.get("GLMXAI_GUE_ROOT", REPO_ROOT.parent / "shared/data/gue/prom_300_all"))
-# A small, fast synthetic data set for tests.
-SMALL_DATA = ["data.n_train=600", "data.n_val=200", "data.n_test=200", "data.batch_size=32"]
+# Quiet Lightning output in tests that train.
+QUIET = ["trainer.enable_progress_bar=false", "trainer.enable_model_summary=false"]
+# A small, fast synthetic data set for tests (explain and analyze name no data by default).
+SMALL_DATA = ["data=synthetic", "data.n_train=600", "data.n_val=200", "data.n_test=200", "data.batch_size=32"]
+
+
+def random_sequences(n: int, length: int, seed: int = 0) -> list[str]:
+    """``n`` uniform random ACGT strings of ``length`` bp, from their own seeded generator."""
+    rng = np.random.default_rng(seed)
+    return ["".join(rng.choice(list("ACGT"), length)) for _ in range(n)]
 
 
 def compose_config(config_name: str, overrides: list[str], output_dir: Path) -> DictConfig:

@@ -4,6 +4,7 @@ import pandas as pd
 import pytest
 
 from glmxai.analysis import audit
+from glmxai.analysis import derived_pairs as related
 
 L, CHUNK = 300, 15
 
@@ -37,14 +38,14 @@ def planted():
 
 def test_derived_negatives_and_split_leakage_are_detected(planted):
     sequences, labels, splits = planted
-    pairs = audit.derived_pairs(sequences, labels, splits)
+    pairs = related.derived_pairs(sequences, labels, splits)
     derived = pairs[pairs["kind"] == "promoter->non-promoter"]
     assert sorted(zip(derived["i"], derived["j"])) == [(i, 80 + i) for i in range(10)]
     assert len(pairs) == 10  # unrelated sequences are not paired
     assert derived["cross_split"].sum() == 4
     assert (derived["shared_chunks"] == 12).all()
     assert (derived["identity"] > 0.6).all()
-    summary = audit.pair_summary(pairs, labels, splits).set_index("what")
+    summary = related.pair_summary(pairs, labels, splits).set_index("what")
     assert summary.loc["pairs: promoter->non-promoter", "count"] == 10
     assert summary.loc["test: non-promoters with a promoter relative", "count"] == 4
     assert summary.loc["test: non-promoters with a promoter relative", "cross_split"] == 4
@@ -53,10 +54,10 @@ def test_derived_negatives_and_split_leakage_are_detected(planted):
 
 def test_motif_retention_counts_kept_hits(planted):
     sequences, labels, splits = planted
-    pairs = audit.derived_pairs(sequences, labels, splits)
+    pairs = related.derived_pairs(sequences, labels, splits)
     hits = pd.DataFrame({"row": [0, 80, 1, 2], "motif": ["TATA"] * 4, "start": [10, 10, 10, 10],
                          "strand": ["+"] * 4})
-    retention = audit.motif_retention(pairs, hits).set_index("motif")
+    retention = related.motif_retention(pairs, hits).set_index("motif")
     assert retention.loc["TATA", "parent_hits"] == 3
     assert retention.loc["TATA", "kept_in_derived"] == 1
 
@@ -86,4 +87,15 @@ def test_position_histogram_counts_by_label():
 
 def test_unequal_lengths_are_rejected():
     with pytest.raises(ValueError, match="equal-length"):
-        audit.derived_pairs(["ACGT" * 5, "ACGT" * 4], np.array([1, 0]), ["train", "train"])
+        related.derived_pairs(["ACGT" * 5, "ACGT" * 4], np.array([1, 0]), ["train", "train"])
+
+
+def test_data_without_related_pairs_gives_empty_counts():
+    rng = np.random.default_rng(2)
+    sequences, labels, splits = _random_seqs(6, rng), np.array([1, 0] * 3), np.array(["train"] * 3 + ["test"] * 3)
+    pairs = related.derived_pairs(sequences, labels, splits)
+    assert pairs.empty
+    summary = related.pair_summary(pairs, labels, splits).set_index("what")
+    assert summary.loc["test: non-promoters with a promoter relative", "count"] == 0
+    assert summary.loc["test: non-promoters with a promoter relative", "of"] == 2
+    assert related.motif_retention(pairs, pd.DataFrame(columns=["row", "motif", "start", "strand"])).empty

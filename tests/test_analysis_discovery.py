@@ -13,7 +13,8 @@ def test_modisco_recovers_planted_motifs_and_tomtom_names_them():
     scores[table.masks] += 1.0  # attribution exactly on the functional motifs
     patterns = discovery.discover_patterns(table.sequences, scores, min_metacluster_size=20,
                                            final_min_cluster_size=10, n_leiden_runs=5)
-    assert patterns and all(p["ppm"].shape[0] == 4 for p in patterns)
+    # (4, w) probability matrices: each position's A, C, G, T sum to 1 (a transposed matrix would not)
+    assert patterns and all(np.allclose(p["ppm"].sum(axis=0), 1.0) for p in patterns)
     matches = discovery.match_patterns(patterns, discovery.jaspar_targets(), n_best=3)
     best = matches[matches["rank"] == 1]
     names = set(best[best["qvalue"] < 0.05]["match_name"].str.upper())

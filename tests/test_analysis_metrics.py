@@ -8,6 +8,7 @@ from glmxai.analysis import agreement, faithfulness, ground_truth
 from glmxai.analysis.kmer_tables import kmer_tables, motif_share_of_top, top_windows
 from glmxai.analysis.motif_attribution import hit_vs_control, positional_profile, summarize_hits
 from glmxai.data.encoding import to_codes
+from glmxai.xai.model import CachedPredictor, CountingModel
 
 RNG = np.random.default_rng(0)
 
@@ -171,3 +172,25 @@ def test_sequences_without_hits_give_empty_tables_with_columns():
     per_hit = hit_vs_control(np.zeros((3, 50)), pd.DataFrame(columns=HIT_COLUMNS))
     table = summarize_hits(per_hit, np.array([1, 0, 1]), np.array([0.9, 0.1, 0.8]))
     assert table.empty and {"motif", "group", "wilcoxon_p"} <= set(table.columns)
+
+
+class _CountT:
+    """A backbone whose p(promoter) is the share of T in the sequence."""
+
+    def predict_proba(self, codes: np.ndarray, batch_size: int) -> np.ndarray:
+        p = (np.asarray(codes) == 3).mean(axis=1)
+        return np.stack([1 - p, p], axis=1)
+
+
+def test_cached_predictor_runs_the_model_once_per_distinct_input():
+    model = CountingModel(_CountT(), batch_size=4)
+    predict = CachedPredictor(model)
+    codes = RNG.integers(0, 4, (5, 20)).astype(np.int8)
+    first = predict(codes)
+    np.testing.assert_allclose(first, (codes == 3).mean(axis=1))
+    assert predict(codes.copy()) is first and model.evaluations == 5  # equal input: remembered
+    assert predict(codes[:, ::-1]).shape == (5,) and model.evaluations == 10  # new input (not contiguous)
+    changed = codes.copy()
+    changed[0, 0] = (changed[0, 0] + 1) % 4
+    predict(changed)
+    assert model.evaluations == 15

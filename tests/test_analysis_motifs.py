@@ -45,7 +45,7 @@ def test_plus_strand_only_motif_ignores_reverse_complement():
     tata_plus = build_motif("MA0108", "TBP+", strands="+")
     seq = _plant(_background(1, 1)[0], reverse_complement(tata_plus.consensus), 100)
     hits = scan([seq], [tata_plus], tss=TSS)
-    assert not ((hits["start"] == 100)).any()
+    assert not (hits["start"] == 100).any()
 
 
 def test_threshold_follows_pvalue_and_random_hits_are_rare(tbp):

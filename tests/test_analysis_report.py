@@ -1,21 +1,32 @@
 """analyze.py end to end on constructed explain folders and a planted GUE-style data folder:
-the report renders with its tables and embedded figures, and bad inputs fail clearly."""
+the report renders with its tables and embedded figures, analyze follows the runs (their TSS,
+length and data), runs keep their recorded fields under unique names, and bad inputs fail
+clearly."""
 import json
+import re
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import compose_config
+from glmxai.allowlist import UntrustedConfigError
+from glmxai.analysis import discovery
+from glmxai.analysis.discovery import runs_of_methods
 from glmxai.analysis.inputs import ExplainInputError, load_run, load_runs
-from glmxai.analysis.pipeline import run, runs_of_methods
+from glmxai.analysis.pipeline import run
+from glmxai.data.datamodule import SyntheticDataModule
 from glmxai.data.synthetic import SyntheticPromoterGenerator
 
+from conftest import compose_config
+
 FAST = ["faithfulness.enabled=false", "logger=none"]
+SYNTHETIC = "glmxai.data.datamodule.SyntheticDataModule"
 
 
-def write_job(folder: Path, table, scores, method: str, model: str, checkpoint=None, drop: str | None = None):
+def write_job(folder: Path, table, scores, method: str, model: str, checkpoint=None, drop: str | None = None,
+              **meta):
+    """An explain job folder; ``meta`` adds or replaces meta.json fields (tss 249 by default)."""
     folder.mkdir(parents=True)
     arrays = {"scores": scores.astype(np.float32), "sequences": np.array(table.sequences),
               "labels": table.labels, "probs": np.where(table.labels == 1, 0.9, 0.1).astype(np.float32),
@@ -23,7 +34,13 @@ def write_job(folder: Path, table, scores, method: str, model: str, checkpoint=N
     arrays.pop(drop, None)
     np.savez(folder / "attributions.npz", **arrays)
     (folder / "meta.json").write_text(json.dumps({"method": method, "model": model, "checkpoint": checkpoint,
-                                                  "data": "synthetic", "split": "test"}))
+                                                  "data": "synthetic", "split": "test", "tss": 249, **meta}))
+
+
+def synthetic_config(**changes) -> dict:
+    """A small synthetic data config as explain.py records it in meta.json (100 sequences)."""
+    return {"_target_": SYNTHETIC, "n_train": 60, "n_val": 20, "n_test": 20, "data_seed": 5, "tss": 249,
+            "seq_len": 300, "batch_size": 64, "num_workers": 0, "seed": 42, **changes}
 
 
 @pytest.fixture(scope="module")
@@ -42,6 +59,7 @@ def multirun(tmp_path_factory):
 
 def test_report_renders_with_tables_and_embedded_figures(multirun, tmp_path):
     summary = run(compose_config("analyze", [f"inputs=[{multirun}]", *FAST], tmp_path))
+    assert summary["report"] == str(tmp_path / "report.html")
     html = (tmp_path / "report.html").read_text()
     for name in ("runs", "motif_attribution", "top_kmers", "tata_share_of_top_features", "agreement_pairs",
                  "ground_truth"):
@@ -57,7 +75,13 @@ def test_report_renders_with_tables_and_embedded_figures(multirun, tmp_path):
     assert pairs.loc[("cnn/noise", "toy/noise"), "top20_overlap"] < 0.15  # chance: 20/300
     assert pairs.loc[("cnn/truth", "toy/truth"), "spearman_mean"] > pairs.loc[("cnn/noise", "toy/noise"),
                                                                               "spearman_mean"] + 0.03
-    assert json.loads((tmp_path / "summary.json").read_text())["runs"].keys() == summary["runs"].keys()
+    written = json.loads((tmp_path / "summary.json").read_text())
+    assert written["runs"]["cnn/truth"]["ground_truth"]["auroc_mean"] == gt.loc["cnn/truth", "auroc_mean"]
+    assert set(written["runs"]["cnn/truth"]) >= {"tata_share_of_top", "mean_spearman_with_others", "ground_truth"}
+    assert written["tss"] == 249
+    # meta.json without data_config (an older explain run): no audit, and the report says why
+    assert "no data_config" in written["audit"]["skipped"] and "No dataset audit" in html
+    assert not (tmp_path / "tables" / "audit_motif_enrichment.csv").exists()
 
 
 def _derived(parent: str, rng) -> str:
@@ -86,19 +110,26 @@ def test_audit_only_mode_on_a_data_folder(tmp_path):
     summary = run(compose_config("analyze", ["inputs=[]", "data=gue", f"data.root={data}", *FAST], out))
     audit = summary["audit"]
     assert audit["derived_pairs"] == 10 and audit["derived_pairs_cross_split"] == 3
+    assert audit["tss"] == 249 and audit["source"] == "data= on the command line"
     html = (out / "report.html").read_text()
     assert "Table audit_motif_enrichment." in html and "cross the train/dev/test split" in html
     retention = pd.read_csv(out / "tables" / "audit_motif_retention.csv").set_index("motif")
     assert retention.loc["TBP/TATA (MA0108)", "kept_in_derived"] >= 10  # every planted TATA box is kept
     enrichment = pd.read_csv(out / "tables" / "audit_motif_enrichment_in_window.csv").set_index("motif")
     assert enrichment.loc["TBP/TATA (MA0108)", "rate_promoter"] == 1.0
+    # the TSS is the data config's: 11 bp further on, the TATA box at index 218 sits at -42, outside -40..-20
+    run(compose_config("analyze", ["inputs=[]", "data=gue", f"data.root={data}", "data.tss=260", *FAST],
+                       tmp_path / "out260"))
+    shifted = pd.read_csv(tmp_path / "out260" / "tables" / "audit_motif_enrichment_in_window.csv").set_index("motif")
+    assert shifted.loc["TBP/TATA (MA0108)", "rate_promoter"] < 0.2  # chance TATA-like hits only
 
 
 def test_bad_inputs_fail_clearly(multirun, tmp_path):
     with pytest.raises(ExplainInputError, match="not found"):
         run(compose_config("analyze", [f"inputs=[{tmp_path / 'nowhere'}]", *FAST], tmp_path / "o1"))
     with pytest.raises(ExplainInputError, match=f"{tmp_path / 'nowhere'}: input folder not found"):
-        run(compose_config("analyze", [f"inputs={tmp_path / 'nowhere'}", *FAST], tmp_path / "o1"))  # one folder, no list
+        # one folder, no list
+        run(compose_config("analyze", [f"inputs={tmp_path / 'nowhere'}", *FAST], tmp_path / "o1"))
     with pytest.raises(ValueError, match="nothing to analyze"):
         run(compose_config("analyze", ["inputs=[]", *FAST], tmp_path / "o2"))
     table = SyntheticPromoterGenerator().generate(3, seed=1)
@@ -118,13 +149,14 @@ def test_faithfulness_with_a_trained_checkpoint(trained_cnn, tmp_path):
     run(compose_config("analyze", [f"inputs=[{tmp_path / 'job'}]", "faithfulness.n=20", "faithfulness.steps=5",
                                    "logger=none"], out))
     table = pd.read_csv(out / "tables" / "faithfulness.csv")
-    assert table["deletion_aoc"].notna().all() and (out / "figures" / "faithfulness_curves.png").is_file()
+    assert table["n"].tolist() == [20] and table["deletion_aoc"].notna().all()
+    assert (out / "figures" / "faithfulness_curves.png").is_file()
 
 
 def test_discovery_methods_select_runs_and_reject_unknown_names(multirun, tmp_path):
     runs = load_runs([multirun])
     chosen = runs_of_methods(runs, ["truth"])
-    assert sorted(r.label for r in chosen) == ["cnn/truth", "toy/truth"]
+    assert sorted(r.name for r in chosen) == ["cnn/truth", "toy/truth"]
     assert len(runs_of_methods(runs, None)) == 4
     with pytest.raises(ValueError, match=r"\['ism'\].*inputs hold \['noise', 'truth'\]"):
         runs_of_methods(runs, ["ism"])
@@ -132,3 +164,116 @@ def test_discovery_methods_select_runs_and_reject_unknown_names(multirun, tmp_pa
         run(compose_config("analyze", [f"inputs=[{multirun}]", "discovery.enabled=true", "discovery.methods=[ism]",
                                        *FAST], tmp_path))
     assert not any(tmp_path.iterdir())
+
+
+def test_runs_of_one_model_and_method_get_unique_names_and_keep_their_method(tmp_path, monkeypatch):
+    """Two LIME runs of one model: named apart by job folder, meta.json kept as read, and
+    discovery.methods=[lime] runs discovery on both."""
+    table = SyntheticPromoterGenerator().generate(20, seed=2)
+    rng = np.random.default_rng(3)
+    for job, method in (("0", "lime"), ("1", "lime"), ("2", "ism")):
+        write_job(tmp_path / "sweep" / job, table, table.masks + rng.normal(0, 0.1, table.masks.shape), method, "cnn")
+    runs = load_runs([tmp_path / "sweep"])
+    assert [r.name for r in runs] == ["cnn/lime@0", "cnn/lime@1", "cnn/ism"]
+    assert [r.method for r in runs] == [r.meta["method"] for r in runs] == ["lime", "lime", "ism"]
+    write_job(tmp_path / "other" / "0", table, table.masks.astype(float), "lime", "cnn")
+    names = [r.name for r in load_runs([tmp_path / "sweep" / "0", tmp_path / "other"])]
+    assert names == ["cnn/lime@other/0", "cnn/lime@sweep/0"]  # same job folder name: one more level
+
+    seen = []  # TF-MoDISco replaced by a recorder: which runs' scores discovery is given
+
+    def discover(sequences, scores, trim, **kwargs):
+        seen.append(scores)
+        return []
+
+    monkeypatch.setattr(discovery, "discover_patterns", discover)
+    monkeypatch.setattr(discovery, "jaspar_targets", lambda tax_group: ([], [], []))
+    out = tmp_path / "out"
+    summary = run(compose_config("analyze", [f"inputs=[{tmp_path / 'sweep'}]", "discovery.enabled=true",
+                                             "discovery.methods=[lime]", *FAST], out))
+    assert len(seen) == 2 and all(any(np.array_equal(s, r.scores) for s in seen) for r in runs[:2])
+    assert {name for name, parts in summary["runs"].items() if "patterns" in parts} == {"cnn/lime@0", "cnn/lime@1"}
+    assert pd.read_csv(out / "tables" / "runs.csv")["method"].tolist() == ["lime", "lime", "ism"]
+    pairs = pd.read_csv(out / "tables" / "agreement_pairs.csv")
+    assert ((pairs["a"] == "cnn/lime@0") & (pairs["b"] == "cnn/lime@1")).sum() == 1
+
+
+def test_runs_that_disagree_on_tss_or_length_are_refused_naming_both(tmp_path):
+    table = SyntheticPromoterGenerator().generate(5, seed=1)
+    write_job(tmp_path / "a", table, table.masks.astype(float), "ism", "cnn")
+    write_job(tmp_path / "b", table, table.masks.astype(float), "ism", "cnn", tss=200)
+    short = SyntheticPromoterGenerator(length=200, tss=149).generate(5, seed=1)
+    write_job(tmp_path / "c", short, short.masks.astype(float), "ism", "cnn")
+    write_job(tmp_path / "d", table, table.masks.astype(float), "ism", "cnn", tss=None)
+    cases = {"b": rf"disagree on tss: {re.escape(str(tmp_path / 'a'))} has 249, {re.escape(str(tmp_path / 'b'))} "
+                  "has 200",
+             "c": rf"disagree on sequence length: {re.escape(str(tmp_path / 'a'))} has 300, "
+                  rf"{re.escape(str(tmp_path / 'c'))} has 200",
+             "d": rf"{re.escape(str(tmp_path / 'd' / 'meta.json'))}: records no tss"}
+    for other, message in cases.items():
+        out = tmp_path / f"out_{other}"
+        with pytest.raises(ExplainInputError, match=message):
+            run(compose_config("analyze", [f"inputs=[{tmp_path / 'a'},{tmp_path / other}]", *FAST], out))
+        assert not out.exists()  # refused before any analysis wrote a file
+
+
+def test_without_data_the_audit_reads_the_runs_data_config(tmp_path):
+    """Runs whose data configs differ only in how data is served are audited on that data;
+    runs of different data are not audited, and the report says so; data= still wins."""
+    table = SyntheticDataModule(**{k: v for k, v in synthetic_config().items() if k != "_target_"}).table("test")
+    scores = table.masks.astype(float)
+    write_job(tmp_path / "runs" / "0", table, scores, "ism", "cnn", data_config=synthetic_config())
+    write_job(tmp_path / "runs" / "1", table, scores, "lime", "cnn",
+              data_config=synthetic_config(batch_size=8, num_workers=2, seed=1))
+    out = tmp_path / "out"
+    summary = run(compose_config("analyze", [f"inputs=[{tmp_path / 'runs'}]", *FAST], out))
+    assert summary["audit"]["data"] == "synthetic:seed=5" and summary["audit"]["n"] == 100  # 60 + 20 + 20
+    assert summary["audit"]["source"].startswith("the runs' data_config")
+    switched_off = run(compose_config("analyze", [f"inputs=[{tmp_path / 'runs'}]", "audit.enabled=false", *FAST],
+                                      tmp_path / "out_off"))
+    assert switched_off["audit"]["skipped"] == "audit.enabled=false"
+    enrichment = pd.read_csv(out / "tables" / "audit_motif_enrichment.csv")
+    assert enrichment["n_promoter"].iloc[0] + enrichment["n_nonpromoter"].iloc[0] == 100
+    assert "Dataset audit: synthetic:seed=5" in (out / "report.html").read_text()
+
+    write_job(tmp_path / "runs" / "2", table, scores, "shap", "cnn", data_config=synthetic_config(data_seed=6))
+    out = tmp_path / "out_mixed"
+    summary = run(compose_config("analyze", [f"inputs=[{tmp_path / 'runs'}]", *FAST], out))
+    assert "different data" in summary["audit"]["skipped"]
+    assert "No dataset audit: the runs explained different data" in (out / "report.html").read_text()
+    assert not (out / "tables" / "audit_motif_enrichment.csv").exists()
+
+    out = tmp_path / "out_explicit"
+    summary = run(compose_config("analyze", [f"inputs=[{tmp_path / 'runs'}]", "data=synthetic", "data.n_train=30",
+                                             "data.n_val=10", "data.n_test=10", *FAST], out))
+    assert summary["audit"]["source"] == "data= on the command line" and summary["audit"]["n"] == 50
+
+
+def test_runs_whose_data_is_not_on_this_machine_are_analysed_without_audit(tmp_path):
+    table = SyntheticPromoterGenerator().generate(5, seed=1)
+    gone = tmp_path / "gue_elsewhere"
+    config = {"_target_": "glmxai.data.datamodule.GueDataModule", "root": str(gone), "seq_len": 300, "tss": 249,
+              "batch_size": 64, "num_workers": 0, "seed": 42}
+    write_job(tmp_path / "job", table, table.masks.astype(float), "ism", "cnn", data_config=config)
+    summary = run(compose_config("analyze", [f"inputs=[{tmp_path / 'job'}]", *FAST], tmp_path / "out"))
+    assert "could not be read" in summary["audit"]["skipped"] and str(gone) in summary["audit"]["skipped"]
+    assert summary["runs"]["cnn/ism"]["ground_truth"]["n"] > 0  # the runs are analysed all the same
+    with pytest.raises(ValueError, match="data folder not found"):  # data= named on the command line: an error
+        run(compose_config("analyze", [f"inputs=[{tmp_path / 'job'}]", "data=gue", f"data.root={gone}", *FAST],
+                           tmp_path / "out2"))
+
+
+@pytest.mark.parametrize("node, key", [
+    ({"_target_": "os.system", "command": "touch {marker}"}, "data_config._target_"),
+    (synthetic_config(n_train={"_target_": "os.system", "command": "touch {marker}"}), "data_config.n_train"),
+], ids=["target", "nested"])
+def test_a_data_config_outside_the_allow_list_is_refused_naming_the_file(tmp_path, node, key):
+    marker = tmp_path / "MARKER"
+    node = json.loads(json.dumps(node).replace("{marker}", str(marker)))
+    table = SyntheticPromoterGenerator().generate(5, seed=1)
+    job = tmp_path / "job"
+    write_job(job, table, table.masks.astype(float), "ism", "cnn", data_config=node)
+    for data in ([], ["data=synthetic"]):  # refused even when data= chooses the audited data
+        with pytest.raises(UntrustedConfigError, match=re.escape(f"{job / 'meta.json'}: {key}")):
+            run(compose_config("analyze", [f"inputs=[{job}]", *data, *FAST], tmp_path / "out"))
+    assert not marker.exists() and not (tmp_path / "out").exists()

@@ -7,8 +7,15 @@ import numpy as np
 import pytest
 
 from glmxai.data.datamodule import CsvDataModule, GueDataModule, SyntheticDataModule
-from glmxai.data.encoding import (codes_to_one_hot, invalid_characters, one_hot, one_hot_to_codes,
-                                  reverse_complement, to_codes, to_strings)
+from glmxai.data.encoding import (
+    codes_to_one_hot,
+    invalid_characters,
+    one_hot,
+    one_hot_to_codes,
+    reverse_complement,
+    to_codes,
+    to_strings,
+)
 from glmxai.data.synthetic import MODULES, SyntheticPromoterGenerator, write_gue_folder
 from glmxai.data.table import SequenceDataError, check_both_classes, check_lengths, read_sequence_csv
 

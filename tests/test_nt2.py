@@ -13,16 +13,11 @@ import torch
 from torch import nn
 from transformers import EsmConfig, EsmModel
 
-from conftest import compose_config
 from glmxai.models.build import build_classifier, load_classifier
 from glmxai.models.nt2 import NT2Backbone
 from glmxai.models.tokenizers import NTKmerTokenizer
 
-
-def random_sequences(n: int, length: int, seed: int = 0) -> list[str]:
-    rng = np.random.default_rng(seed)
-    return ["".join(rng.choice(list("ACGT"), length)) for _ in range(n)]
-
+from conftest import compose_config, random_sequences
 
 BATCH = random_sequences(3, 120, seed=1) + ["ACGTN" * 12 + "ACG"]  # N and a non-multiple of 6: single bases
 

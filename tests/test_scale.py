@@ -9,9 +9,7 @@ from pathlib import Path
 import pytest
 from hydra import compose, initialize_config_dir
 
-from conftest import CONF_DIR, REPO_ROOT, SMALL_DATA, compose_config
-
-QUIET = ["logger=none", "trainer.enable_progress_bar=false", "trainer.enable_model_summary=false"]
+from conftest import CONF_DIR, QUIET, REPO_ROOT, SMALL_DATA, compose_config
 
 
 def _train(*overrides: str, multirun: bool = False) -> subprocess.CompletedProcess:

@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
-from conftest import REPO_ROOT, compose_config
 from glmxai.xai.job import run
 from glmxai.xai.merge import main as merge_main
 from glmxai.xai.merge import merge_shards
+
+from conftest import REPO_ROOT, compose_config
 
 
 def _overrides(ckpt: Path) -> list[str]:

@@ -13,14 +13,13 @@ from hydra.utils import get_method
 from omegaconf import OmegaConf
 from sklearn.metrics import matthews_corrcoef
 
-from conftest import CONF_DIR, REPO_ROOT, SMALL_DATA, compose_config
 from glmxai.data.synthetic import SyntheticPromoterGenerator, write_gue_folder
 from glmxai.data.table import SequenceDataError
 from glmxai.models.build import load_classifier
 from glmxai.models.classifier import MatthewsCorrCoef
 from glmxai.training import run
 
-QUIET = ["trainer.enable_progress_bar=false", "trainer.enable_model_summary=false"]
+from conftest import CONF_DIR, QUIET, REPO_ROOT, SMALL_DATA, compose_config
 
 
 def _options(group: str) -> list[str]:
@@ -45,10 +44,35 @@ def _targets(node) -> list[str]:
 def test_every_config_option_composes_and_its_targets_import(tmp_path, group, option):
     cfg = compose_config("train", [f"{group}={option}"], tmp_path)
     plain = OmegaConf.to_container(cfg, resolve=True)  # mandatory values (data.root: ???) stay as "???"
-    targets = _targets(plain)
-    assert targets, f"{group}={option} builds nothing"
-    for target in targets:
-        assert get_method(target) is not None
+    chosen = plain.get(group, plain)  # experiments are global
+    assert _targets(chosen) or group in ("paths", "experiment") or option == "none", f"{group}={option} builds nothing"
+    for target in _targets(plain):
+        assert callable(get_method(target)), target
+
+
+@pytest.mark.parametrize("option", _options("xai"))
+def test_every_xai_config_builds_its_registered_method(tmp_path, option):
+    from glmxai.models.tokenizers import OneHotTokenizer
+    from glmxai.models.toys import MotifDetector
+    from glmxai.xai.model import CountingModel
+    from glmxai.xai.registry import build_method
+    from glmxai.xai.registry import get_method as registered
+
+    cfg = compose_config("explain", [f"xai={option}"], tmp_path)
+    method = build_method(OmegaConf.to_container(cfg.xai), CountingModel(MotifDetector(OneHotTokenizer())), tss=249)
+    assert type(method) is registered(option) and method.name == option
+
+
+@pytest.mark.parametrize("config, overrides", [("explain", []), ("explain", ["data=gue"]), ("analyze", []),
+                                               ("analyze", ["data=synthetic"])])
+def test_explain_and_analyze_configs_keep_the_tss_in_the_data_config(tmp_path, config, overrides):
+    cfg = compose_config(config, overrides, tmp_path)
+    assert "tss" not in cfg and "tss" not in cfg.get("explain", {})
+    assert cfg.model.trust_remote_code is False
+    if overrides:
+        assert cfg.data.tss == 249
+    else:
+        assert cfg.get("data") is None  # explain: the checkpoint's own data; analyze: the runs' data
 
 
 def _tiny_run(tmp_path: Path, *extra: str) -> dict:
@@ -118,6 +142,7 @@ def test_checkpoint_reload_gives_identical_probabilities(trained_cnn):
     assert np.allclose(a.sum(1), 1)
 
 
+@pytest.mark.slow  # a fresh Python process importing torch, Lightning and wandb, like its explain twin
 def test_train_py_command_line_with_offline_wandb(tmp_path):
     """The real entry point: Hydra run folder, offline W&B files, metrics.json."""
     out = tmp_path / "run"

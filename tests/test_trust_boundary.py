@@ -13,10 +13,8 @@ import sys
 import numpy as np
 import pytest
 import torch
-from conftest import SMALL_DATA, compose_config
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
-from xai_toys import save_toy_checkpoint
 
 from glmxai.allowlist import UntrustedConfigError
 from glmxai.analysis.inputs import ExplainInputError, load_run
@@ -25,6 +23,9 @@ from glmxai.models.build import CheckpointError, RemoteCodeRefused, build_backbo
 from glmxai.training import run as train
 from glmxai.xai import job as xai_job
 from glmxai.xai.merge import merge_shards
+
+from conftest import SMALL_DATA, compose_config
+from xai_toys import save_toy_checkpoint
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -109,7 +110,7 @@ def test_explain_train_and_analyze_refuse_a_hostile_checkpoint(tmp_path):
     sequences = np.array(["ACGT" * 75] * 5)
     np.savez(job / "attributions.npz", scores=np.ones((5, 300), np.float32), sequences=sequences,
              labels=np.array([0, 1, 0, 1, 0]), probs=np.full(5, 0.5, np.float32), index=np.arange(5))
-    (job / "meta.json").write_text(json.dumps({"method": "ism", "model": "toy", "checkpoint": str(ckpt)}))
+    (job / "meta.json").write_text(json.dumps({"method": "ism", "model": "toy", "checkpoint": str(ckpt), "tss": 249}))
     with pytest.raises(UntrustedConfigError):
         analyze(compose_config("analyze", [f"inputs=[{job}]", "logger=none", "faithfulness.n=5"], tmp_path / "an"))
     assert not marker.exists()
@@ -272,7 +273,8 @@ def test_umask_modes_for_results(tmp_path):
         report.table("t", pd.DataFrame({"a": [1]}), "a table")
         report.figure("f", plt.figure(), "a figure")
         write_json_atomic({"a": 1}, tmp_path / "summary.json")
-        files = [report.write(), tmp_path / "tables" / "t.csv", tmp_path / "figures" / "f.png", tmp_path / "summary.json"]
+        files = [report.write(), tmp_path / "tables" / "t.csv", tmp_path / "figures" / "f.png",
+                 tmp_path / "summary.json"]
     finally:
         __import__("os").umask(old)
     assert {oct(f.stat().st_mode & 0o777) for f in files} == {oct(0o664)}

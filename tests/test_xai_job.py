@@ -8,8 +8,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import SMALL_DATA, compose_config
-from xai_toys import save_toy_checkpoint
 
 from glmxai.data.datamodule import SyntheticDataModule
 from glmxai.data.table import SequenceDataError
@@ -17,6 +15,9 @@ from glmxai.models.build import load_classifier
 from glmxai.models.toys import MOTIF, START
 from glmxai.xai import job as xai_job
 from glmxai.xai.selection import select_rows
+
+from conftest import SMALL_DATA, compose_config
+from xai_toys import save_toy_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
 TIMING = {"wall_seconds", "seconds_per_sequence", "evaluations_per_second"}

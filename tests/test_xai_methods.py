@@ -3,15 +3,16 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from xai_toys import toy_sequences
 
 from glmxai.data.encoding import to_codes
-from glmxai.models.base import OneHotTokenizer
+from glmxai.models.tokenizers import OneHotTokenizer
 from glmxai.models.toys import MOTIF, START, MotifDetector, TokenMotifDetector, TripletTokenizer
 from glmxai.xai import features as ft
 from glmxai.xai.background import composition_matched, dinucleotide_shuffle, make_backgrounds
 from glmxai.xai.model import CountingModel
 from glmxai.xai.registry import build_method
+
+from xai_toys import toy_sequences
 
 MOTIF_POSITIONS = set(range(START, START + len(MOTIF)))
 FAST = {  # small sample counts: the toys are easy, the tests must be quick
@@ -45,7 +46,14 @@ def test_every_method_ranks_the_motif_on_top_of_a_one_hot_model(name):
         top = set(np.argsort(-result.scores, kind="stable")[: len(MOTIF)].tolist())
         assert top == MOTIF_POSITIONS  # positive scores = toward the promoter class
         assert result.scores[list(MOTIF_POSITIONS)].min() > 0
-    assert model.evaluations > 0
+    per_sequence = (model.evaluations - len(codes)) / len(codes)  # after the unperturbed predictions
+    n_features = codes.shape[1] // 6
+    expected = {"ism": 3 * codes.shape[1], "ig": FAST["ig"]["n_steps"], "lime": FAST["lime"]["num_samples"] - 1,
+                "shap": FAST["shap"]["permutations"] * (2 * n_features + 1) * FAST["shap"]["n_backgrounds"]}
+    if name in expected:
+        assert per_sequence == expected[name]
+    else:  # anchors: whole bandit batches, at least the initial samples
+        assert per_sequence % FAST["anchor"]["batch_size"] == 0 and per_sequence >= FAST["anchor"]["min_samples_start"]
 
 
 @pytest.mark.parametrize("name,params", [("ig", {}), ("lime", {"features": "tokens"}),

@@ -7,8 +7,8 @@ import numpy as np
 import torch
 
 from glmxai.data.encoding import to_codes
-from glmxai.models.base import OneHotTokenizer
 from glmxai.models.classifier import SequenceClassifier
+from glmxai.models.tokenizers import OneHotTokenizer
 from glmxai.models.toys import LENGTH, MOTIF, START, MotifDetector
 
 
@@ -23,7 +23,7 @@ def toy_sequences(n: int, seed: int = 0, length: int = LENGTH) -> tuple[np.ndarr
 
 def save_toy_checkpoint(path: Path, start: int = START) -> Path:
     """A glmxai checkpoint of the one-hot toy, loadable by ``load_classifier``."""
-    model_cfg = {"name": f"toy{start}", "tokenizer": {"_target_": "glmxai.models.base.OneHotTokenizer"},
+    model_cfg = {"name": f"toy{start}", "tokenizer": {"_target_": "glmxai.models.tokenizers.OneHotTokenizer"},
                  "backbone": {"_target_": "glmxai.models.toys.MotifDetector", "seq_len": LENGTH, "start": start}}
     module = SequenceClassifier(MotifDetector(OneHotTokenizer(), start=start), model_cfg=model_cfg)
     torch.save({"hyper_parameters": {"model_cfg": model_cfg}, "state_dict": module.state_dict()}, path)

@@ -10,8 +10,9 @@ an error naming the file and the key, before any object is built or any module i
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any
 
 # Keys of a published or stored transformers config that select code: remote modelling code,
 # attention kernels fetched from a hub, quantisation back ends.
@@ -83,11 +84,11 @@ def allow(target: str, **args: Arg) -> tuple[str, Allowed]:
     return target, Allowed(target, args)
 
 
-_DATA_ARGS = {"seq_len": optional(INT), "batch_size": INT, "num_workers": INT, "seed": INT}
+_DATA_ARGS = {"seq_len": optional(INT), "tss": INT, "batch_size": INT, "num_workers": INT, "seed": INT}
 _HF_ARGS = {"size": STRING, "config": optional(PLAIN)}
 
 TOKENIZERS: dict[str, Allowed] = dict([
-    allow("glmxai.models.base.OneHotTokenizer"),
+    allow("glmxai.models.tokenizers.OneHotTokenizer"),
     allow("glmxai.models.tokenizers.KmerTokenizer", k=INT),
     allow("glmxai.models.tokenizers.NTKmerTokenizer", k=INT),
     allow("glmxai.models.tokenizers.CharTokenizer"),
@@ -105,10 +106,12 @@ BACKBONES: dict[str, Allowed] = dict([
     allow("glmxai.models.toys.MotifDetector", seq_len=INT, start=INT, motif=STRING),
     allow("glmxai.models.toys.TokenMotifDetector", start=INT, motif=STRING),
 ])
+# Checkpoints written before OneHotTokenizer moved to glmxai.models.tokenizers name its old place.
+TOKENIZERS["glmxai.models.base.OneHotTokenizer"] = TOKENIZERS["glmxai.models.tokenizers.OneHotTokenizer"]
 DATA_MODULES: dict[str, Allowed] = dict([
     allow("glmxai.data.datamodule.GueDataModule", root=STRING, **_DATA_ARGS),
     allow("glmxai.data.datamodule.CsvDataModule", path=STRING, **_DATA_ARGS),
-    allow("glmxai.data.datamodule.SyntheticDataModule", n_train=INT, n_val=INT, n_test=INT, data_seed=INT, tss=INT,
+    allow("glmxai.data.datamodule.SyntheticDataModule", n_train=INT, n_val=INT, n_test=INT, data_seed=INT,
           **_DATA_ARGS),
 ])
 

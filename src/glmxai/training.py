@@ -35,7 +35,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     if cfg.train:
         for split in ("train", "val"):
             check_both_classes(datamodule.table(split), split)
-        module = build_classifier(cfg.model, datamodule.table("train").sequences)
+        module = build_classifier(cfg.model, datamodule.table("train").sequences, data=datamodule.provenance())
         log.info("model %s: %d parameters", cfg.model.name, sum(p.numel() for p in module.parameters()))
     else:
         if not cfg.get("ckpt_path"):

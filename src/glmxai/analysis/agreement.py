@@ -4,11 +4,19 @@ of the attribution vectors and overlap of their top-k positions, for every pair 
 from __future__ import annotations
 
 import itertools
-from typing import Sequence
+import logging
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+from omegaconf import DictConfig
 from scipy import stats
+
+from glmxai.analysis import figures
+from glmxai.analysis.inputs import ExplainRun
+from glmxai.analysis.report import Report
+
+log = logging.getLogger(__name__)
 
 
 def spearman_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -69,3 +77,29 @@ def agreement_matrix(pairs: pd.DataFrame, names: Sequence[str], column: str) -> 
         value = getattr(row, column)
         matrix.loc[row.a, row.b] = matrix.loc[row.b, row.a] = value
     return matrix
+
+
+def agreement_section(report: Report, runs: list[ExplainRun], options: DictConfig) -> dict[str, dict]:
+    """Agreement of every pair of runs on their shared sequences (options: ``cfg.agreement``).
+    Returns per run name ``mean_spearman_with_others`` (empty with fewer than two runs or no
+    shared sequences)."""
+    if len(runs) < 2:
+        return {}
+    log.info("analyze: agreement between %d runs", len(runs))
+    k = options.k
+    report.section("Agreement between methods and models",
+                   f"Per-sequence Spearman correlation and top-{k} position overlap "
+                   f"({'|attribution|' if options.absolute else 'attribution'}), on shared sequences.")
+    names = [r.name for r in runs]
+    keys = [np.array([f"{r.data_key}#{i}" for i in r.index]) for r in runs]
+    pairs = pairwise_agreement(names, [r.scores for r in runs], keys, k, options.absolute)
+    if pairs.empty:
+        report.findings(["No two runs share sequences; agreement not computed."])
+        return {}
+    report.table("agreement_pairs", pairs, "One row per pair of runs.")
+    for column, vmin in (("spearman_mean", -1.0), (f"top{k}_overlap", 0.0)):
+        matrix = agreement_matrix(pairs, names, column)
+        report.table(f"agreement_{column}", matrix.reset_index(names="run"), f"Matrix of {column}.")
+        report.figure(f"agreement_{column}", figures.heatmap(matrix, column, vmin=vmin), f"{column} between runs.")
+    return {name: {"mean_spearman_with_others": float(pairs.loc[(pairs["a"] == name) | (pairs["b"] == name),
+                                                                "spearman_mean"].mean())} for name in names}

@@ -5,20 +5,27 @@
   Bonferroni-adjusted over motifs), and the balanced accuracy of the rule "motif present
   -> promoter", which says directly how well the motif alone could separate the classes.
 - ``position_histogram``: hit positions relative to the TSS by label, in bins.
-- ``derived_pairs``: pairs of sequences that share aligned chunks (GUE builds negatives by
-  replacing 15 bp chunks of a promoter with random sequence), confirmed by sharing at least two
-  chunks or by their per-position identity (unrelated sequences agree at ~25% of positions).
+- ``audit_section``: both for every split of a data set, with the related pairs of
+  ``derived_pairs`` (negatives derived from promoters) and how many cross the splits.
 """
 from __future__ import annotations
 
-from collections import defaultdict
-from typing import Mapping, Sequence
+import logging
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+from omegaconf import DictConfig
 from scipy import stats
 
-from glmxai.data.encoding import to_codes
+from glmxai.analysis import derived_pairs as related
+from glmxai.analysis import figures
+from glmxai.analysis.motifs import Motif, presence, scan
+from glmxai.analysis.provenance import AuditData
+from glmxai.analysis.report import Report
+from glmxai.data.table import SequenceDataError
+
+log = logging.getLogger(__name__)
 
 
 def motif_enrichment(present: pd.DataFrame, labels: np.ndarray, alpha: float = 0.05) -> pd.DataFrame:
@@ -77,88 +84,84 @@ def position_histogram(hits: pd.DataFrame, labels: np.ndarray, bin_size: int = 1
     return pd.DataFrame(rows, columns=["motif", "label", "bin_start", "hits", "per_sequence"])
 
 
-def derived_pairs(sequences: Sequence[str], labels: np.ndarray, splits: Sequence[str], chunk: int = 15,
-                  min_identity: float = 0.5, min_shared_chunks: int = 2, max_bucket: int = 50) -> pd.DataFrame:
-    """Pairs of sequences related by chunk replacement.
-
-    Candidates share at least one aligned ``chunk``-bp block (blocks on the grid 0, chunk, ...;
-    blocks shared by more than ``max_bucket`` sequences, i.e. low-complexity repeats, are
-    ignored); a candidate is kept if it shares ``>= min_shared_chunks`` aligned chunks (by chance
-    4^-15 per chunk) or the sequences agree at ``>= min_identity`` of positions.
-    Returns rows ``i < j`` with labels, splits, ``identity``, ``shared_chunks`` and ``kind``
-    ('promoter->non-promoter', 'non-promoter siblings', 'promoter duplicates') and ``cross_split``.
-    """
-    labels = np.asarray(labels)
-    lengths = {len(s) for s in sequences}
-    if len(lengths) != 1:
-        raise ValueError(f"derived-pair detection needs equal-length sequences, found lengths {sorted(lengths)}")
-    length = lengths.pop()
-    buckets: dict[tuple[int, str], list[int]] = defaultdict(list)
-    for i, seq in enumerate(sequences):
-        for start in range(0, length - chunk + 1, chunk):
-            block = seq[start:start + chunk]
-            if "N" not in block:
-                buckets[(start, block)].append(i)
-    candidates = set()
-    for members in buckets.values():
-        if 1 < len(members) <= max_bucket:
-            candidates.update((a, b) for k, a in enumerate(members) for b in members[k + 1:])
-    columns = ["i", "j", "label_i", "label_j", "split_i", "split_j", "identity", "shared_chunks", "kind",
-               "cross_split"]
-    if not candidates:
-        return pd.DataFrame(columns=columns)
-    pairs = np.array(sorted(candidates))
-    codes = to_codes(list(sequences))
-    same = codes[pairs[:, 0]] == codes[pairs[:, 1]]
-    identity = same.mean(axis=1)
-    n_chunks = length // chunk
-    shared = same[:, : n_chunks * chunk].reshape(len(pairs), n_chunks, chunk).all(axis=2).sum(axis=1)
-    keep = (shared >= min_shared_chunks) | (identity >= min_identity)
-    pairs, identity, shared = pairs[keep], identity[keep], shared[keep]
-    li, lj = labels[pairs[:, 0]], labels[pairs[:, 1]]
-    kind = np.where(li != lj, "promoter->non-promoter",
-                    np.where(li == 0, "non-promoter siblings", "promoter duplicates"))
-    splits = np.asarray(splits)
-    si, sj = splits[pairs[:, 0]], splits[pairs[:, 1]]
-    return pd.DataFrame({"i": pairs[:, 0], "j": pairs[:, 1], "label_i": li, "label_j": lj, "split_i": si,
-                         "split_j": sj, "identity": identity, "shared_chunks": shared, "kind": kind,
-                         "cross_split": si != sj}, columns=columns)
+def split_tables(datamodule) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """All sequences, labels (N,) and split names (N,) of a data module (a file served as
+    every split counts once)."""
+    sequences, labels, splits, seen = [], [], [], set()
+    for split in ("train", "val", "test"):
+        table = datamodule.table(split)
+        if table.source in seen:
+            continue
+        seen.add(table.source)
+        sequences += table.sequences
+        labels.append(table.labels)
+        splits += [split] * len(table)
+    return sequences, np.concatenate(labels), np.asarray(splits)
 
 
-def pair_summary(pairs: pd.DataFrame, labels: np.ndarray, splits: Sequence[str]) -> pd.DataFrame:
-    """Counts per pair kind: pairs, pairs crossing splits, and split combinations; plus, per
-    split, how many of its non-promoters have a promoter relative at all and in another split."""
-    rows = [{"what": f"pairs: {kind}", "count": int(len(g)), "cross_split": int(g["cross_split"].sum())}
-            for kind, g in pairs.groupby("kind")]
-    splits = np.asarray(splits)
-    labels = np.asarray(labels)
+def audit_section(report: Report, data: AuditData, motifs: Sequence[Motif], options: DictConfig,
+                  tata: str) -> dict:
+    """Motif enrichment, position histograms, derived negatives and split leakage of
+    ``data``; returns the audit's summary (``skipped`` with the reason when nothing is
+    audited). options: ``cfg.audit``; tata: the motif whose verdicts go to the headline."""
+    if data.datamodule is not None:
+        log.info("analyze: audit of %s, from %s", data.datamodule.describe(), data.source)
+        try:
+            sequences, labels, splits = split_tables(data.datamodule)
+        except (SequenceDataError, OSError) as error:
+            if data.explicit:
+                raise
+            data = AuditData(None, data.source, f"the runs' data could not be read ({error}); pass data=<group> "
+                                                "to audit a copy of it")
+    if data.datamodule is None:
+        log.info("analyze: no dataset audit: %s", data.reason)
+        report.section("Dataset audit")
+        report.findings([f"No dataset audit: {data.reason}."])
+        return {"skipped": data.reason}
+    name, tss = data.datamodule.describe(), int(data.datamodule.tss)
+    report.section(f"Dataset audit: {name}",
+                   f"{len(sequences)} sequences ({int(labels.sum())} promoters) over splits "
+                   f"{dict(pd.Series(splits).value_counts())}; data from {data.source}, TSS at index {tss}.")
+    hits = scan(sequences, motifs, tss=tss)
+    enrichment = motif_enrichment(presence(hits, len(sequences), motifs), labels, options.alpha)
+    report.table("audit_motif_enrichment", enrichment.drop(columns="verdict"),
+                 "Presence of each motif anywhere in the sequence by label; odds ratio (conditional MLE, 95% CI), "
+                 "Fisher's exact test (Bonferroni over motifs), balanced accuracy of 'motif present -> promoter'.")
+    windowed = motif_enrichment(presence(hits, len(sequences), motifs, windowed=True), labels, options.alpha)
+    if not windowed.empty:
+        report.table("audit_motif_enrichment_in_window", windowed.drop(columns="verdict"),
+                     "The same for hits that start inside the motif's expected window relative to the TSS.")
+    verdicts = list(enrichment["verdict"]) + [f"(in its expected window) {v}" for v in windowed.get("verdict", [])]
+    report.findings(verdicts)
+    report.headline += [v for v in verdicts if tata in v]
+    hist = position_histogram(hits, labels, options.bin_size, (-tss, len(sequences[0]) - tss))
+    report.table("audit_position_histogram", hist, "Motif hits per sequence by start position bin and label.", 20)
+    report.figure("audit_position_histograms", figures.position_histograms(hist),
+                  "Where each motif's hits start relative to the TSS, per sequence of each label.")
+    summary = {"data": name, "source": data.source, "tss": tss, "n": len(sequences),
+               "enrichment": enrichment.to_dict("records")}
+    if len({len(s) for s in sequences}) != 1:
+        report.findings(["Derived-pair detection skipped: the sequences differ in length."])
+        return summary
+    return {**summary, **_derived_pairs_part(report, sequences, labels, splits, hits, options)}
+
+
+def _derived_pairs_part(report: Report, sequences: list[str], labels: np.ndarray, splits: np.ndarray,
+                        hits: pd.DataFrame, options: DictConfig) -> dict:
+    pairs = related.derived_pairs(sequences, labels, splits, options.chunk, options.min_identity,
+                                  options.min_shared_chunks)
+    pair_counts = related.pair_summary(pairs, labels, splits)
+    report.table("audit_pair_summary", pair_counts,
+                 f"Related pairs: sequences sharing >= {options.min_shared_chunks} aligned {options.chunk} bp "
+                 f"chunks, or one with >= {options.min_identity:.0%} identical positions (unrelated: ~25%).")
+    report.table("audit_related_pairs", pairs, "Every related pair (rows of the concatenated splits).", 20)
+    report.table("audit_motif_retention", related.motif_retention(pairs, hits),
+                 "Of a promoter's motif hits, the share its derived non-promoter keeps at the same place and strand.")
     derived = pairs[pairs["kind"] == "promoter->non-promoter"]
-    neg_of = np.where(derived["label_i"].to_numpy() == 0, derived["i"], derived["j"])
-    pos_of = np.where(derived["label_i"].to_numpy() == 0, derived["j"], derived["i"])
-    for split in pd.unique(splits):
-        negs = (labels == 0) & (splits == split)
-        with_parent = set(neg_of[splits[neg_of] == split])
-        with_other = set(neg_of[(splits[neg_of] == split) & (splits[pos_of] != split)])
-        rows.append({"what": f"{split}: non-promoters with a promoter relative", "count": len(with_parent),
-                     "cross_split": len(with_other), "of": int(negs.sum())})
-    for (a, b), g in pairs[pairs["cross_split"]].groupby(["split_i", "split_j"]):
-        rows.append({"what": f"cross-split pairs {a}-{b}", "count": int(len(g)), "cross_split": int(len(g))})
-    return pd.DataFrame(rows, columns=["what", "count", "cross_split", "of"])
-
-
-def motif_retention(pairs: pd.DataFrame, hits: pd.DataFrame) -> pd.DataFrame:
-    """For promoter->non-promoter pairs: of the promoter's motif hits, the share found in the
-    derived non-promoter at the same start and strand, per motif."""
-    derived = pairs[pairs["kind"] == "promoter->non-promoter"]
-    if derived.empty or hits.empty:
-        return pd.DataFrame(columns=["motif", "parent_hits", "kept_in_derived", "share_kept"])
-    parent = np.where(derived["label_i"].to_numpy() == 1, derived["i"], derived["j"])
-    child = np.where(derived["label_i"].to_numpy() == 1, derived["j"], derived["i"])
-    links = pd.DataFrame({"row": parent, "child": child})
-    parent_hits = hits.merge(links, on="row")
-    child_hits = hits.rename(columns={"row": "child"})[["child", "motif", "start", "strand"]].drop_duplicates()
-    joined = parent_hits.merge(child_hits, on=["child", "motif", "start", "strand"], how="left", indicator=True)
-    out = joined.groupby("motif").agg(parent_hits=("row", "size"),
-                                      kept_in_derived=("_merge", lambda s: int((s == "both").sum())))
-    out["share_kept"] = out["kept_in_derived"] / out["parent_hits"]
-    return out.reset_index()
+    report.findings([f"{len(derived)} non-promoter/promoter pairs share aligned chunks (negatives derived from "
+                     f"positives); {int(derived['cross_split'].sum())} of them cross the train/dev/test split; "
+                     f"{int(pairs['cross_split'].sum())} related pairs of any kind cross it."], headline=True)
+    return {"related_pairs": int(len(pairs)), "derived_pairs": int(len(derived)),
+            "derived_pairs_cross_split": int(derived["cross_split"].sum()),
+            "related_pairs_cross_split": int(pairs["cross_split"].sum()),
+            "pair_summary": pair_counts.to_dict("records")}

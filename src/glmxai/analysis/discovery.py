@@ -7,13 +7,21 @@ whose contribution is at least ``trim`` of that maximum, before matching.
 """
 from __future__ import annotations
 
+import logging
 import warnings
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+from omegaconf import DictConfig, OmegaConf
 
+from glmxai.analysis import figures
+from glmxai.analysis.inputs import ExplainRun
 from glmxai.analysis.motifs import CURRENT_RELEASE, POLII_RELEASE, jaspar_db
+from glmxai.analysis.report import Report, slug
 from glmxai.data.encoding import one_hot
+
+log = logging.getLogger(__name__)
 
 
 def core_span(strength: np.ndarray, trim: float) -> tuple[int, int]:
@@ -85,3 +93,40 @@ def match_patterns(patterns: list[dict], targets: tuple[list[str], list[str], li
                          "n_seqlets": pattern["n_seqlets"], "rank": rank, "match_id": ids[t],
                          "match_name": names[t], "pvalue": float(pv[t]), "qvalue": float(qv[t])})
     return pd.DataFrame(rows, columns=columns)
+
+
+def runs_of_methods(runs: list[ExplainRun], methods: Sequence[str] | None) -> list[ExplainRun]:
+    """The runs whose method (meta.json ``method``) is in ``methods`` (None: all); an unknown
+    name is an error."""
+    if methods is None:
+        return list(runs)
+    unknown = sorted(set(methods) - {r.method for r in runs})
+    if unknown:
+        raise ValueError(f"discovery.methods names {unknown}, but the inputs hold {sorted({r.method for r in runs})}")
+    return [r for r in runs if r.method in methods]
+
+
+def discovery_section(report: Report, runs: list[ExplainRun], options: DictConfig) -> dict[str, dict]:
+    """TF-MoDISco patterns of each run matched to JASPAR (options: ``cfg.discovery``).
+    Returns per run name ``patterns``, the number of patterns found."""
+    log.info("analyze: motif discovery of %d runs: %s", len(runs), ", ".join(r.name for r in runs))
+    report.section("Motif discovery", "TF-MoDISco (modisco-lite) patterns from each run's attributions, matched "
+                                      "to JASPAR CORE and POLII with TOMTOM (memelite).")
+    targets = jaspar_targets(options.tax_group)
+    tables, summary = [], {}
+    for run in runs:
+        patterns = discover_patterns(run.sequences, run.scores, options.trim,
+                                     **OmegaConf.to_container(options.modisco, resolve=True))
+        matches = match_patterns(patterns, targets, options.n_best)
+        tables.append(run.tagged(matches))
+        summary[run.name] = {"patterns": len(patterns)}
+        if not patterns:
+            report.findings([f"{run.name}: TF-MoDISco found no pattern (too few seqlets; explain more sequences)."])
+        for p in patterns[:3]:
+            best = matches[(matches["pattern"] == p["pattern"]) & (matches["rank"] == 1)]
+            name = f"{best['match_name'].iloc[0]} (q={best['qvalue'].iloc[0]:.2g})" if len(best) else "no match"
+            report.figure(f"pattern_{slug(run.name)}_{p['pattern']}", figures.pattern_logo(p["cwm"], p["pattern"]),
+                          f"{run.name} {p['pattern']}: {p['n_seqlets']} seqlets, best JASPAR match {name}.")
+    report.table("discovered_patterns", pd.concat(tables, ignore_index=True),
+                 "Discovered patterns and their best JASPAR matches.")
+    return summary

@@ -12,12 +12,22 @@ areas are compared per sequence with the Wilcoxon signed-rank test.
 """
 from __future__ import annotations
 
-from typing import Callable
+import logging
+from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from omegaconf import DictConfig
 from scipy import stats
 
+from glmxai.analysis import figures
+from glmxai.analysis.inputs import ExplainRun
+from glmxai.analysis.report import Report
+from glmxai.data.encoding import to_codes
+from glmxai.io import sha256_file
+
+log = logging.getLogger(__name__)
 Predict = Callable[[np.ndarray], np.ndarray]  # int codes (N, L) -> p(promoter) (N,)
 
 
@@ -94,3 +104,65 @@ def summarize_areas(areas: pd.DataFrame) -> dict:
         out[f"{col}_gain"] = diff.mean()
         out[f"{col}_wilcoxon_p"] = float(stats.wilcoxon(diff).pvalue) if len(diff) >= 5 and diff.any() else np.nan
     return out
+
+
+def _checkpoint_problem(run: ExplainRun, hashes: dict[str, str]) -> str | None:
+    """Why the run's checkpoint cannot be used (missing, or changed since it was explained)."""
+    ckpt = run.meta.get("checkpoint")
+    if not isinstance(ckpt, str) or not Path(ckpt).is_file():
+        return f"{run.name}: checkpoint {ckpt!r} not found; faithfulness skipped."
+    if ckpt not in hashes:
+        hashes[ckpt] = sha256_file(ckpt)
+    explained_with = run.meta.get("checkpoint_sha256")
+    if explained_with and explained_with != hashes[ckpt]:
+        return (f"{run.name}: {ckpt} has changed since it was explained (SHA-256 {hashes[ckpt][:12]}..., "
+                f"explained with {str(explained_with)[:12]}...); faithfulness skipped.")
+    return None
+
+
+def faithfulness_section(report: Report, runs: list[ExplainRun], options: DictConfig, seed: int,
+                         trust_remote_code: bool) -> dict[str, dict]:
+    """Deletion/insertion curves of every run whose checkpoint (meta.json ``checkpoint``) is
+    present and unchanged, each checkpoint loaded once with ``load_classifier`` (remote code
+    only with this command's ``trust_remote_code``). options: ``cfg.faithfulness``. Returns
+    per run name ``faithfulness`` (``summarize_areas``)."""
+    from glmxai.models.build import load_classifier
+    from glmxai.xai.model import CachedPredictor, CountingModel
+
+    log.info("analyze: faithfulness of %d runs (%d sequences each)", len(runs), options.n)
+    report.section("Faithfulness", f"Deletion/insertion over the first {options.n} sequences of each run, "
+                                   f"{options.steps} steps, background: {options.background} (glmxai.xai.background), "
+                                   f"{options.n_random} random orders.")
+    predictors: dict[str, CachedPredictor] = {}
+    hashes: dict[str, str] = {}
+    rows, curves, skipped, summary = [], [], [], {}
+    for run in runs:
+        problem = _checkpoint_problem(run, hashes)
+        if problem:
+            skipped.append(problem)
+            continue
+        ckpt = run.meta["checkpoint"]
+        if ckpt not in predictors:
+            module = load_classifier(ckpt, map_location=options.device, trust_remote_code=trust_remote_code)
+            predictors[ckpt] = CachedPredictor(CountingModel(module.backbone, options.batch_size))
+        predict = predictors[ckpt]
+        before = predict.model.evaluations
+        codes = to_codes(run.sequences[: options.n])
+        background = backgrounds(codes, options.background, seed)
+        curve, areas = perturbation_curves(predict, codes, run.scores[: options.n], background, options.steps,
+                                           options.n_random, seed)
+        log.info("analyze: faithfulness of %s: %d model evaluations", run.name, predict.model.evaluations - before)
+        curves.append(run.tagged(curve))
+        row = summarize_areas(areas)
+        summary[run.name] = {"faithfulness": row}
+        rows.append({"run": run.name, **row})
+    report.findings(skipped)
+    if rows:
+        report.table("faithfulness", pd.DataFrame(rows), "Mean deletion area over the curve and insertion area under "
+                     "the curve (attribution order, random order, gain, Wilcoxon p of per-sequence gain).")
+        report.figure("faithfulness_curves", figures.perturbation_curves(pd.concat(curves, ignore_index=True)),
+                      "Probability of the explained class as positions are deleted / inserted.")
+        report.findings([f"{r['run']}: deletion AOC {r['deletion_aoc']:.3f} vs random {r['deletion_aoc_random']:.3f} "
+                         f"(p={r['deletion_aoc_wilcoxon_p']:.2g}); insertion AUC {r['insertion_auc']:.3f} vs random "
+                         f"{r['insertion_auc_random']:.3f}." for r in rows], headline=True)
+    return summary

@@ -2,9 +2,16 @@
 the attribution for the true motif positions, on sequences whose mask is not empty."""
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pandas as pd
 from sklearn.metrics import average_precision_score, roc_auc_score
+
+from glmxai.analysis.inputs import ExplainRun
+from glmxai.analysis.report import Report
+
+log = logging.getLogger(__name__)
 
 
 def mask_metrics(scores: np.ndarray, masks: np.ndarray, labels: np.ndarray, probs: np.ndarray) -> pd.DataFrame:
@@ -33,3 +40,20 @@ def summarize_masks(per_sequence: pd.DataFrame) -> dict:
         out[f"{col}_correct_mean"] = correct[col].mean()
     out["n_correct"] = len(correct)
     return out
+
+
+def ground_truth_section(report: Report, runs: list[ExplainRun]) -> dict[str, dict]:
+    """Ground-truth recovery of the runs whose npz has ``masks``; returns per such run name
+    ``ground_truth`` (``summarize_masks``)."""
+    masked = [r for r in runs if r.masks is not None]
+    if not masked:
+        return {}
+    log.info("analyze: ground truth of %d runs", len(masked))
+    report.section("Ground truth", "Per-sequence AUROC / AUPRC of |attribution| for the true motif positions "
+                                   "(synthetic masks); prevalence is the AUPRC of a random ranking.")
+    rows = [{"run": r.name, **summarize_masks(mask_metrics(r.scores, r.masks, r.labels, r.probs))} for r in masked]
+    report.table("ground_truth", pd.DataFrame(rows), "Means over masked sequences, and over correctly predicted ones.")
+    report.findings([f"{r['run']}: AUROC {r['auroc_mean']:.3f} (correct only {r['auroc_correct_mean']:.3f}), "
+                     f"AUPRC {r['auprc_mean']:.3f} vs {r['prevalence_mean']:.3f} by chance." for r in rows],
+                    headline=True)
+    return {row["run"]: {"ground_truth": {k: v for k, v in row.items() if k != "run"}} for row in rows}

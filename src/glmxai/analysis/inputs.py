@@ -1,16 +1,26 @@
-"""Read explain.py job folders (``attributions.npz`` + ``meta.json``) into ``ExplainRun``s."""
+"""Read explain.py job folders (``attributions.npz`` + ``meta.json``) into ``ExplainRun``s.
+
+Every field of ``meta.json`` is kept exactly as read; a run's ``data_config`` (the data it
+explained, written by explain.py) is checked against ``glmxai.allowlist`` here, before
+anything is built from it.
+"""
 from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
 
 import numpy as np
+import pandas as pd
+
+from glmxai.allowlist import DATA_MODULES, check
 
 log = logging.getLogger(__name__)
 REQUIRED_FIELDS = ("scores", "sequences", "labels", "probs", "index")
+# data-config keys that change how data is served, not which sequences it holds
+RUNTIME_DATA_KEYS = ("batch_size", "num_workers", "seed")
 
 
 class ExplainInputError(ValueError):
@@ -21,7 +31,9 @@ class ExplainInputError(ValueError):
 class ExplainRun:
     """One explain job: ``scores`` (N, L) float32 toward promoter, ``sequences`` N strings,
     ``labels`` (N,) int, ``probs`` (N,) p(promoter), ``index`` (N,) source rows,
-    ``masks`` optional (N, L) bool ground truth, ``meta`` the job's meta.json."""
+    ``masks`` optional (N, L) bool ground truth, ``meta`` the job's meta.json as read, and
+    ``name``, the run's label in tables and figures (``model/method``; ``load_runs`` makes it
+    unique among the runs analysed together)."""
 
     path: Path
     scores: np.ndarray
@@ -31,6 +43,10 @@ class ExplainRun:
     index: np.ndarray
     masks: np.ndarray | None = None
     meta: dict = field(default_factory=dict)
+    name: str = ""
+
+    def __post_init__(self) -> None:
+        self.name = self.name or f"{self.model}/{self.method}"
 
     @property
     def method(self) -> str:
@@ -44,18 +60,66 @@ class ExplainRun:
         return str(model or Path(str(self.meta.get("checkpoint", "model"))).stem)
 
     @property
-    def label(self) -> str:
-        """``model/method``, the run's name in tables and figures."""
-        return f"{self.model}/{self.method}"
+    def meta_path(self) -> Path:
+        return self.path / "meta.json"
+
+    @property
+    def length(self) -> int:
+        return int(self.scores.shape[1])
+
+    @property
+    def tss(self) -> int | None:
+        """0-based TSS index the run was explained with (meta ``tss``, else its data config's)."""
+        tss = self.meta.get("tss")
+        return tss if tss is not None else (self.data_config or {}).get("tss")
+
+    @property
+    def data_config(self) -> dict | None:
+        """The allow-listed data config the sequences came from (None: older explain version)."""
+        return self.meta.get("data_config")
+
+    @property
+    def data_identity(self) -> dict | None:
+        """``data_config`` without the keys that only change how data is served."""
+        config = self.data_config
+        return None if config is None else {k: v for k, v in config.items() if k not in RUNTIME_DATA_KEYS}
 
     @property
     def data_key(self) -> str:
-        """What the rows index into: data source and split."""
-        return f"{self.meta.get('data', '')}:{self.meta.get('split', '')}"
+        """What the rows index into: the data (its config, else its description) and split."""
+        data = self.data_identity
+        data = json.dumps(data, sort_keys=True) if data is not None else self.meta.get("data", "")
+        return f"{data}:{self.meta.get('split', '')}"
+
+    def tagged(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """``frame`` with this run's name as its first column, ``run``."""
+        return frame.assign(run=self.name)[["run", *frame.columns]]
+
+
+def _read_meta(meta_path: Path) -> dict:
+    """meta.json as data (empty if absent), its ``tss`` and ``data_config`` checked."""
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8")) if meta_path.is_file() else {}
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ExplainInputError(f"{meta_path}: not valid JSON ({error}); re-run the explain job or delete the "
+                                "file") from error
+    if not isinstance(meta, dict):
+        raise ExplainInputError(f"{meta_path}: expected a JSON object, found {type(meta).__name__}")
+    data_config = meta.get("data_config")
+    if data_config is not None:
+        check(data_config, DATA_MODULES, str(meta_path), "data_config")  # refuses before anything is built
+    tss = meta.get("tss")
+    for key, value in (("tss", tss), ("data_config.tss", (data_config or {}).get("tss"))):
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
+            raise ExplainInputError(f"{meta_path}: {key} must be a non-negative integer, found {value!r:.60}")
+    if tss is not None and data_config and "tss" in data_config and data_config["tss"] != tss:
+        raise ExplainInputError(f"{meta_path}: tss is {tss} but data_config.tss is {data_config['tss']}")
+    return meta
 
 
 def load_run(folder: str | Path) -> ExplainRun:
-    """Load one explain job folder; raises ``ExplainInputError`` naming what is missing."""
+    """Load one explain job folder; raises ``ExplainInputError`` naming what is missing, and
+    ``glmxai.allowlist.UntrustedConfigError`` for a ``data_config`` outside the allow-list."""
     folder = Path(folder)
     npz_path = folder / "attributions.npz"
     if not folder.is_dir():
@@ -82,13 +146,7 @@ def load_run(folder: str | Path) -> ExplainRun:
     masks = data.get("masks")
     if masks is not None and masks.shape != scores.shape:
         raise ExplainInputError(f"{npz_path}: masks has shape {masks.shape}, scores {scores.shape}")
-    meta_path = folder / "meta.json"
-    try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8")) if meta_path.is_file() else {}
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ExplainInputError(f"{meta_path}: not valid JSON ({error}); re-run the explain job or delete the file")
-    if not isinstance(meta, dict):
-        raise ExplainInputError(f"{meta_path}: expected a JSON object, found {type(meta).__name__}")
+    meta = _read_meta(folder / "meta.json")
     return ExplainRun(folder, scores, sequences, np.asarray(data["labels"], dtype=np.int64),
                       np.asarray(data["probs"], dtype=np.float32), np.asarray(data["index"], dtype=np.int64),
                       None if masks is None else masks.astype(bool), meta)
@@ -112,11 +170,18 @@ def find_run_folders(inputs: Iterable[str | Path]) -> list[Path]:
 
 
 def load_runs(inputs: Iterable[str | Path]) -> list[ExplainRun]:
-    """Every explain run under ``inputs``; runs with the same ``model/method`` label get the
-    job folder name appended so that labels stay unique."""
+    """Every explain run under ``inputs``, each with a unique ``name``: ``model/method``, and
+    for runs that share it, ``model/method@<job folder>`` (with as many trailing folder names
+    as it takes to tell them apart)."""
     runs = [load_run(f) for f in find_run_folders(inputs)]
-    labels = [r.label for r in runs]
-    for run in runs:
-        if labels.count(run.label) > 1:
-            run.meta = {**run.meta, "method": f"{run.method}@{run.path.name}"}
+    for base in {r.name for r in runs}:
+        same = [r for r in runs if r.name == base]
+        if len(same) < 2:
+            continue
+        for depth in range(1, max(len(r.path.parts) for r in same) + 1):
+            suffixes = ["/".join(r.path.parts[-depth:]) for r in same]
+            if len(set(suffixes)) == len(same):
+                break
+        for run, suffix in zip(same, suffixes):
+            run.name = f"{base}@{suffix}"
     return runs

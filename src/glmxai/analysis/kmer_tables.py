@@ -8,17 +8,20 @@ that is merely frequent does not look important.
 """
 from __future__ import annotations
 
+import logging
 from collections import Counter
 
 import numpy as np
 import pandas as pd
+from omegaconf import DictConfig
 from scipy import stats
 
+from glmxai.analysis.inputs import ExplainRun
+from glmxai.analysis.motifs import hit_mask
+from glmxai.analysis.report import Report
+from glmxai.analysis.windows import window_sums
 
-def window_importance(scores: np.ndarray, k: int) -> np.ndarray:
-    """(N, L) scores -> (N, L - k + 1) sums over each k-window."""
-    cum = np.concatenate([np.zeros((scores.shape[0], 1)), np.cumsum(scores, axis=1, dtype=np.float64)], axis=1)
-    return cum[:, k:] - cum[:, :-k]
+log = logging.getLogger(__name__)
 
 
 def top_windows(importance: np.ndarray, k: int, top: int) -> list[np.ndarray]:
@@ -45,7 +48,7 @@ def kmer_tables(sequences: list[str], scores: np.ndarray, labels: np.ndarray, k:
     k-mers most often among top positive features, with ``expected`` count under random
     choice of windows, ``enrichment`` and Fisher's exact p (top vs other windows).
     """
-    importance = window_importance(scores, k)
+    importance = window_sums(scores, k)  # (N, L - k + 1) feature importances
     labels = np.asarray(labels)
     by_label, top_rows = [], []
     for label in (0, 1):
@@ -89,9 +92,8 @@ def motif_share_of_top(scores: np.ndarray, labels: np.ndarray, motif_mask: np.nd
     """Share of top positive features (k-windows) that overlap a motif hit, per label, against
     the share of all k-windows that do (``expected``), with a one-sided binomial test.
     motif_mask: (N, L) bool positions covered by the motif's hits."""
-    importance = window_importance(scores, k)
-    cum = np.concatenate([np.zeros((len(motif_mask), 1), int), np.cumsum(motif_mask, axis=1)], axis=1)
-    overlaps = (cum[:, k:] - cum[:, :-k]) > 0  # (N, L - k + 1)
+    importance = window_sums(scores, k)
+    overlaps = window_sums(motif_mask, k) > 0  # (N, L - k + 1)
     rows = []
     for label in (0, 1):
         keep = np.flatnonzero(np.asarray(labels) == label)
@@ -101,7 +103,39 @@ def motif_share_of_top(scores: np.ndarray, labels: np.ndarray, motif_mask: np.nd
         n_top = int(sum(len(c) for c in chosen))
         hits = int(sum(overlaps[r, c].sum() for r, c in zip(keep, chosen)))
         expected = float(overlaps[keep].mean())
-        p = float(stats.binomtest(hits, n_top, expected, alternative="greater").pvalue) if n_top and expected else np.nan
+        p = np.nan
+        if n_top and expected:
+            p = float(stats.binomtest(hits, n_top, expected, alternative="greater").pvalue)
         rows.append({"label": label, "top_features": n_top, "overlapping_motif": hits,
                      "share": hits / n_top if n_top else np.nan, "expected_share": expected, "binomial_p": p})
     return pd.DataFrame(rows)
+
+
+def kmer_section(report: Report, runs: list[ExplainRun], hits: dict[str, pd.DataFrame], options: DictConfig,
+                 tata: str) -> dict[str, dict]:
+    """The k-mer tables of every run. hits: ``scan`` output per run name; options:
+    ``cfg.kmers``; tata: the motif whose share of top features is tested. Returns per run
+    name ``tata_share_of_top`` (records of ``motif_share_of_top``)."""
+    log.info("analyze: k-mer tables of %d runs", len(runs))
+    k, top = options.k, options.top
+    report.section("k-mer tables (the original study's, with backgrounds)",
+                   f"Features are {k}-mer windows; importance = summed attribution. Per sequence the {top} "
+                   "highest (and lowest) non-overlapping windows are its top positive (negative) features.")
+    by_label, tops, shares, summary = [], [], [], {}
+    for run in runs:
+        table, best = kmer_tables(run.sequences, run.scores, run.labels, k, top, options.n_top_kmers)
+        by_label.append(run.tagged(table))
+        tops.append(run.tagged(best))
+        mask = hit_mask(hits[run.name], len(run.sequences), run.length, tata)
+        share = motif_share_of_top(run.scores, run.labels, mask, k, top)
+        shares.append(run.tagged(share))
+        summary[run.name] = {"tata_share_of_top": share.to_dict("records")}
+    report.table("kmer_importance_by_label", pd.concat(by_label, ignore_index=True),
+                 "k-mers among top positive / negative features by label, with all occurrences.", 20)
+    report.table("top_kmers", pd.concat(tops, ignore_index=True),
+                 "Top k-mers among top positive features per run and label: counts, expected counts if top "
+                 "windows were random, enrichment and one-sided Fisher p.")
+    report.table("tata_share_of_top_features", pd.concat(shares, ignore_index=True),
+                 f"Share of top positive features overlapping a {tata} hit vs the share of all "
+                 "windows that do (expected), one-sided binomial test.")
+    return summary

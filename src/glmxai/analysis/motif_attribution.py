@@ -8,11 +8,20 @@ paired differences are tested with the Wilcoxon signed-rank test (two-sided).
 """
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pandas as pd
+from omegaconf import DictConfig
 from scipy import stats
 
+from glmxai.analysis import figures
+from glmxai.analysis.inputs import ExplainRun
 from glmxai.analysis.motifs import hit_mask
+from glmxai.analysis.report import Report, slug
+from glmxai.analysis.windows import window_sums
+
+log = logging.getLogger(__name__)
 
 
 def scale_scores(scores: np.ndarray) -> np.ndarray:
@@ -32,10 +41,8 @@ def hit_vs_control(scores: np.ndarray, hits: pd.DataFrame, n_controls: int = 20,
     for motif, group in hits.groupby("motif"):
         covered = hit_mask(group, n, length)
         width = int((group["end"] - group["start"]).iloc[0])
-        cum = np.concatenate([np.zeros((n, 1)), np.cumsum(scaled, axis=1)], axis=1)
-        window_mean = (cum[:, width:] - cum[:, :-width]) / width  # (N, L - w + 1)
-        ccum = np.concatenate([np.zeros((n, 1), int), np.cumsum(covered, axis=1)], axis=1)
-        free = (ccum[:, width:] - ccum[:, :-width]) == 0
+        window_mean = window_sums(scaled, width) / width  # (N, L - w + 1)
+        free = window_sums(covered, width) == 0
         for row, start in group[["row", "start"]].itertuples(index=False):
             starts = np.flatnonzero(free[row])
             control = np.nan
@@ -82,3 +89,56 @@ def positional_profile(scores: np.ndarray, labels: np.ndarray, tss: int = 249) -
             sem = sub.std(axis=0, ddof=1) / np.sqrt(len(sub)) if len(sub) > 1 else np.zeros(len(rel))
             frames.append(pd.DataFrame({"rel_pos": rel, "label": label, "mean": sub.mean(axis=0), "sem": sem}))
     return pd.concat(frames, ignore_index=True)
+
+
+def _example_rows(run: ExplainRun) -> list[int]:
+    """Correctly predicted promoters, most confident first; otherwise all rows."""
+    good = np.flatnonzero((run.labels == 1) & (run.probs >= 0.5))
+    return list(good[np.argsort(-run.probs[good])]) if len(good) else list(range(len(run.sequences)))
+
+
+def motif_attribution_section(report: Report, runs: list[ExplainRun], hits: dict[str, pd.DataFrame], tss: int,
+                              options: DictConfig, tata: str, seed: int) -> dict[str, dict]:
+    """Attribution inside motif hits vs matched windows per run, positional profiles and
+    example logos. hits: ``scan`` output per run name; options: ``cfg.attribution``; tata:
+    the motif of the headline sentences. Returns per run name its TATA test
+    (``tata_median_diff``, ``tata_wilcoxon_p``; empty when there are too few hits)."""
+    log.info("analyze: attribution at motifs of %d runs", len(runs))
+    report.section("Attribution at motifs",
+                   "Mean attribution (scaled by the sequence's mean |attribution|) inside each motif hit vs "
+                   f"{options.n_controls} matched windows of the same width and sequence; Wilcoxon "
+                   "signed-rank test over hits. Positive = toward promoter.")
+    tables, profiles, sentences, summary = [], [], [], {}
+    for run in runs:
+        run_hits = hits[run.name]
+        table = summarize_hits(hit_vs_control(run.scores, run_hits, options.n_controls, seed), run.labels, run.probs)
+        tables.append(run.tagged(table))
+        profiles.append(run.tagged(positional_profile(run.scores, run.labels, tss)))
+        summary[run.name] = {}
+        test = table[(table["motif"] == tata) & (table["group"] == "all")]
+        if len(test) and np.isfinite(test["wilcoxon_p"].iloc[0]):
+            t = test.iloc[0]
+            summary[run.name] = {"tata_median_diff": float(t["median_diff"]), "tata_wilcoxon_p": float(t["wilcoxon_p"])}
+            if t["wilcoxon_p"] < 0.05:
+                how = "higher than" if t["median_diff"] > 0 else "lower than"
+            else:
+                how = "not distinguishable from"
+            sentences.append(f"{run.name}: attribution inside {int(t['hits'])} {tata} hits is {how} "
+                             f"in matched windows of the same sequences (median difference {t['median_diff']:.2f}, "
+                             f"inside higher for {t['share_inside_higher']:.0%} of hits, "
+                             f"Wilcoxon p={t['wilcoxon_p']:.2g}).")
+        else:
+            sentences.append(f"{run.name}: too few {tata} hits (< 5) to test attribution at TATA.")
+        for row in _example_rows(run)[: options.logos]:
+            report.figure(f"logo_{slug(run.name)}_{row}", figures.attribution_logo(
+                run.sequences[row], run.scores[row], run_hits[run_hits["row"] == row], tss,
+                f"{run.name}: sequence {run.index[row]} (label {run.labels[row]}, p={run.probs[row]:.2f})",
+                tuple(options.logo_span)), "Attribution logo with PWM hits shaded.")
+    report.findings(sentences, headline=True)
+    report.table("motif_attribution", pd.concat(tables, ignore_index=True),
+                 "Attribution inside motif hits vs matched windows, by label and by prediction.")
+    profile = pd.concat(profiles, ignore_index=True)
+    report.table("positional_profiles", profile, "Mean scaled attribution per position relative to the TSS.", 10)
+    report.figure("positional_profiles", figures.positional_profiles(profile),
+                  "Mean scaled attribution along the sequence (5 bp moving average), by label.")
+    return summary

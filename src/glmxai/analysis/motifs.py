@@ -9,12 +9,14 @@ background; a hit is a window whose score reaches the threshold of a p-value
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+
+from glmxai.analysis.report import Report
 
 CURRENT_RELEASE = "JASPAR2026"
 POLII_RELEASE = "JASPAR2020"
@@ -42,10 +44,6 @@ class Motif:
     @property
     def consensus(self) -> str:
         return str(self.pssm.consensus)
-
-    def ppm(self) -> np.ndarray:
-        """Position probability matrix (4, w), rows A C G T."""
-        return np.array([[2.0 ** self.pssm[b][i] * 0.25 for i in range(self.width)] for b in "ACGT"])
 
 
 @lru_cache(maxsize=4)
@@ -146,3 +144,14 @@ def hit_mask(hits: pd.DataFrame, n_rows: int, length: int, motif: str | None = N
     for row, start, end in sel[["row", "start", "end"]].itertuples(index=False):
         mask[row, start:end] = True
     return mask
+
+
+def motif_table_section(report: Report, motifs: Sequence[Motif], pvalue: float, pseudocount: float) -> None:
+    """The motifs scanned, with their thresholds and expected windows."""
+    report.section("Motifs", f"JASPAR matrices scanned as log2-odds PSSMs (pseudocount {pseudocount}, uniform "
+                             f"background); a hit scores at least the threshold of its p-value (default {pvalue}) "
+                             "per position and strand. Positions are relative to the TSS of the data they are in.")
+    report.table("motifs", pd.DataFrame([{"motif": m.name, "jaspar_id": m.matrix_id, "consensus": m.consensus,
+                                          "width": m.width, "pvalue": m.pvalue, "threshold": m.threshold,
+                                          "strands": m.strands, "expected_window": m.window} for m in motifs]),
+                 "Motifs, score thresholds and the expected start window relative to the TSS.")

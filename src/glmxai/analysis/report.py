@@ -16,6 +16,11 @@ th{background:#f0f0f0}img{max-width:100%}figcaption,.caption{font-size:13px;colo
 .finding{background:#f7f7e8;padding:.5em 1em;border-left:4px solid #cc9}"""
 
 
+def slug(text: str) -> str:
+    """``text`` as a file-name part: every character but letters and digits becomes ``_``."""
+    return "".join(c if c.isalnum() else "_" for c in text)
+
+
 class Report:
     """Collects sections, tables, figures and findings; ``write`` renders ``report.html``."""
 
@@ -65,8 +70,8 @@ class Report:
         plt.close(fig)
         self.figures[name] = path
         encoded = base64.b64encode(path.read_bytes()).decode()
-        self.parts.append(f"<figure><img alt='{html.escape(name)}' src='data:image/png;base64,{encoded}'>"
-                          f"<figcaption><b>Figure {html.escape(name)}.</b> {html.escape(caption)}</figcaption></figure>")
+        self.parts.append(f"<figure><img alt='{html.escape(name)}' src='data:image/png;base64,{encoded}'><figcaption>"
+                          f"<b>Figure {html.escape(name)}.</b> {html.escape(caption)}</figcaption></figure>")
 
     def write(self) -> Path:
         """Render ``report.html`` atomically and return its path."""

@@ -5,7 +5,9 @@ model tokenizes strings itself, so every model sees the same data.
 """
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
+from typing import Any
 
 import lightning as L
 import torch
@@ -14,9 +16,22 @@ from torch.utils.data import DataLoader, Dataset
 
 from glmxai.data.synthetic import SyntheticPromoterGenerator
 from glmxai.data.table import SequenceDataError, SequenceTable, read_sequence_csv
+from glmxai.io import sha256_file
 
 SPLITS = ("train", "val", "test")
 GUE_FILES = {"train": "train.csv", "val": "dev.csv", "test": "test.csv"}
+
+
+def split_sha256(table: SequenceTable) -> str:
+    """SHA-256 of a split's content: the bytes of its file, or of its rows (sequence, label) when
+    it has no file (generated data)."""
+    source = Path(table.source)
+    if source.is_file():
+        return sha256_file(source)
+    digest = hashlib.sha256()
+    for sequence, label in zip(table.sequences, table.labels.tolist()):
+        digest.update(f"{sequence},{label}\n".encode())
+    return digest.hexdigest()
 
 
 class _TableDataset(Dataset):
@@ -38,14 +53,41 @@ def collate(items) -> dict:
 class PromoterDataModule(L.LightningDataModule):
     """Base: holds the three ``SequenceTable`` splits and serves seeded, deterministic loaders.
 
-    seq_len: the length every sequence must have (null: any length).
+    seq_len: the length every sequence must have (null: any length); tss: 0-based index of the
+    transcription start site in every sequence (the one place the TSS is set: explanations and
+    analyses take it from here, or from the data record a checkpoint carries).
     """
 
-    def __init__(self, batch_size: int = 64, num_workers: int = 0, seq_len: int | None = 300, seed: int = 0):
+    def __init__(self, batch_size: int = 64, num_workers: int = 0, seq_len: int | None = 300, seed: int = 0,
+                 tss: int = 249):
         super().__init__()
         self.batch_size, self.num_workers = batch_size, num_workers
-        self.seq_len, self.seed = seq_len, seed
+        self.seq_len, self.seed, self.tss = seq_len, seed, tss
         self.tables: dict[str, SequenceTable] = {}
+
+    def config(self) -> dict[str, Any]:
+        """The arguments that rebuild this data module, with its ``_target_`` (buildable through
+        ``glmxai.allowlist``, so a checkpoint or results folder can carry it safely)."""
+        cls = type(self)
+        return {"_target_": f"{cls.__module__}.{cls.__qualname__}", "seq_len": self.seq_len, "tss": self.tss,
+                "batch_size": self.batch_size, "num_workers": self.num_workers, "seed": self.seed,
+                **self.source_args()}
+
+    def source_args(self) -> dict[str, Any]:
+        """The arguments that say where the sequences come from (a folder, a file, a generator)."""
+        raise NotImplementedError
+
+    def provenance(self) -> dict[str, Any]:
+        """What a checkpoint records of the data it was trained on: ``config`` (see ``config``)
+        and per split its ``source``, ``rows``, sequence ``length`` (None if they differ) and
+        ``sha256`` (of the file's bytes, or of the generated rows for synthetic data)."""
+        splits = {}
+        for split in SPLITS:
+            table = self.table(split)
+            lengths = {len(s) for s in table.sequences}
+            splits[split] = {"source": table.source, "rows": len(table), "sha256": split_sha256(table),
+                             "length": lengths.pop() if len(lengths) == 1 else None}
+        return {"config": self.config(), "splits": splits}
 
     def load_split(self, split: str) -> SequenceTable:
         raise NotImplementedError
@@ -100,6 +142,9 @@ class GueDataModule(PromoterDataModule):
             raise SequenceDataError(self.root, "data folder not found (set data.root to a GUE-format folder)")
         return read_sequence_csv(self.root / GUE_FILES[split], seq_len=self.seq_len)
 
+    def source_args(self) -> dict[str, Any]:
+        return {"root": str(self.root.resolve())}
+
     def describe(self) -> str:
         return f"gue:{self.root}"
 
@@ -114,6 +159,9 @@ class CsvDataModule(PromoterDataModule):
     def load_split(self, split: str) -> SequenceTable:
         return read_sequence_csv(self.path, seq_len=self.seq_len)
 
+    def source_args(self) -> dict[str, Any]:
+        return {"path": str(self.path.resolve())}
+
     def describe(self) -> str:
         return f"csv:{self.path}"
 
@@ -122,14 +170,18 @@ class SyntheticDataModule(PromoterDataModule):
     """The embedded synthetic promoter generator (no files needed); keeps ground-truth masks."""
 
     def __init__(self, n_train: int = 16000, n_val: int = 1000, n_test: int = 1000, data_seed: int = 12345,
-                 tss: int = 249, **kwargs):
+                 **kwargs):
         super().__init__(**kwargs)
         self.sizes = {"train": n_train, "val": n_val, "test": n_test}
         self.data_seed = data_seed
-        self.generator = SyntheticPromoterGenerator(length=self.seq_len or 300, tss=tss)
+        self.generator = SyntheticPromoterGenerator(length=self.seq_len or 300, tss=self.tss)
 
     def load_split(self, split: str) -> SequenceTable:
         return self.generator.generate_split(split, self.sizes[split], self.data_seed)
+
+    def source_args(self) -> dict[str, Any]:
+        return {"n_train": self.sizes["train"], "n_val": self.sizes["val"], "n_test": self.sizes["test"],
+                "data_seed": self.data_seed}
 
     def describe(self) -> str:
         return f"synthetic:seed={self.data_seed}"

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from glmxai.data.encoding import to_strings, to_codes
+from glmxai.data.encoding import to_codes, to_strings
 from glmxai.data.table import SequenceTable, write_sequence_csv
 
 # IUPAC consensus of each motif; degenerate letters are sampled per instance.
@@ -107,7 +107,8 @@ class SyntheticPromoterGenerator:
         for spec, functional, ok in placements:
             if functional:
                 continue
-            records.append(self._write(seq_codes, occupied, spec, self._decoy_start(spec, occupied, rng), False, ok, rng))
+            decoy = self._decoy_start(spec, occupied, rng)
+            records.append(self._write(seq_codes, occupied, spec, decoy, False, ok, rng))
         return records
 
     def _decoy_start(self, spec: MotifSpec, occupied: np.ndarray, rng: np.random.Generator) -> int:

@@ -47,7 +47,7 @@ class SequenceTable:
     def __len__(self) -> int:
         return len(self.sequences)
 
-    def subset(self, rows: np.ndarray) -> "SequenceTable":
+    def subset(self, rows: np.ndarray) -> SequenceTable:
         """The rows given (positions into this table), in that order."""
         rows = np.asarray(rows, dtype=int)
         keep = set(rows.tolist())

@@ -17,13 +17,13 @@ without the pretrained folder, stored in fine-tuned checkpoints).
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch
 from torch import nn
 
-from glmxai.data.encoding import codes_to_one_hot, one_hot, to_strings
+from glmxai.data.encoding import to_strings
 
 
 class Tokenizer:
@@ -90,7 +90,7 @@ class Backbone(nn.Module):
         raise NotImplementedError
 
     @classmethod
-    def from_pretrained(cls, path: str, trust_remote_code: bool = False, **kwargs) -> "Backbone":
+    def from_pretrained(cls, path: str, trust_remote_code: bool = False, **kwargs) -> Backbone:
         """Tokenizer and weights from a hub id or folder; remote code runs only if trusted."""
         raise NotImplementedError(f"{cls.__name__} cannot load pretrained weights")
 
@@ -114,21 +114,3 @@ class Backbone(nn.Module):
             out.append(torch.softmax(logits.float(), dim=-1).cpu().numpy())
         self.train(was_training)
         return np.concatenate(out) if out else np.zeros((0, self.num_classes), dtype=np.float32)
-
-
-class OneHotTokenizer(Tokenizer):
-    """Nucleotide one-hot (B, 4, L); every position is its own token."""
-
-    vocab_size = 4
-
-    def encode(self, sequences: Sequence[str]) -> dict[str, torch.Tensor]:
-        return {"one_hot": one_hot(list(sequences))}
-
-    def encode_codes(self, codes: np.ndarray) -> dict[str, torch.Tensor]:
-        return {"one_hot": codes_to_one_hot(codes)}
-
-    def token_spans(self, sequences: Sequence[str]) -> torch.Tensor:
-        length = len(sequences[0]) if len(sequences) else 0
-        starts = torch.arange(length)
-        spans = torch.stack([starts, starts + 1], dim=-1)
-        return spans.expand(len(sequences), length, 2).clone()

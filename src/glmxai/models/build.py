@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import pickle
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import torch
 from hydra.utils import get_class, instantiate
@@ -45,14 +46,17 @@ def build_backbone(model_cfg: Mapping | DictConfig, train_sequences: Sequence[st
     return instantiate(cfg["backbone"], tokenizer=tokenizer)
 
 
-def build_classifier(model_cfg: Mapping | DictConfig, train_sequences: Sequence[str] = ()) -> SequenceClassifier:
-    """The LightningModule for ``model_cfg`` with its backbone injected."""
+def build_classifier(model_cfg: Mapping | DictConfig, train_sequences: Sequence[str] = (),
+                     data: dict | None = None) -> SequenceClassifier:
+    """The LightningModule for ``model_cfg`` with its backbone injected; ``data``: the provenance
+    of the training data, recorded in its checkpoints."""
     cfg = _plain(model_cfg)
     optimizer = instantiate(cfg["optimizer"]) if cfg.get("optimizer") else None
     backbone = build_backbone(cfg, train_sequences)
     if cfg.get("pretrained"):
         cfg = _rebuildable(cfg, backbone)
-    return SequenceClassifier(backbone, optimizer=optimizer, warmup_ratio=cfg.get("warmup_ratio", 0.1), model_cfg=cfg)
+    return SequenceClassifier(backbone, optimizer=optimizer, warmup_ratio=cfg.get("warmup_ratio", 0.1), model_cfg=cfg,
+                              data=data)
 
 
 def _rebuildable(cfg: dict[str, Any], backbone: Backbone) -> dict[str, Any]:
@@ -79,7 +83,8 @@ def read_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     raise an error naming the file and what to do."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"checkpoint not found: {path} (set ckpt_path=PATH to a checkpoint written by train.py)")
+        raise FileNotFoundError(f"checkpoint not found: {path} "
+                                "(set ckpt_path=PATH to a checkpoint written by train.py)")
     if path.stat().st_size == 0:
         raise CheckpointError(f"{path}: empty file (0 bytes); copy or download the checkpoint again, or retrain")
     try:
@@ -157,7 +162,11 @@ def load_classifier(ckpt_path: str | Path, map_location: str | torch.device = "c
         tokenizer = build(model_cfg.get("tokenizer"), TOKENIZERS, source, "model_cfg.tokenizer")
         tokenizer.load_state_dict(_tokenizer_state(checkpoint, source))
         backbone = build(model_cfg.get("backbone"), BACKBONES, source, "model_cfg.backbone", tokenizer=tokenizer)
-    module = SequenceClassifier(backbone, warmup_ratio=model_cfg.get("warmup_ratio", 0.1), model_cfg=model_cfg)
+    data = (checkpoint.get("hyper_parameters") or {}).get("data") or {}
+    if not isinstance(data, dict):
+        raise UntrustedConfigError(source, "data", "expected a mapping")
+    module = SequenceClassifier(backbone, warmup_ratio=model_cfg.get("warmup_ratio", 0.1), model_cfg=model_cfg,
+                                data=data)
     try:
         module.load_state_dict(checkpoint.get("state_dict") or {})
     except RuntimeError as error:

@@ -7,8 +7,12 @@ import lightning as L
 import torch
 from torch import nn
 from torchmetrics import MeanMetric, MetricCollection
-from torchmetrics.classification import (MulticlassAccuracy, MulticlassAUROC, MulticlassF1Score,
-                                         MulticlassMatthewsCorrCoef)
+from torchmetrics.classification import (
+    MulticlassAccuracy,
+    MulticlassAUROC,
+    MulticlassF1Score,
+    MulticlassMatthewsCorrCoef,
+)
 
 from glmxai.models.base import Backbone
 
@@ -49,12 +53,15 @@ class SequenceClassifier(L.LightningModule):
     optimizer: a partial optimizer (``_partial_: true``) taking the parameters;
     warmup_ratio: fraction of all training steps spent warming the LR up;
     model_cfg: the model's plain-dict config, stored in checkpoints so that
-    ``glmxai.models.build.load_classifier`` can rebuild the backbone.
+    ``glmxai.models.build.load_classifier`` can rebuild the backbone; data: the provenance of the
+    training data (``PromoterDataModule.provenance``), stored beside it so that explanations
+    follow the checkpoint to its own data and TSS.
     """
 
-    def __init__(self, backbone: Backbone, optimizer=None, warmup_ratio: float = 0.1, model_cfg: dict | None = None):
+    def __init__(self, backbone: Backbone, optimizer=None, warmup_ratio: float = 0.1, model_cfg: dict | None = None,
+                 data: dict | None = None):
         super().__init__()
-        self.save_hyperparameters({"model_cfg": model_cfg or {}, "warmup_ratio": warmup_ratio})
+        self.save_hyperparameters({"model_cfg": model_cfg or {}, "warmup_ratio": warmup_ratio, "data": data or {}})
         self.backbone = backbone
         self.optimizer_factory = optimizer or functools.partial(torch.optim.AdamW, lr=1e-3)
         self.loss = nn.CrossEntropyLoss()

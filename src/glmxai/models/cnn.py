@@ -8,7 +8,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from glmxai.models.base import Backbone, OneHotTokenizer
+from glmxai.models.base import Backbone
+from glmxai.models.tokenizers import OneHotTokenizer
 
 
 class CNNBackbone(Backbone):

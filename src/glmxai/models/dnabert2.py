@@ -214,7 +214,7 @@ class DNABERT2Backbone(Backbone):
 
     @classmethod
     def from_pretrained(cls, path: str | Path, trust_remote_code: bool = False, pooling: str = "cls"
-                        ) -> "DNABERT2Backbone":
+                        ) -> DNABERT2Backbone:
         """Config, ``tokenizer.json`` and weights of a DNABERT-2 folder or hub id, natively.
 
         The published checkpoint's own code (``auto_map``) is never run, so ``trust_remote_code``
@@ -228,5 +228,6 @@ class DNABERT2Backbone(Backbone):
         missing, unexpected = model.load_state_dict(state, strict=False)
         missing = [k for k in missing if not k.startswith(("bert.pooler.", "classifier."))]
         if missing or unexpected:
-            raise ValueError(f"{folder}: not a DNABERT-2 state dict (missing {missing[:5]}, unexpected {unexpected[:5]})")
+            raise ValueError(f"{folder}: not a DNABERT-2 state dict "
+                             f"(missing {missing[:5]}, unexpected {unexpected[:5]})")
         return model

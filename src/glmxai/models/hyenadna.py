@@ -282,7 +282,7 @@ class HyenaDNABackbone(Backbone):
 
     @classmethod
     def from_pretrained(cls, path: str | Path, trust_remote_code: bool = False, pooling: str = "mean"
-                        ) -> "HyenaDNABackbone":
+                        ) -> HyenaDNABackbone:
         """Config and weights of a HyenaDNA folder or hub id (HF port, original ``weights.ckpt``
         with its ``config.json``, or a folder written by ``save_pretrained``), natively: the
         checkpoint's own code is never run. Every backbone tensor must be found."""
@@ -302,5 +302,6 @@ class HyenaDNABackbone(Backbone):
         missing, unexpected = model.load_state_dict(state, strict=False)
         missing = [k for k in missing if k != "score.weight"]
         if missing or unexpected:
-            raise ValueError(f"{folder}: not a HyenaDNA state dict (missing {missing[:5]}, unexpected {unexpected[:5]})")
+            raise ValueError(f"{folder}: not a HyenaDNA state dict "
+                             f"(missing {missing[:5]}, unexpected {unexpected[:5]})")
         return model

@@ -311,7 +311,7 @@ class NT2Backbone(Backbone):
 
     @classmethod
     def from_pretrained(cls, path: str | Path, trust_remote_code: bool = False, dtype: str | None = None
-                        ) -> "NT2Backbone":
+                        ) -> NT2Backbone:
         """Config, ``vocab.txt`` and weights of an NT v2 folder or hub id, natively.
 
         The checkpoint's own code (``auto_map``) is never run, so ``trust_remote_code`` is not

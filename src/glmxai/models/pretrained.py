@@ -116,7 +116,7 @@ class HFBackbone(Backbone):
         self.tokenizer.save_vocab(path)
 
     @classmethod
-    def from_pretrained(cls, path: str | Path, trust_remote_code: bool = False, **kwargs) -> "HFBackbone":
+    def from_pretrained(cls, path: str | Path, trust_remote_code: bool = False, **kwargs) -> HFBackbone:
         """Model and ``vocab.txt`` tokenizer from a folder or hub id; a fresh 2-class head.
 
         kwargs go to ``transformers``' ``from_pretrained`` (e.g. ``dtype``)."""

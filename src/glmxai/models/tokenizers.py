@@ -1,6 +1,7 @@
-"""Tokenizers of the four genomic language models, all behind ``glmxai.models.base.Tokenizer``.
+"""Tokenizers of every model, all behind ``glmxai.models.base.Tokenizer``.
 
-Every tokenizer returns ``{"input_ids": (B, T) long, "attention_mask": (B, T) long}``, right
+``OneHotTokenizer`` (the CNN) returns ``{"one_hot": (B, 4, L)}``, each base its own token. Every
+other tokenizer returns ``{"input_ids": (B, T) long, "attention_mask": (B, T) long}``, right
 padded, and maps each token back to the nucleotides it covers with ``token_spans`` (B, T, 2):
 [start, end) in the input string, (-1, -1) for special and padding tokens.
 
@@ -16,15 +17,15 @@ padded, and maps each token back to the nucleotides it covers with ``token_spans
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import torch
 from tokenizers import Tokenizer as HFTokenizer
 from tokenizers import models, pre_tokenizers, processors, trainers
 
-from glmxai.data.encoding import ALPHABET, ALPHABET_N, to_codes
+from glmxai.data.encoding import ALPHABET, ALPHABET_N, codes_to_one_hot, one_hot, to_codes
 from glmxai.models.base import Tokenizer
 
 Piece = tuple[str, int, int]  # (token, start, end); start = end = -1 for special tokens
@@ -97,7 +98,7 @@ class VocabTokenizer(Tokenizer):
         Path(folder, "vocab.txt").write_text("\n".join(self.vocab) + "\n")
 
     @classmethod
-    def from_vocab_file(cls, folder: str | Path) -> "VocabTokenizer":
+    def from_vocab_file(cls, folder: str | Path) -> VocabTokenizer:
         """A tokenizer over the token list of a published ``vocab.txt``."""
         tokenizer = cls()
         tokenizer._set_vocab(Path(folder, "vocab.txt").read_text().splitlines())
@@ -153,7 +154,7 @@ class KmerTokenizer(VocabTokenizer):
         super().load_state_dict(state)
 
     @classmethod
-    def from_vocab_file(cls, folder: str | Path) -> "KmerTokenizer":
+    def from_vocab_file(cls, folder: str | Path) -> KmerTokenizer:
         """Read ``vocab.txt`` of a published DNABERT; k is the length of its k-mer tokens."""
         vocab = Path(folder, "vocab.txt").read_text().splitlines()
         k = len(next(tok for tok in vocab if tok not in cls.SPECIALS))
@@ -293,9 +294,27 @@ class BPETokenizer(Tokenizer):
         self.hf.save(str(Path(folder, "tokenizer.json")))
 
     @classmethod
-    def from_file(cls, folder: str | Path) -> "BPETokenizer":
+    def from_file(cls, folder: str | Path) -> BPETokenizer:
         """Read a published ``tokenizer.json``; its own post-processor is replaced by [CLS] $A [SEP]."""
         tok = HFTokenizer.from_str(Path(folder, "tokenizer.json").read_text())
         tokenizer = cls(vocab_size=tok.get_vocab_size())
         tokenizer._set(tok)
         return tokenizer
+
+
+class OneHotTokenizer(Tokenizer):
+    """Nucleotide one-hot (B, 4, L); every position is its own token."""
+
+    vocab_size = 4
+
+    def encode(self, sequences: Sequence[str]) -> dict[str, torch.Tensor]:
+        return {"one_hot": one_hot(list(sequences))}
+
+    def encode_codes(self, codes: np.ndarray) -> dict[str, torch.Tensor]:
+        return {"one_hot": codes_to_one_hot(codes)}
+
+    def token_spans(self, sequences: Sequence[str]) -> torch.Tensor:
+        length = len(sequences[0]) if len(sequences) else 0
+        starts = torch.arange(length)
+        spans = torch.stack([starts, starts + 1], dim=-1)
+        return spans.expand(len(sequences), length, 2).clone()

@@ -9,7 +9,8 @@ import torch
 from torch import nn
 
 from glmxai.data.encoding import N_CODE, one_hot, to_codes
-from glmxai.models.base import Backbone, OneHotTokenizer, Tokenizer
+from glmxai.models.base import Backbone, Tokenizer
+from glmxai.models.tokenizers import OneHotTokenizer
 
 MOTIF, START, LENGTH = "TATAAA", 120, 300  # motif at positions 120..125 = window 20 of 6 bp
 

@@ -28,7 +28,8 @@ class Anchor(PerturbationMethod):
     """threshold: precision an anchor must reach; delta, epsilon: confidence and tolerance of
     KL-LUCB; batch_size: samples per bandit pull; beam_size; max_anchor_size: most features in
     a rule (null: no limit); min_samples_start: perturbation samples drawn up front (the
-    first bandit statistics come from them, not from one-sample model calls); coverage_samples: samples to estimate coverage (no model calls);
+    first bandit statistics come from them, not from one-sample model calls); coverage_samples:
+    samples to estimate coverage (no model calls);
     stop_on_first: stop at the first anchor reaching ``threshold`` (else search for the
     largest coverage)."""
 
@@ -37,7 +38,8 @@ class Anchor(PerturbationMethod):
     def __init__(self, model: CountingModel, tss: int = 249, features: str = "windows", window: int = 6,
                  background: str = "dinuc_shuffle", n_backgrounds: int = 16, threshold: float = 0.9,
                  delta: float = 0.2, epsilon: float = 0.2, batch_size: int = 64, beam_size: int = 1,
-                 max_anchor_size: int | None = 4, min_samples_start: int = 128, coverage_samples: int = 1000, perturb_probability: float = 0.5,
+                 max_anchor_size: int | None = 4, min_samples_start: int = 128, coverage_samples: int = 1000,
+                 perturb_probability: float = 0.5,
                  stop_on_first: bool = True):
         super().__init__(model, tss, features, window, background, n_backgrounds)
         if not 0 < perturb_probability <= 1:
@@ -68,7 +70,8 @@ class Anchor(PerturbationMethod):
             found = AnchorBaseBeam.anchor_beam(
                 sample_fn, delta=self.delta, epsilon=self.epsilon, batch_size=self.batch_size,
                 desired_confidence=self.threshold, beam_size=self.beam_size, max_anchor_size=self.max_anchor_size,
-                min_samples_start=self.min_samples_start, coverage_samples=self.coverage_samples, stop_on_first=self.stop_on_first)
+                min_samples_start=self.min_samples_start, coverage_samples=self.coverage_samples,
+                stop_on_first=self.stop_on_first)
         chosen = [int(f) for f in found["feature"]]
         described = features.describe(codes, self.tss)
         terms = [described[f] for f in chosen]

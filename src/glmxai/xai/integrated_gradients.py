@@ -17,7 +17,7 @@ import torch
 from captum.attr import IntegratedGradients
 
 from glmxai.data.encoding import to_strings
-from glmxai.models.base import OneHotTokenizer
+from glmxai.models.tokenizers import OneHotTokenizer
 from glmxai.xai import background as bg
 from glmxai.xai.features import spread
 from glmxai.xai.model import CountingModel
@@ -58,8 +58,9 @@ class IntegratedGradientsMethod(Method):
         else:
             baselines, _ = self._embed(bg.make_backgrounds(codes, self.background, self.n_backgrounds, rng))
             if baselines.shape[1:] != embeddings.shape[1:]:
-                raise ValueError(f"ig baseline=background: the background tokenises to shape {tuple(baselines.shape[1:])}"
-                                 f" but the sequence to {tuple(embeddings.shape[1:])}; use xai.baseline=zeros")
+                raise ValueError(f"ig baseline=background: the background tokenises to shape "
+                                 f"{tuple(baselines.shape[1:])} but the sequence to {tuple(embeddings.shape[1:])}; "
+                                 "use xai.baseline=zeros")
         n = len(baselines)
         keys = sorted(inputs)
 

@@ -26,6 +26,7 @@ from omegaconf import DictConfig, OmegaConf
 from tqdm.auto import tqdm
 
 from glmxai.allowlist import DATA_MODULES, PLAIN, UntrustedConfigError, build
+from glmxai.data.datamodule import split_sha256
 from glmxai.data.encoding import to_codes
 from glmxai.data.table import SequenceDataError, SequenceTable, check_lengths
 from glmxai.io import sha256_file, write_json_atomic
@@ -52,6 +53,8 @@ class ExplainJob:
     checkpoint: Path
     checkpoint_sha256: str
     data_source: str
+    data_config: dict
+    tss: int
     table: SequenceTable
     rows: np.ndarray
     codes: np.ndarray
@@ -83,10 +86,67 @@ def _device(name: str) -> torch.device:
     return torch.device(name)
 
 
+TRAIN_OUTPUTS = Path("outputs/train")
+
+
+def resolve_checkpoint(ckpt_path: str | None) -> Path:
+    """``ckpt_path``, or when it is not given the newest ``best.ckpt`` under ``outputs/train``
+    (what ``python train.py`` writes), announced with its run folder."""
+    if ckpt_path:
+        return Path(ckpt_path).expanduser().resolve()
+    found = sorted(TRAIN_OUTPUTS.glob("**/checkpoints/best.ckpt"), key=lambda p: p.stat().st_mtime)
+    if not found:
+        raise FileNotFoundError(f"no ckpt_path given and no checkpoints/best.ckpt under {TRAIN_OUTPUTS.resolve()}: "
+                                "train a model first (python train.py) or pass ckpt_path=PATH")
+    newest = found[-1].resolve()
+    log.info("no ckpt_path given: explaining the newest checkpoint %s (run folder %s)", newest, newest.parents[1])
+    return newest
+
+
+def _datamodule(cfg: DictConfig, record: dict, checkpoint: Path, config_source: str | None):
+    """The data to explain: the command's ``data`` group, or (none given) the data the checkpoint
+    was trained on, rebuilt through the allow-list from its record. A config read from a file
+    (``config_source``) is built through the allow-list too."""
+    data_cfg = cfg.get("data")
+    if data_cfg is None:
+        if not record.get("config"):
+            raise ValueError(f"{checkpoint} records no training data (written before checkpoints carried it): "
+                             "pass data=<group>, e.g. data=gue data.root=DIR")
+        datamodule = build(record["config"], DATA_MODULES, str(checkpoint), "data.config")
+        log.info("explaining the data the checkpoint was trained on: %s (pass data=... to explain other data)",
+                 datamodule.describe())
+        return datamodule
+    if config_source is None:
+        return instantiate(data_cfg)
+    return build(OmegaConf.to_container(data_cfg, resolve=True), DATA_MODULES, config_source, "data")
+
+
+def _check_against_training(datamodule, split_table: SequenceTable, split: str, length: int, record: dict,
+                            checkpoint: Path) -> None:
+    """Refuse data whose TSS or sequence length differs from the checkpoint's training data (a
+    model of one length, or positions relative to another TSS, explain nothing true); warn if
+    the checkpoint's own data has changed since training."""
+    trained = record.get("config") or {}
+    splits = record.get("splits") or {}
+    described = f"{checkpoint} was trained on {(splits.get('train') or {}).get('source', 'data')}"
+    trained_length = (splits.get("train") or {}).get("length")
+    if trained_length is not None and trained_length != length:
+        raise SequenceDataError(split_table.source, f"{length}-bp sequences, but {described} with {trained_length}-bp "
+                                                    "sequences; explain sequences of the training length")
+    if "tss" in trained and trained["tss"] != datamodule.tss:
+        raise SequenceDataError(split_table.source, f"TSS at index {datamodule.tss} (data.tss), but {described} "
+                                                    f"with the TSS at index {trained['tss']}; explain data with the "
+                                                    "same TSS, or set data.tss to where this data's TSS really is")
+    trained_sha = (splits.get(split) or {}).get("sha256")
+    if datamodule.config() == trained and trained_sha and trained_sha != split_sha256(split_table):
+        log.warning("%s has changed since %s was trained on it", split_table.source, checkpoint)
+
+
 def prepare(cfg: DictConfig, config_source: str | None = None) -> ExplainJob:
     """Check every input and load model and data; raises before any explanation work on a
     missing or unsafe checkpoint, an unknown method or bad parameters, sequences of the wrong
-    length, or finished chunks in the output folder from other settings or another model.
+    length or another TSS than the checkpoint's training data, or finished chunks in the output
+    folder from other settings or another model.
 
     config_source: the file ``cfg`` was read from (a shard's saved config, for merging); its
     data config is then built through the allow-list, never by its own ``_target_``. None:
@@ -94,7 +154,6 @@ def prepare(cfg: DictConfig, config_source: str | None = None) -> ExplainJob:
     """
     options = cfg.explain
     get_method(str(cfg.xai.name))
-    checkpoint = Path(cfg.ckpt_path).expanduser().resolve()
     if int(options.chunk_size) < 1 or int(options.batch_size) < 1:
         raise ValueError("explain.chunk_size and explain.batch_size must be positive")
     shard, num_shards = int(options.get("shard", 0)), int(options.get("num_shards", 1))
@@ -102,36 +161,38 @@ def prepare(cfg: DictConfig, config_source: str | None = None) -> ExplainJob:
         raise ValueError(f"explain.shard must be in 0..explain.num_shards-1, got shard {shard} of {num_shards}")
     if options.get("threads"):
         torch.set_num_threads(int(options.threads))
+    checkpoint = resolve_checkpoint(cfg.get("ckpt_path"))
     module = load_classifier(checkpoint, trust_remote_code=bool(cfg.model.trust_remote_code))
     module = module.to(_device(str(options.device)))
     xai_cfg = OmegaConf.to_container(cfg.xai, resolve=True)
-    if config_source is None:
-        datamodule = instantiate(cfg.data)
-    else:
-        if not PLAIN.accepts(xai_cfg):
-            raise UntrustedConfigError(config_source, "xai", f"expected {PLAIN.expected}")
-        datamodule = build(OmegaConf.to_container(cfg.data, resolve=True), DATA_MODULES, config_source, "data")
+    if config_source is not None and not PLAIN.accepts(xai_cfg):
+        raise UntrustedConfigError(config_source, "xai", f"expected {PLAIN.expected}")
+    record = module.hparams.get("data") or {}
+    datamodule = _datamodule(cfg, record, checkpoint, config_source)
     split_table = datamodule.table(str(options.split))
     rows = select_rows(split_table.labels, options.n, str(options.selection), int(options.seed),
                        source=f"the {options.split} split ({split_table.source})")
     table = split_table.subset(rows)
+    lengths = sorted({len(s) for s in table.sequences})
+    if len(lengths) == 1:  # data unlike the training data: an error naming both
+        _check_against_training(datamodule, split_table, str(options.split), lengths[0], record, checkpoint)
     backbone = module.backbone.eval()
     if backbone.fixed_length is not None:
         check_lengths(table, backbone.fixed_length)
-    lengths = sorted({len(s) for s in table.sequences})
     if len(lengths) != 1:
         raise SequenceDataError(table.source, f"explained sequences must share one length, found lengths {lengths}")
     model = CountingModel(backbone, batch_size=int(options.batch_size))
-    method = build_method(xai_cfg, model, tss=int(options.tss))
+    method = build_method(xai_cfg, model, tss=datamodule.tss)
     method.check_length(lengths[0])
     settings = {"xai": xai_cfg, "checkpoint": str(checkpoint),
                 "checkpoint_sha256": sha256_file(checkpoint), "data": datamodule.describe(),
                 "split": str(options.split), "rows": rows.tolist(), "seed": int(options.seed),
-                "tss": int(options.tss), "chunk_size": int(options.chunk_size)}
+                "tss": datamodule.tss, "chunk_size": int(options.chunk_size)}
     fingerprint = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()
     job = ExplainJob(cfg=cfg, method=method, model=model, model_name=str(module.hparams["model_cfg"].get("name")),
                      checkpoint=checkpoint, checkpoint_sha256=settings["checkpoint_sha256"],
-                     data_source=datamodule.describe(), table=table, rows=rows, codes=to_codes(table.sequences),
+                     data_source=datamodule.describe(), data_config=datamodule.config(), tss=datamodule.tss,
+                     table=table, rows=rows, codes=to_codes(table.sequences),
                      out_dir=Path(cfg.paths.output_dir), fingerprint=fingerprint)
     for k in range(job.n_chunks):  # an existing chunk of other settings refuses the job now, before any write
         _finished(job, k)
@@ -221,9 +282,10 @@ def merge(job: ExplainJob) -> dict:
         "checkpoint_sha256": job.checkpoint_sha256,
         "model": job.model_name,
         "data": job.data_source,
+        "data_config": job.data_config,
         "split": str(options.split),
         "selection": {"selection": str(options.selection), "n": options.n, "seed": int(options.seed)},
-        "tss": int(options.tss),
+        "tss": job.tss,
         "n_sequences": n,
         "sequence_length": int(job.codes.shape[1]),
         "score_units": "p(promoter); positive = toward the promoter class (label 1)",

@@ -1,5 +1,8 @@
-"""The explainers' only view of a model, with every model evaluation counted."""
+"""The explainers' only view of a model, with every model evaluation counted, and a predictor
+that remembers its answers for analyses that ask again about the same inputs."""
 from __future__ import annotations
+
+import hashlib
 
 import numpy as np
 import torch
@@ -32,3 +35,26 @@ class CountingModel:
         self.evaluations += embeddings.shape[0]
         logits = self.backbone.forward_embeddings(embeddings, inputs)
         return torch.softmax(logits.float(), dim=-1)[:, 1]
+
+
+class CachedPredictor:
+    """``CountingModel.p_promoter`` remembered by input: ``predictor(codes)`` with codes (N, L)
+    int -> p(promoter) (N,) float64, running the model only for inputs not seen before (equal
+    shape, dtype and bytes; the stored array is returned, so do not modify it).
+
+    Faithfulness uses one per checkpoint: runs of that checkpoint on the same sequences share
+    their unperturbed and random-order inputs, so only the attribution-ordered curves cost new
+    model evaluations (``model.evaluations`` counts those). Results are kept for the
+    predictor's life: one (N,) array per distinct input.
+    """
+
+    def __init__(self, model: CountingModel):
+        self.model = model
+        self._results: dict[str, np.ndarray] = {}
+
+    def __call__(self, codes: np.ndarray) -> np.ndarray:
+        codes = np.ascontiguousarray(codes)
+        key = f"{codes.shape}:{codes.dtype}:{hashlib.sha1(codes.tobytes()).hexdigest()}"
+        if key not in self._results:
+            self._results[key] = self.model.p_promoter(codes)
+        return self._results[key]

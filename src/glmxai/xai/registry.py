@@ -8,14 +8,14 @@ from __future__ import annotations
 import contextlib
 import importlib
 import pkgutil
-from typing import Iterator, Mapping
+from collections.abc import Iterator, Mapping
 
 import numpy as np
 
 from glmxai.xai.model import CountingModel
 from glmxai.xai.records import Attribution
 
-METHODS: dict[str, type["Method"]] = {}
+METHODS: dict[str, type[Method]] = {}
 
 
 class Method:

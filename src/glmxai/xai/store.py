@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import json
 import zipfile
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Iterable, Mapping
 
 import numpy as np
 
