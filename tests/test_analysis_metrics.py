@@ -10,14 +10,13 @@ from glmxai.analysis.motif_attribution import hit_vs_control, positional_profile
 from glmxai.data.encoding import to_codes
 from glmxai.xai.model import CachedPredictor, CountingModel
 
-RNG = np.random.default_rng(0)
-
 
 def test_agreement_known_answers():
-    a = RNG.normal(size=(30, 100))
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(30, 100))
     keys = np.arange(30)
     pairs = agreement.pairwise_agreement(["a", "same", "reversed", "noise"],
-                                         [a, a.copy(), -a, RNG.normal(size=(30, 100))], [keys] * 4,
+                                         [a, a.copy(), -a, rng.normal(size=(30, 100))], [keys] * 4,
                                          k=10, absolute=False).set_index(["a", "b"])
     assert pairs.loc[("a", "same"), "spearman_mean"] == pytest.approx(1.0)
     assert pairs.loc[("a", "same"), "top10_overlap"] == 1.0
@@ -43,7 +42,8 @@ def test_topk_overlap_of_sparse_attributions_is_chance_not_tie_order():
 
 
 def test_agreement_aligns_rows_by_key():
-    a = RNG.normal(size=(5, 50))
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(5, 50))
     pairs = agreement.pairwise_agreement(["x", "y"], [a, a[::-1][:3]], [np.arange(5), np.arange(5)[::-1][:3]])
     assert pairs["n"].item() == 3 and pairs["spearman_mean"].item() == pytest.approx(1.0)
 
@@ -59,14 +59,15 @@ def _motif_detector(start: int, site: str):
 
 
 def test_faithfulness_true_attribution_beats_random_and_reversed():
+    rng = np.random.default_rng(0)
     site, start, n, length = "TATAAAAG", 40, 12, 100
-    codes = RNG.integers(0, 4, (n, length)).astype(np.int8)
+    codes = rng.integers(0, 4, (n, length)).astype(np.int8)
     codes[:, start:start + len(site)] = to_codes(site)
     predict = _motif_detector(start, site)
     truth = np.zeros((n, length), np.float32)
     truth[:, start:start + len(site)] = 1.0
     background = faithfulness.backgrounds(codes, "dinuc_shuffle", seed=1)
-    curves, areas = faithfulness.perturbation_curves(predict, codes, truth + 0.01 * RNG.random((n, length)),
+    curves, areas = faithfulness.perturbation_curves(predict, codes, truth + 0.01 * rng.random((n, length)),
                                                      background, steps=20, n_random=3)
     good = faithfulness.summarize_areas(areas)
     _, bad_areas = faithfulness.perturbation_curves(predict, codes, -truth, background, steps=20, n_random=3)
@@ -82,8 +83,9 @@ def test_faithfulness_true_attribution_beats_random_and_reversed():
 def test_faithfulness_breaks_ties_at_random_not_upstream_first():
     """An attribution that marks an irrelevant window and ties everywhere else must not look
     faithful because ties happened to put the model's real site (upstream) early."""
+    rng = np.random.default_rng(0)
     site, n, length = "TATAAAAG", 12, 100
-    codes = RNG.integers(0, 4, (n, length)).astype(np.int8)
+    codes = rng.integers(0, 4, (n, length)).astype(np.int8)
     codes[:, :len(site)] = to_codes(site)
     sparse = np.zeros((n, length), np.float32)
     sparse[:, 80:88] = 1.0
@@ -101,7 +103,8 @@ def test_faithfulness_rejects_mismatched_shapes():
 
 
 def test_backgrounds_keep_length_and_reject_unknown_kinds():
-    codes = RNG.integers(0, 4, (3, 50))
+    rng = np.random.default_rng(0)
+    codes = rng.integers(0, 4, (3, 50))
     shuffled = faithfulness.backgrounds(codes, "dinuc_shuffle", seed=1)
     assert shuffled.shape == codes.shape and (np.sort(shuffled, 1) == np.sort(codes, 1)).all()
     assert (faithfulness.backgrounds(codes, "N") == 4).all()
@@ -110,9 +113,10 @@ def test_backgrounds_keep_length_and_reject_unknown_kinds():
 
 
 def test_ground_truth_metrics():
+    rng = np.random.default_rng(0)
     masks = np.zeros((3, 50), bool)
     masks[:2, 10:16] = True
-    scores = RNG.normal(0, 0.1, (3, 50))
+    scores = rng.normal(0, 0.1, (3, 50))
     scores[0, 10:16] += 5  # perfect
     scores[1, 10:16] -= 5  # large |score| but pushing away from promoter
     table = ground_truth.mask_metrics(scores, masks, np.array([1, 1, 0]), np.array([0.9, 0.2, 0.1]))
@@ -124,8 +128,9 @@ def test_ground_truth_metrics():
 
 
 def test_attribution_inside_motif_hits_vs_matched_windows():
+    rng = np.random.default_rng(0)
     n, length = 30, 120
-    scores = RNG.normal(0, 1, (n, length))
+    scores = rng.normal(0, 1, (n, length))
     scores[:, 50:58] += 3
     hits = pd.DataFrame({"row": np.arange(n), "motif": "M", "start": 50, "end": 58})
     hits = pd.concat([hits, pd.DataFrame({"row": np.arange(n), "motif": "null", "start": 90, "end": 98})])
@@ -147,10 +152,11 @@ def test_top_windows_do_not_overlap():
 
 
 def test_kmer_tables_and_motif_share():
+    rng = np.random.default_rng(0)
     n, length, k = 40, 80, 6
-    seqs = ["".join("ACGT"[c] for c in RNG.integers(0, 4, length)) for _ in range(n)]
+    seqs = ["".join("ACGT"[c] for c in rng.integers(0, 4, length)) for _ in range(n)]
     seqs = [s[:30] + "TATAAA" + s[36:] for s in seqs]
-    scores = RNG.normal(0, 0.1, (n, length))
+    scores = rng.normal(0, 0.1, (n, length))
     scores[:, 30:36] += 2.0
     labels = np.r_[np.ones(20, int), np.zeros(20, int)]
     by_label, top = kmer_tables(seqs, scores, labels, k=k, top=2, n_top_kmers=3)
@@ -183,9 +189,10 @@ class _CountT:
 
 
 def test_cached_predictor_runs_the_model_once_per_distinct_input():
+    rng = np.random.default_rng(0)
     model = CountingModel(_CountT(), batch_size=4)
     predict = CachedPredictor(model)
-    codes = RNG.integers(0, 4, (5, 20)).astype(np.int8)
+    codes = rng.integers(0, 4, (5, 20)).astype(np.int8)
     first = predict(codes)
     np.testing.assert_allclose(first, (codes == 3).mean(axis=1))
     assert predict(codes.copy()) is first and model.evaluations == 5  # equal input: remembered
