@@ -8,6 +8,7 @@ import lightning as L
 import numpy as np
 import pytest
 import torch
+from hydra.errors import InstantiationException
 
 from glmxai.data.datamodule import SyntheticDataModule
 from glmxai.data.encoding import to_codes
@@ -33,8 +34,13 @@ def model_overrides(name: str) -> list[str]:
     return [f"model={name}", "logger=none", "trainer.enable_progress_bar=false", "trainer.enable_model_summary=false"]
 
 
+# The contract tests feed 120-bp sequences: HyenaDNA's default position-wise head reads one
+# length only (its own tests below), so they use its length-free mean pooling.
+ANY_LENGTH = {"hyenadna": ("model.backbone.pooling=mean",)}
+
+
 def build(name: str, tmp_path, extra: tuple[str, ...] = ()):
-    cfg = compose_config("train", [*model_overrides(name), *extra], tmp_path)
+    cfg = compose_config("train", [*model_overrides(name), *ANY_LENGTH.get(name, ()), *extra], tmp_path)
     torch.manual_seed(0)
     return build_backbone(cfg.model, TRAIN).eval()
 
@@ -164,7 +170,8 @@ def test_dnabert2_loads_published_names_without_remote_code(tmp_path):
 def test_hyenadna_loads_published_names(layout, tmp_path):
     """HF-port (``hyena.backbone.*``, one stored sine frequency per filter) and original Lightning
     (``model.backbone.*`` in weights.ckpt) state dicts load into the native model."""
-    source = build("hyenadna", tmp_path)
+    torch.manual_seed(0)
+    source = HyenaDNABackbone(CharTokenizer(), size="tiny-1k")  # the published tiny-1k
     folder = tmp_path / layout
     folder.mkdir()
     prefix = {"hf": "hyena.backbone.", "lightning": "model.backbone."}[layout]
@@ -215,14 +222,41 @@ def test_hyenadna_rejects_sequences_longer_than_its_filters(tmp_path):
         model.predict_proba(random_sequences(1, 60))
 
 
-def test_synthetic_hyenadna_experiment_fits_the_synthetic_sequences(tmp_path):
-    """The experiment's filters span exactly what a 300-bp sequence needs, with its 16 bands."""
-    cfg = compose_config("train", ["experiment=synthetic_hyenadna"], tmp_path)
-    model = build_backbone(cfg.model)
-    assert model.pooling == "last" and model.config["emb_dim"] == 33
-    assert model.predict_proba(random_sequences(2, cfg.data.seq_len)).shape == (2, 2)
-    with pytest.raises(ValueError, match="max_seq_len"):
-        model.predict_proba(random_sequences(1, cfg.data.seq_len + 2))
+def test_hyenadna_default_reads_every_position_of_one_length(tmp_path):
+    """The from-scratch recipe: filters fitted to the input (16 bands over L + 2 positions), a
+    position-wise head over the 300-bp sequences, 4 epochs; the embedding path is the model's
+    forward and sees token order; other lengths are refused by name."""
+    cfg = compose_config("train", ["model=hyenadna"], tmp_path)
+    assert cfg.trainer.max_epochs == 4
+    model = build_backbone(cfg.model).eval()
+    assert model.pooling == "flatten" and model.fixed_length == 300 and model.config["max_seq_len"] == 302
+    assert model.config["emb_dim"] == 33 and model.score.in_features == 301 * 64
+    sequences = random_sequences(3, 300)
+    inputs = model.encode(sequences)
+    with torch.no_grad():
+        logits = model.forward_embeddings(model.input_embeddings(inputs), inputs)
+        shifted = {k: torch.roll(v, 1, dims=1) for k, v in inputs.items()}
+        moved = model.forward_embeddings(model.input_embeddings(shifted), shifted)
+    np.testing.assert_allclose(model.predict_proba(sequences), torch.softmax(logits, -1).numpy(), atol=1e-6)
+    assert (logits - moved).abs().max() > 1e-4
+    with pytest.raises(RuntimeError):
+        model.predict_proba(random_sequences(1, 200))
+    with pytest.raises(InstantiationException, match="needs one input length"):
+        build_backbone(compose_config("train", ["model=hyenadna", "data.seq_len=null"], tmp_path).model)
+
+
+def test_hyenadna_pretrained_keeps_the_published_architecture(tmp_path):
+    """model=hyenadna model.pretrained=... takes its architecture from the folder, not the recipe."""
+    published = HyenaDNABackbone(CharTokenizer(), size="tiny-1k")
+    published.save_pretrained(tmp_path / "published")
+    cfg = compose_config("train", ["model=hyenadna", f"model.pretrained={tmp_path / 'published'}"], tmp_path)
+    loaded = build_backbone(cfg.model)
+    assert loaded.config == published.config and loaded.pooling == "mean"
+    cfg = compose_config("train", ["model=hyenadna", f"model.pretrained={tmp_path / 'published'}",
+                                   "+model.pretrained_kwargs.pooling=flatten", "+model.pretrained_kwargs.seq_len=300"],
+                         tmp_path)
+    flat = build_backbone(cfg.model)
+    assert flat.config["d_model"] == 128 and flat.score.in_features == 301 * 128
 
 
 @pytest.mark.parametrize("name", MODELS)

@@ -102,7 +102,7 @@ BACKBONES: dict[str, Allowed] = dict([
     allow("glmxai.models.nt.NTBackbone", **_HF_ARGS),
     allow("glmxai.models.nt2.NT2Backbone", **_HF_ARGS),
     allow("glmxai.models.dnabert2.DNABERT2Backbone", **_HF_ARGS, pooling=STRING),
-    allow("glmxai.models.hyenadna.HyenaDNABackbone", **_HF_ARGS, pooling=STRING),
+    allow("glmxai.models.hyenadna.HyenaDNABackbone", **_HF_ARGS, pooling=STRING, seq_len=optional(INT)),
     allow("glmxai.models.toys.MotifDetector", seq_len=INT, start=INT, motif=STRING),
     allow("glmxai.models.toys.TokenMotifDetector", start=INT, motif=STRING),
 ])

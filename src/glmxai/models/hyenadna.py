@@ -234,22 +234,34 @@ class HyenaDNABackbone(Backbone):
     """HyenaDNA classifier over ``CharTokenizer`` ids.
 
     size: a ``SIZES`` preset (default ``tiny-1k``: d_model 128, 2 layers); config: entries with
-    the HF ``config.json`` keys overriding the preset's; pooling: ``mean`` over
-    non-padding tokens (the paper's fine-tuning) or ``last`` (the last token, as in the HF
-    port; it has seen the whole causal context). Embeddings (B, L+1, D); logits (B, 2).
+    the HF ``config.json`` keys overriding the preset's; pooling: how the head reads the hidden
+    states, ``mean`` over non-padding tokens (the paper's fine-tuning), ``last`` (the last token,
+    as in the HF port; it has seen the whole causal context) or ``flatten`` (a linear read-out of
+    every position, like the CNN's dense head: position-specific, so it needs ``seq_len``, the
+    one input length). Embeddings (B, L+1, D); logits (B, 2).
     """
 
+    POOLINGS = ("mean", "last", "flatten")
+
     def __init__(self, tokenizer: CharTokenizer, size: str = "tiny-1k", config: dict | None = None,
-                 pooling: str = "mean"):
+                 pooling: str = "mean", seq_len: int | None = None):
         super().__init__(tokenizer)
         if size not in SIZES:
             raise ValueError(f"unknown size {size!r}; choose from {sorted(SIZES)}")
-        if pooling not in ("mean", "last"):
-            raise ValueError(f"pooling must be 'mean' or 'last', got {pooling!r}")
+        if pooling not in self.POOLINGS:
+            raise ValueError(f"pooling must be one of {self.POOLINGS}, got {pooling!r}")
+        if pooling == "flatten" and seq_len is None:
+            raise ValueError("pooling=flatten reads every position, so it needs one input length (data.seq_len)")
         self.config = {**SIZES[size], **(config or {})}
-        self.pooling = pooling
+        if self.config["max_seq_len"] is None:  # filters spanning exactly the input: L bases, [SEP], one spare
+            if seq_len is None:
+                raise ValueError("config.max_seq_len=null fits the filters to the input, so it needs seq_len")
+            self.config["max_seq_len"] = seq_len + 2
+        self.pooling, self.seq_len = pooling, seq_len
+        self.fixed_length = seq_len if pooling == "flatten" else None
         self.backbone = LMBackbone(self.config)
-        self.score = nn.Linear(self.config["d_model"], self.num_classes, bias=False)
+        positions = seq_len + 1 if pooling == "flatten" else 1  # + [SEP]
+        self.score = nn.Linear(positions * self.config["d_model"], self.num_classes, bias=False)
         self.apply(self._init_weights)
 
     @staticmethod
@@ -269,26 +281,28 @@ class HyenaDNABackbone(Backbone):
         if self.pooling == "mean":
             weights = mask.unsqueeze(-1).to(hidden.dtype)
             pooled = (hidden * weights).sum(1) / weights.sum(1).clamp_min(1.0)
+        elif self.pooling == "flatten":
+            pooled = hidden.flatten(1)
         else:
             last = mask.sum(1).clamp_min(1) - 1
             pooled = hidden[torch.arange(hidden.shape[0], device=hidden.device), last]
         return self.score(pooled)
 
     def architecture(self) -> dict:
-        return {"config": dict(self.config), "pooling": self.pooling}
+        return {"config": dict(self.config), "pooling": self.pooling, "seq_len": self.seq_len}
 
     def save_pretrained(self, path: str | Path) -> None:
         write_native(self, path, self.config)
 
     @classmethod
-    def from_pretrained(cls, path: str | Path, trust_remote_code: bool = False, pooling: str = "mean"
-                        ) -> HyenaDNABackbone:
+    def from_pretrained(cls, path: str | Path, trust_remote_code: bool = False, pooling: str = "mean",
+                        seq_len: int | None = None) -> HyenaDNABackbone:
         """Config and weights of a HyenaDNA folder or hub id (HF port, original ``weights.ckpt``
         with its ``config.json``, or a folder written by ``save_pretrained``), natively: the
         checkpoint's own code is never run. Every backbone tensor must be found."""
         folder = resolve_folder(path)
         published = read_config(folder)
-        model = cls(CharTokenizer(), config=native_config(published), pooling=pooling)
+        model = cls(CharTokenizer(), config=native_config(published), pooling=pooling, seq_len=seq_len)
         weights = load_weights(folder)
         state = {key: v for k, v in weights.items() if (key := hyena_key(k)) is not None}
         if "score.weight" in weights and weights["score.weight"].shape == model.score.weight.shape:
