@@ -74,7 +74,7 @@ def test_faithfulness_true_attribution_beats_random_and_reversed():
     bad = faithfulness.summarize_areas(bad_areas)
     assert good["deletion_aoc"] > good["deletion_aoc_random"] + 0.2
     assert good["insertion_auc"] > good["insertion_auc_random"] + 0.2
-    assert good["deletion_aoc_wilcoxon_p"] < 0.01
+    assert good["deletion_aoc_ttest_p"] < 0.01 and good["deletion_aoc_gain_ci_low"] > 0.2
     assert bad["deletion_aoc"] < bad["deletion_aoc_random"]
     deletion = curves[(curves["order"] == "attribution") & (curves["curve"] == "deletion")]
     assert deletion["prob"].iloc[0] > 0.9 and deletion["prob"].iloc[-1] < 0.6  # site destroyed at the end
@@ -137,8 +137,9 @@ def test_attribution_inside_motif_hits_vs_matched_windows():
     per_hit = hit_vs_control(scores, hits, n_controls=10)
     assert (per_hit["control"].notna()).all()
     table = summarize_hits(per_hit, np.ones(n, int), np.full(n, 0.9)).set_index(["motif", "group"])
-    assert table.loc[("M", "all"), "wilcoxon_p"] < 1e-4 and table.loc[("M", "all"), "median_diff"] > 1
-    assert table.loc[("null", "all"), "wilcoxon_p"] > 0.001
+    assert table.loc[("M", "all"), "ttest_p"] < 1e-4 and table.loc[("M", "all"), "mean_diff"] > 2
+    assert table.loc[("M", "all"), "diff_ci_low"] > 2 and table.loc[("M", "all"), "median_diff"] > 1
+    assert table.loc[("null", "all"), "ttest_p"] > 0.001
     assert table.loc[("M", "label=0"), "hits"] == 0
     profile = positional_profile(scores, np.ones(n, int), tss=100)
     peak = profile.loc[profile["mean"].idxmax(), "rel_pos"]
@@ -177,7 +178,7 @@ def test_sequences_without_hits_give_empty_tables_with_columns():
 
     per_hit = hit_vs_control(np.zeros((3, 50)), pd.DataFrame(columns=HIT_COLUMNS))
     table = summarize_hits(per_hit, np.array([1, 0, 1]), np.array([0.9, 0.1, 0.8]))
-    assert table.empty and {"motif", "group", "wilcoxon_p"} <= set(table.columns)
+    assert table.empty and {"motif", "group", "mean_diff", "ttest_p"} <= set(table.columns)
 
 
 class _CountT:

@@ -4,6 +4,7 @@ length and data), runs keep their recorded fields under unique names, and bad in
 clearly."""
 import json
 import re
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,7 @@ from glmxai.analysis import discovery
 from glmxai.analysis.discovery import runs_of_methods
 from glmxai.analysis.inputs import ExplainInputError, load_run, load_runs
 from glmxai.analysis.pipeline import run
+from glmxai.analysis.report import fmt_p, fmt_signed
 from glmxai.data.datamodule import SyntheticDataModule
 from glmxai.data.synthetic import SyntheticPromoterGenerator
 
@@ -80,8 +82,64 @@ def test_report_renders_with_tables_and_embedded_figures(multirun, tmp_path):
     assert set(written["runs"]["cnn/truth"]) >= {"tata_share_of_top", "mean_spearman_with_others", "ground_truth"}
     assert written["tss"] == 249
     # meta.json without data_config (an older explain run): no audit, and the report says why
-    assert "no data_config" in written["audit"]["skipped"] and "No dataset audit" in html
+    assert "no data_config" in written["audit"]["skipped"] and "What was not analyzed and why" in html
+    assert "dataset audit: 4 of 4 runs record no data_config" in html
     assert not (tmp_path / "tables" / "audit_motif_enrichment.csv").exists()
+
+
+def test_every_table_is_complete_in_the_page_and_the_report_lists_what_it_left_out(multirun, tmp_path):
+    """Four runs give motif_attribution far more than 40 rows: every row, the last run's
+    included, is in report.html (not only in the CSV). An unfinished job (chunks, no results)
+    and the analyses switched off are listed with their reason; no Python repr reaches the page."""
+    inputs = tmp_path / "inputs"
+    shutil.copytree(multirun, inputs)
+    (inputs / "9" / "chunks").mkdir(parents=True)
+    (inputs / "9" / "chunks" / "chunk_00000.npz").write_bytes(b"")
+    out = tmp_path / "out"
+    summary = run(compose_config("analyze", [f"inputs=[{inputs}]", *FAST], out))
+    html = (out / "report.html").read_text()
+    for name in ("motif_attribution", "top_kmers", "comparison_motif_attribution", "comparison_runs"):
+        table = pd.read_csv(out / "tables" / f"{name}.csv")
+        block = html.split(f"<b>Table {name}.</b>")[1].split("</table>")[0]
+        assert block.count("<tr>") == len(table) + 1 and f"href='tables/{name}.csv'" in block  # + the header
+        assert "<div class='tablewrap'>" in block  # wide tables scroll inside their box
+    attribution = pd.read_csv(out / "tables" / "motif_attribution.csv")
+    assert len(attribution) > 40 and attribution["run"].iloc[-1] == "toy/noise"
+    rows = html.split("<b>Table motif_attribution.</b>")[1].split("</table>")[0].split("<tr>")
+    assert "<td>toy/noise</td>" in rows[-1] and "<td>toy/noise</td>" not in "".join(rows[:42])
+    # the comparison puts every motif x model x method side by side
+    comparison = pd.read_csv(out / "tables" / "comparison_motif_attribution.csv")
+    assert set(comparison["model"]) == {"cnn", "toy"} and set(comparison["method"]) == {"truth", "noise"}
+    assert comparison.groupby("motif").size().eq(4).all() and comparison["direction"].notna().all()
+    left_out = html.split("<h2>What was not analyzed and why</h2>")[1].split("</div>")[0]
+    assert "faithfulness: faithfulness.enabled=false" in left_out
+    assert "motif discovery (TF-MoDISco): discovery.enabled=false" in left_out
+    assert f"explain job {inputs / '9'}: no attributions.npz (1 finished chunk file in chunks/" in left_out
+    assert "dataset audit: 4 of 4 runs record no data_config" in left_out
+    assert {"what": "faithfulness", "why": "faithfulness.enabled=false"} in summary["not_analyzed"]
+    for repr_text in ("np.int64", "np.float", ">None<", "{'", "nan<"):
+        assert repr_text not in html
+
+
+def test_headline_verdicts_state_the_numbers_of_their_table(multirun, tmp_path):
+    """The TATA verdict of each run names the table's mean difference and adjusted p, and
+    its direction is the table's (the same test); summary.json carries the same numbers."""
+    out = tmp_path / "out"
+    summary = run(compose_config("analyze", [f"inputs=[{multirun}]", *FAST], out))
+    table = pd.read_csv(out / "tables" / "motif_attribution.csv")
+    tata = table[(table["motif"] == "TBP/TATA (MA0108)") & (table["group"] == "all")].set_index("run")
+    for name, row in tata.iterrows():
+        sentence = next(s for s in summary["headline"] if s.startswith(f"{name}: attribution inside"))
+        assert fmt_signed(row["mean_diff"]) in sentence and fmt_p(row["ttest_p_adj"]) in sentence
+        called = row["ttest_p_adj"] < 0.05
+        expected = ("higher than" if row["mean_diff"] > 0 else "lower than") if called else "not distinguishable"
+        assert f"is {expected}" in sentence
+        assert summary["runs"][name]["tata_ttest_p_adj"] == pytest.approx(row["ttest_p_adj"])
+        assert summary["runs"][name]["tata_mean_diff"] == pytest.approx(row["mean_diff"])
+    assert summary["n_tests"] == int(table["ttest_p"].notna().sum()) + sum(
+        int(pd.read_csv(out / "tables" / f"{name}.csv")[column].notna().sum())
+        for name, column in (("top_kmers", "fisher_p"), ("tata_share_of_top_features", "binomial_p")))
+    assert "Benjamini-Hochberg" in (out / "report.html").read_text()
 
 
 def _derived(parent: str, rng) -> str:
@@ -240,7 +298,7 @@ def test_without_data_the_audit_reads_the_runs_data_config(tmp_path):
     out = tmp_path / "out_mixed"
     summary = run(compose_config("analyze", [f"inputs=[{tmp_path / 'runs'}]", *FAST], out))
     assert "different data" in summary["audit"]["skipped"]
-    assert "No dataset audit: the runs explained different data" in (out / "report.html").read_text()
+    assert "dataset audit: the runs explained different data" in (out / "report.html").read_text()
     assert not (out / "tables" / "audit_motif_enrichment.csv").exists()
 
     out = tmp_path / "out_explicit"

@@ -84,6 +84,7 @@ def agreement_section(report: Report, runs: list[ExplainRun], options: DictConfi
     Returns per run name ``mean_spearman_with_others`` (empty with fewer than two runs or no
     shared sequences)."""
     if len(runs) < 2:
+        report.skip("agreement between runs", f"{len(runs)} run: agreement needs two")
         return {}
     log.info("analyze: agreement between %d runs", len(runs))
     k = options.k
@@ -95,6 +96,7 @@ def agreement_section(report: Report, runs: list[ExplainRun], options: DictConfi
     pairs = pairwise_agreement(names, [r.scores for r in runs], keys, k, options.absolute)
     if pairs.empty:
         report.findings(["No two runs share sequences; agreement not computed."])
+        report.skip("agreement between runs", "no two runs explained the same sequences")
         return {}
     report.table("agreement_pairs", pairs, "One row per pair of runs.")
     for column, vmin in (("spearman_mean", -1.0), (f"top{k}_overlap", 0.0)):

@@ -22,7 +22,7 @@ from glmxai.analysis import derived_pairs as related
 from glmxai.analysis import figures
 from glmxai.analysis.motifs import Motif, presence, scan
 from glmxai.analysis.provenance import AuditData
-from glmxai.analysis.report import Report
+from glmxai.analysis.report import Report, fmt, fmt_p
 from glmxai.data.table import SequenceDataError
 
 log = logging.getLogger(__name__)
@@ -54,17 +54,22 @@ def motif_enrichment(present: pd.DataFrame, labels: np.ndarray, alpha: float = 0
     return out
 
 
-def verdict(row: Mapping, alpha: float = 0.05) -> str:
-    """A plain sentence on whether the motif can separate the classes."""
-    rates = (f"present in {row['rate_promoter']:.1%} of promoters vs {row['rate_nonpromoter']:.1%} of "
-             f"non-promoters (OR {row['odds_ratio']:.2f}, Fisher p={row['fisher_p_bonferroni']:.2g} adj.)")
+def verdict(row: Mapping, alpha: float = 0.05, p_column: str = "fisher_p_bonferroni") -> str:
+    """A plain sentence on whether the motif can separate the classes, on the Fisher test's
+    ``p_column`` (Bonferroni over motifs by default; the report uses its report-wide
+    Benjamini-Hochberg ``fisher_p_adj``)."""
+    p = row[p_column]
+    how = "Bonferroni over motifs" if p_column == "fisher_p_bonferroni" else "adjusted"
+    rates = (f"present in {fmt(100 * row['rate_promoter'], 3)}% of promoters vs "
+             f"{fmt(100 * row['rate_nonpromoter'], 3)}% of non-promoters (OR {fmt(row['odds_ratio'], 3)}, 95% CI "
+             f"{fmt(row['or_ci_low'], 3)} to {fmt(row['or_ci_high'], 3)}; Fisher p = {fmt_p(p)}, {how})")
     bacc = row["balanced_accuracy"]
-    if row["fisher_p_bonferroni"] >= alpha:
+    if not p < alpha:
         return f"{row['motif']}: not associated with the label: {rates}; it cannot separate the classes."
     direction = "enriched in promoters" if row["odds_ratio"] > 1 else "depleted in promoters"
     strength = "a weak" if abs(bacc - 0.5) < 0.1 else "a usable"
     return (f"{row['motif']}: {direction}: {rates}; alone it is {strength} separator "
-            f"(balanced accuracy of 'motif present -> promoter' {bacc:.2f}).")
+            f"(balanced accuracy of 'motif present -> promoter' {fmt(bacc, 2)}).")
 
 
 def position_histogram(hits: pd.DataFrame, labels: np.ndarray, bin_size: int = 10,
@@ -115,33 +120,44 @@ def audit_section(report: Report, data: AuditData, motifs: Sequence[Motif], opti
                                                 "to audit a copy of it")
     if data.datamodule is None:
         log.info("analyze: no dataset audit: %s", data.reason)
-        report.section("Dataset audit")
-        report.findings([f"No dataset audit: {data.reason}."])
+        report.skip("dataset audit", data.reason)
         return {"skipped": data.reason}
     name, tss = data.datamodule.describe(), int(data.datamodule.tss)
+    split_counts = pd.Series(splits).value_counts()
     report.section(f"Dataset audit: {name}",
-                   f"{len(sequences)} sequences ({int(labels.sum())} promoters) over splits "
-                   f"{dict(pd.Series(splits).value_counts())}; data from {data.source}, TSS at index {tss}.")
+                   f"{fmt(len(sequences))} sequences ({fmt(int(labels.sum()))} promoters) over splits "
+                   f"{', '.join(f'{k} {fmt(int(v))}' for k, v in split_counts.items())}; data from {data.source}, "
+                   f"TSS at index {tss}.")
     hits = scan(sequences, motifs, tss=tss)
     enrichment = motif_enrichment(presence(hits, len(sequences), motifs), labels, options.alpha)
+    windowed = motif_enrichment(presence(hits, len(sequences), motifs, windowed=True), labels, options.alpha)
+    alpha = report.alpha
+
+    def verdicts(headline: bool) -> list[str]:
+        out = [verdict(r, alpha, "fisher_p_adj") for r in report.tables["audit_motif_enrichment"].to_dict("records")]
+        if "audit_motif_enrichment_in_window" in report.tables:
+            out += [f"(in its expected window) {verdict(r, alpha, 'fisher_p_adj')}"
+                    for r in report.tables["audit_motif_enrichment_in_window"].to_dict("records")]
+        return [v for v in out if tata in v] if headline else out
+
+    report.findings(lambda: verdicts(False))
+    report.findings(lambda: verdicts(True), headline=True, here=False)
     report.table("audit_motif_enrichment", enrichment.drop(columns="verdict"),
                  "Presence of each motif anywhere in the sequence by label; odds ratio (conditional MLE, 95% CI), "
-                 "Fisher's exact test (Bonferroni over motifs), balanced accuracy of 'motif present -> promoter'.")
-    windowed = motif_enrichment(presence(hits, len(sequences), motifs, windowed=True), labels, options.alpha)
+                 "Fisher's exact test (two-sided; Bonferroni over motifs, and fisher_p_adj over the report), "
+                 "balanced accuracy of 'motif present -> promoter'.")
     if not windowed.empty:
         report.table("audit_motif_enrichment_in_window", windowed.drop(columns="verdict"),
-                     "The same for hits that start inside the motif's expected window relative to the TSS.")
-    verdicts = list(enrichment["verdict"]) + [f"(in its expected window) {v}" for v in windowed.get("verdict", [])]
-    report.findings(verdicts)
-    report.headline += [v for v in verdicts if tata in v]
+                      "The same for hits that start inside the motif's expected window relative to the TSS.")
     hist = position_histogram(hits, labels, options.bin_size, (-tss, len(sequences[0]) - tss))
-    report.table("audit_position_histogram", hist, "Motif hits per sequence by start position bin and label.", 20)
+    report.table("audit_position_histogram", hist, "Motif hits per sequence by start position bin and label.")
     report.figure("audit_position_histograms", figures.position_histograms(hist),
                   "Where each motif's hits start relative to the TSS, per sequence of each label.")
     summary = {"data": name, "source": data.source, "tss": tss, "n": len(sequences),
                "enrichment": enrichment.to_dict("records")}
     if len({len(s) for s in sequences}) != 1:
-        report.findings(["Derived-pair detection skipped: the sequences differ in length."])
+        report.skip("derived-pair detection", "the audited sequences differ in length (pairs are found by aligned "
+                                              "chunks)")
         return summary
     return {**summary, **_derived_pairs_part(report, sequences, labels, splits, hits, options)}
 
@@ -154,13 +170,13 @@ def _derived_pairs_part(report: Report, sequences: list[str], labels: np.ndarray
     report.table("audit_pair_summary", pair_counts,
                  f"Related pairs: sequences sharing >= {options.min_shared_chunks} aligned {options.chunk} bp "
                  f"chunks, or one with >= {options.min_identity:.0%} identical positions (unrelated: ~25%).")
-    report.table("audit_related_pairs", pairs, "Every related pair (rows of the concatenated splits).", 20)
+    report.table("audit_related_pairs", pairs, "Every related pair (rows of the concatenated splits).")
     report.table("audit_motif_retention", related.motif_retention(pairs, hits),
                  "Of a promoter's motif hits, the share its derived non-promoter keeps at the same place and strand.")
     derived = pairs[pairs["kind"] == "promoter->non-promoter"]
-    report.findings([f"{len(derived)} non-promoter/promoter pairs share aligned chunks (negatives derived from "
-                     f"positives); {int(derived['cross_split'].sum())} of them cross the train/dev/test split; "
-                     f"{int(pairs['cross_split'].sum())} related pairs of any kind cross it."], headline=True)
+    report.findings([f"{fmt(len(derived))} non-promoter/promoter pairs share aligned chunks (negatives derived from "
+                     f"positives); {fmt(int(derived['cross_split'].sum()))} of them cross the train/dev/test split; "
+                     f"{fmt(int(pairs['cross_split'].sum()))} related pairs of any kind cross it."], headline=True)
     return {"related_pairs": int(len(pairs)), "derived_pairs": int(len(derived)),
             "derived_pairs_cross_split": int(derived["cross_split"].sum()),
             "related_pairs_cross_split": int(pairs["cross_split"].sum()),

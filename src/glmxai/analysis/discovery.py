@@ -18,7 +18,7 @@ from omegaconf import DictConfig, OmegaConf
 from glmxai.analysis import figures
 from glmxai.analysis.inputs import ExplainRun
 from glmxai.analysis.motifs import CURRENT_RELEASE, POLII_RELEASE, jaspar_db
-from glmxai.analysis.report import Report, slug
+from glmxai.analysis.report import Report, fmt_p, slug
 from glmxai.data.encoding import one_hot
 
 log = logging.getLogger(__name__)
@@ -124,9 +124,11 @@ def discovery_section(report: Report, runs: list[ExplainRun], options: DictConfi
             report.findings([f"{run.name}: TF-MoDISco found no pattern (too few seqlets; explain more sequences)."])
         for p in patterns[:3]:
             best = matches[(matches["pattern"] == p["pattern"]) & (matches["rank"] == 1)]
-            name = f"{best['match_name'].iloc[0]} (q={best['qvalue'].iloc[0]:.2g})" if len(best) else "no match"
+            name = f"{best['match_name'].iloc[0]} (q = {fmt_p(best['qvalue'].iloc[0])})" if len(best) else "no match"
             report.figure(f"pattern_{slug(run.name)}_{p['pattern']}", figures.pattern_logo(p["cwm"], p["pattern"]),
                           f"{run.name} {p['pattern']}: {p['n_seqlets']} seqlets, best JASPAR match {name}.")
     report.table("discovered_patterns", pd.concat(tables, ignore_index=True),
-                 "Discovered patterns and their best JASPAR matches.")
+                 "Discovered patterns and their best JASPAR matches: TOMTOM p-value and q-value (Benjamini-Hochberg "
+                 "over the JASPAR matrices compared with that pattern; a matching score, not one of the report's "
+                 "tests).", pvalues=[])
     return summary

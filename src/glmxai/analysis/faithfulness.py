@@ -7,8 +7,9 @@ re-predicts; insertion starts from the background and restores the top fraction 
 original positions. Positions with equal attribution (Anchors' zeros) are taken in a random
 order. The same is done in ``n_random`` random orders. Areas per sequence:
 deletion ``aoc`` = integral of p(0) - p(f) over f (area over the curve), insertion ``auc``
-= integral of p(f) - p_background; higher is more faithful for both. Method and random
-areas are compared per sequence with the Wilcoxon signed-rank test.
+= integral of p(f) - p_background; higher is more faithful for both. The gain of the
+attribution order over the random orders is the mean of the per-sequence differences, with
+its 95% CI and the paired t-test of it (the statistic the table and the verdicts state).
 """
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from scipy import stats
 
 from glmxai.analysis import figures
 from glmxai.analysis.inputs import ExplainRun
-from glmxai.analysis.report import Report
+from glmxai.analysis.report import Report, fmt, fmt_p, fmt_signed
 from glmxai.data.encoding import to_codes
 from glmxai.io import sha256_file
 
@@ -63,8 +64,10 @@ def perturbation_curves(predict: Predict, codes: np.ndarray, scores: np.ndarray,
     """codes, scores, background: (N, L). Returns (curves, areas).
 
     curves: mean probability of the explained class per ``order`` ('attribution'/'random'),
-    ``curve`` ('deletion'/'insertion') and ``fraction`` (0, 1/steps, ..., 1).
-    areas: per sequence ``row`` and order, ``deletion_aoc`` and ``insertion_auc``.
+    ``repeat`` (which random order; 0 for the attribution order), ``curve``
+    ('deletion'/'insertion') and ``fraction`` (0, 1/steps, ..., 1).
+    areas: per sequence ``row`` and order, ``deletion_aoc`` and ``insertion_auc`` (random:
+    the mean over the random orders).
     """
     codes, background = np.asarray(codes), np.asarray(background)
     if codes.shape != scores.shape or codes.shape != background.shape:
@@ -80,11 +83,12 @@ def perturbation_curves(predict: Predict, codes: np.ndarray, scores: np.ndarray,
     curve_rows, area_rows = [], []
     for name, rank_list in orders.items():
         results = [_curves(predict, codes, background, r, positive, fractions) for r in rank_list]
+        for repeat, pair in enumerate(results):
+            for curve, values in zip(("deletion", "insertion"), pair):
+                curve_rows += [{"order": name, "repeat": repeat, "curve": curve, "fraction": fr, "prob": v}
+                               for fr, v in zip(fractions, values.mean(axis=0))]
         deletion = np.mean([d for d, _ in results], axis=0)
         insertion = np.mean([i for _, i in results], axis=0)
-        for curve, values in (("deletion", deletion), ("insertion", insertion)):
-            curve_rows += [{"order": name, "curve": curve, "fraction": fr, "prob": v}
-                           for fr, v in zip(fractions, values.mean(axis=0))]
         aoc = np.trapezoid(deletion[:, :1] - deletion, fractions, axis=1)
         auc = np.trapezoid(insertion - insertion[:, :1], fractions, axis=1)
         area_rows += [{"row": r, "order": name, "deletion_aoc": a, "insertion_auc": b}
@@ -93,30 +97,59 @@ def perturbation_curves(predict: Predict, codes: np.ndarray, scores: np.ndarray,
 
 
 def summarize_areas(areas: pd.DataFrame) -> dict:
-    """Mean areas of the attribution and random orders, their differences and Wilcoxon p."""
+    """Mean areas of the attribution and random orders, and the gain: the mean per-sequence
+    difference (attribution - random) with its 95% CI and paired t-test p (``*_gain_ci_low``,
+    ``*_gain_ci_high``, ``*_ttest_p``; NaN with fewer than 5 sequences or no variation)."""
     att = areas[areas["order"] == "attribution"].set_index("row")
     rnd = areas[areas["order"] == "random"].set_index("row").loc[att.index]
     out = {"n": len(att)}
     for col in ("deletion_aoc", "insertion_auc"):
-        diff = att[col] - rnd[col]
+        diff = (att[col] - rnd[col]).to_numpy(np.float64)
         out[col] = att[col].mean()
         out[f"{col}_random"] = rnd[col].mean()
         out[f"{col}_gain"] = diff.mean()
-        out[f"{col}_wilcoxon_p"] = float(stats.wilcoxon(diff).pvalue) if len(diff) >= 5 and diff.any() else np.nan
+        out[f"{col}_gain_ci_low"] = out[f"{col}_gain_ci_high"] = out[f"{col}_ttest_p"] = np.nan
+        if len(diff) >= 5 and np.ptp(diff) > 0:
+            test = stats.ttest_1samp(diff, 0.0)
+            ci = test.confidence_interval(0.95)
+            out[f"{col}_gain_ci_low"], out[f"{col}_gain_ci_high"] = float(ci.low), float(ci.high)
+            out[f"{col}_ttest_p"] = float(test.pvalue)
     return out
 
 
+def faithfulness_verdict(row: dict, alpha: float = 0.05) -> str:
+    """A sentence on one run's faithfulness from its table row (with ``*_ttest_p_adj``):
+    the deletion and insertion gains over random order, their direction and adjusted p."""
+    parts = []
+    for col, what in (("deletion_aoc", "deletion AOC"), ("insertion_auc", "insertion AUC")):
+        p = row.get(f"{col}_ttest_p_adj", np.nan)
+        gain = row[f"{col}_gain"]
+        if not np.isfinite(p):
+            how = "not tested"
+        elif p >= alpha:
+            how = "not distinguishable from random order"
+        else:
+            how = "above random order" if gain > 0 else "below random order"
+        parts.append(f"{what} {fmt(row[col])} vs {fmt(row[f'{col}_random'])} for random order (gain "
+                     f"{fmt_signed(gain)}, 95% CI {fmt(row[f'{col}_gain_ci_low'])} to "
+                     f"{fmt(row[f'{col}_gain_ci_high'])}, adjusted p = {fmt_p(p)}): {how}")
+    return f"{row['run']} ({row['n']} sequences): " + "; ".join(parts) + "."
+
+
 def _checkpoint_problem(run: ExplainRun, hashes: dict[str, str]) -> str | None:
-    """Why the run's checkpoint cannot be used (missing, or changed since it was explained)."""
+    """Why the run's checkpoint cannot be used (none recorded, missing, or changed since it
+    was explained)."""
     ckpt = run.meta.get("checkpoint")
-    if not isinstance(ckpt, str) or not Path(ckpt).is_file():
-        return f"{run.name}: checkpoint {ckpt!r} not found; faithfulness skipped."
+    if not isinstance(ckpt, str) or not ckpt:
+        return f"{run.meta_path} records no checkpoint to re-run the model with"
+    if not Path(ckpt).is_file():
+        return f"its checkpoint {ckpt} was not found"
     if ckpt not in hashes:
         hashes[ckpt] = sha256_file(ckpt)
     explained_with = run.meta.get("checkpoint_sha256")
     if explained_with and explained_with != hashes[ckpt]:
-        return (f"{run.name}: {ckpt} has changed since it was explained (SHA-256 {hashes[ckpt][:12]}..., "
-                f"explained with {str(explained_with)[:12]}...); faithfulness skipped.")
+        return (f"{ckpt} has changed since it was explained (SHA-256 {hashes[ckpt][:12]}..., "
+                f"explained with {str(explained_with)[:12]}...)")
     return None
 
 
@@ -125,22 +158,41 @@ def faithfulness_section(report: Report, runs: list[ExplainRun], options: DictCo
     """Deletion/insertion curves of every run whose checkpoint (meta.json ``checkpoint``) is
     present and unchanged, each checkpoint loaded once with ``load_classifier`` (remote code
     only with this command's ``trust_remote_code``). options: ``cfg.faithfulness``. Returns
-    per run name ``faithfulness`` (``summarize_areas``)."""
+    per run name ``faithfulness`` (``summarize_areas``, and ``*_ttest_p_adj`` once the
+    report is written); runs without a usable checkpoint are listed as not analyzed."""
     from glmxai.models.build import load_classifier
     from glmxai.xai.model import CachedPredictor, CountingModel
 
-    log.info("analyze: faithfulness of %d runs (%d sequences each)", len(runs), options.n)
-    report.section("Faithfulness", f"Deletion/insertion over the first {options.n} sequences of each run, "
-                                   f"{options.steps} steps, background: {options.background} (glmxai.xai.background), "
-                                   f"{options.n_random} random orders.")
-    predictors: dict[str, CachedPredictor] = {}
     hashes: dict[str, str] = {}
-    rows, curves, skipped, summary = [], [], [], {}
+    usable = []
     for run in runs:
         problem = _checkpoint_problem(run, hashes)
         if problem:
-            skipped.append(problem)
-            continue
+            report.skip(f"faithfulness of {run.name}", problem)
+        else:
+            usable.append(run)
+    counts = sorted({min(int(options.n), len(run.sequences)) for run in usable})
+    log.info("analyze: faithfulness of %d runs (%s sequences each)", len(usable), fmt(counts))
+    if not counts:
+        sizes = "no run (none has a usable checkpoint)"
+    elif len(counts) == 1:
+        sizes = f"the first {fmt(counts[0])} sequences of each run"
+    else:
+        sizes = (f"the first {fmt(counts[0])} to {fmt(counts[-1])} sequences of each run "
+                 f"(faithfulness.n={options.n}, or all a run holds)")
+    report.section("Faithfulness", f"Deletion/insertion over {sizes}, {options.steps} steps, background: "
+                                   f"{options.background} (glmxai.xai.background), {options.n_random} random orders. "
+                                   "Gain = mean per-sequence difference of the area between attribution order and "
+                                   "random order, with its 95% CI and paired t-test.")
+    predictors: dict[str, CachedPredictor] = {}
+    rows, curves, summary = [], [], {}
+    model_label = {}  # checkpoint -> the model's name in the figure (with its folder where two share it)
+    for run in usable:
+        model_label[run.meta["checkpoint"]] = run.model
+    for ckpt, model in model_label.items():
+        if list(model_label.values()).count(model) > 1:
+            model_label[ckpt] = f"{model} ({Path(ckpt).parent.parent.name or Path(ckpt).parent.name})"
+    for run in usable:
         ckpt = run.meta["checkpoint"]
         if ckpt not in predictors:
             module = load_classifier(ckpt, map_location=options.device, trust_remote_code=trust_remote_code)
@@ -151,18 +203,29 @@ def faithfulness_section(report: Report, runs: list[ExplainRun], options: DictCo
         background = backgrounds(codes, options.background, seed)
         curve, areas = perturbation_curves(predict, codes, run.scores[: options.n], background, options.steps,
                                            options.n_random, seed)
-        log.info("analyze: faithfulness of %s: %d model evaluations", run.name, predict.model.evaluations - before)
-        curves.append(run.tagged(curve))
+        log.info("analyze: faithfulness of %s: %d sequences, %d model evaluations", run.name, len(codes),
+                 predict.model.evaluations - before)
+        curves.append(run.tagged(curve.assign(model=model_label[ckpt])))
         row = summarize_areas(areas)
         summary[run.name] = {"faithfulness": row}
         rows.append({"run": run.name, **row})
-    report.findings(skipped)
-    if rows:
-        report.table("faithfulness", pd.DataFrame(rows), "Mean deletion area over the curve and insertion area under "
-                     "the curve (attribution order, random order, gain, Wilcoxon p of per-sequence gain).")
-        report.figure("faithfulness_curves", figures.perturbation_curves(pd.concat(curves, ignore_index=True)),
-                      "Probability of the explained class as positions are deleted / inserted.")
-        report.findings([f"{r['run']}: deletion AOC {r['deletion_aoc']:.3f} vs random {r['deletion_aoc_random']:.3f} "
-                         f"(p={r['deletion_aoc_wilcoxon_p']:.2g}); insertion AUC {r['insertion_auc']:.3f} vs random "
-                         f"{r['insertion_auc_random']:.3f}." for r in rows], headline=True)
+    if not rows:
+        report.findings(["No run could be checked for faithfulness (see What was not analyzed and why)."])
+        return summary
+    report.table("faithfulness", pd.DataFrame(rows), "Mean deletion area over the curve and insertion area under "
+                 "the curve for the attribution order and the random orders; gain = mean per-sequence difference "
+                 "(95% CI), paired t-test p.")
+    report.figure("faithfulness_curves", figures.perturbation_curves(pd.concat(curves, ignore_index=True)),
+                  "Probability of the explained class as positions are deleted / inserted: attribution order per "
+                  "run (solid); random order per model (dashed: mean of the random orders, band: their range).")
+    alpha = report.alpha
+
+    def verdicts() -> list[str]:
+        table = report.tables["faithfulness"]
+        for record in table.to_dict("records"):  # the adjusted p-values go to summary.json too
+            summary[record["run"]]["faithfulness"].update(
+                {k: record[k] for k in ("deletion_aoc_ttest_p_adj", "insertion_auc_ttest_p_adj")})
+        return [faithfulness_verdict(r, alpha) for r in table.to_dict("records")]
+
+    report.findings(verdicts, headline=True)
     return summary

@@ -54,40 +54,82 @@ def heatmap(matrix: pd.DataFrame, title: str, vmin: float = -1.0, vmax: float = 
 
 
 def perturbation_curves(curves: pd.DataFrame):
-    """Deletion and insertion curves: one colour per run, solid = attribution order,
-    dashed = random order. curves: columns run, order, curve, fraction, prob."""
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), sharey=True)
+    """Deletion and insertion curves: one colour per run for the attribution order (solid);
+    the random orders once per model (runs of one model share them): their mean dashed, with
+    a band from the lowest to the highest random order. curves: columns run, model, order,
+    repeat, curve, fraction, prob."""
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
     colours = dict(zip(curves["run"].unique(), plt.cm.tab10.colors * 5))
+    greys = dict(zip(curves["model"].unique(), ["#555555", "#999999", "#333333", "#bbbbbb", "#777777"] * 5))
+    dashes = dict(zip(curves["model"].unique(), [(4, 2), (1, 1.5), (6, 2, 1, 2), (2, 3), (8, 3)] * 5))
     for ax, curve in zip(axes, ("deletion", "insertion")):
-        for (run, order), g in curves[curves["curve"] == curve].groupby(["run", "order"]):
-            ax.plot(g["fraction"], g["prob"], color=colours[run], ls="-" if order == "attribution" else "--",
-                    label=f"{run} ({order})")
+        sel = curves[curves["curve"] == curve]
+        for model, g in sel[sel["order"] == "random"].groupby("model", sort=False):
+            by_fraction = g.groupby("fraction")["prob"]
+            x = np.asarray(by_fraction.mean().index)
+            ax.fill_between(x, by_fraction.min(), by_fraction.max(), color=greys[model], alpha=0.25, lw=0)
+            ax.plot(x, by_fraction.mean(), color=greys[model], ls=(0, dashes[model]), lw=1.6,
+                    label=f"random order, {model} (mean and range of {g['repeat'].nunique()} orders)")
+        for run, g in sel[sel["order"] == "attribution"].groupby("run", sort=False):
+            ax.plot(g["fraction"], g["prob"], color=colours[run], ls="-", lw=1.4, marker="o", ms=2.5,
+                    label=f"{run} (attribution order)")
         ax.set_title(f"{curve}: top fraction {'replaced by' if curve == 'deletion' else 'restored into'} background",
                      fontsize=9)
         ax.set_xlabel("fraction of positions")
     axes[0].set_ylabel("p(explained class)")
-    axes[1].legend(fontsize=6, loc="lower right")
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, fontsize=7, loc="lower center", ncol=min(3, len(labels)), frameon=False)
+    fig.tight_layout(rect=(0, 0.06 + 0.035 * ((len(labels) - 1) // 3), 1, 1))
+    return fig
+
+
+def positional_profiles(profiles: pd.DataFrame, markers: pd.DataFrame | None = None, smooth: int = 5):
+    """Mean scaled attribution vs position relative to TSS, one panel per label, one line
+    per run (moving average of ``smooth`` bp). profiles: run, rel_pos, label, mean. markers:
+    motif positions observed in the data (``observed_positions`` rows: motif, label,
+    peak_rel_pos), drawn in their label's panel; nothing else but the TSS is marked."""
+    labels = sorted(profiles["label"].unique())
+    fig, axes = plt.subplots(1, len(labels), figsize=(6 * len(labels), 3.6), sharey=True, squeeze=False)
+    kernel = np.ones(smooth) / smooth
+    markers = markers if markers is not None else pd.DataFrame(columns=["motif", "label", "peak_rel_pos"])
+    for ax, label in zip(axes[0], labels):
+        for run, g in profiles[profiles["label"] == label].groupby("run", sort=False):
+            ax.plot(g["rel_pos"], np.convolve(g["mean"], kernel, mode="same"), lw=1, label=run)
+        marks = [(0.0, "TSS")] + [(float(m.peak_rel_pos), str(m.motif).split(" (")[0])
+                                  for m in markers[markers["label"] == label].itertuples(index=False)]
+        for level, (x, name) in enumerate(sorted(marks)):
+            ax.axvline(x, color="grey", lw=0.6, ls=":")
+            ax.text(x, 1.01 + 0.07 * (level % 3), name, fontsize=6, ha="center", va="bottom",
+                    transform=ax.get_xaxis_transform())
+        ax.axhline(0, color="black", lw=0.5)
+        ax.set_title(f"label {label} ({'promoter' if label == 1 else 'non-promoter'})", fontsize=9, pad=26)
+        ax.set_xlabel("position relative to TSS (bp)")
+    axes[0][0].set_ylabel("mean scaled attribution")
+    axes[0][-1].legend(fontsize=6)
     fig.tight_layout()
     return fig
 
 
-def positional_profiles(profiles: pd.DataFrame, smooth: int = 5):
-    """Mean scaled attribution vs position relative to TSS, one panel per label, one line
-    per run (moving average of ``smooth`` bp). profiles: run, rel_pos, label, mean."""
-    labels = sorted(profiles["label"].unique())
-    fig, axes = plt.subplots(1, len(labels), figsize=(6 * len(labels), 3.4), sharey=True, squeeze=False)
-    kernel = np.ones(smooth) / smooth
-    for ax, label in zip(axes[0], labels):
-        for run, g in profiles[profiles["label"] == label].groupby("run"):
-            ax.plot(g["rel_pos"], np.convolve(g["mean"], kernel, mode="same"), lw=1, label=run)
-        for x, name in ((-31, "TATA"), (0, "TSS"), (-60, "GC"), (-90, "CCAAT")):  # canonical positions
-            ax.axvline(x, color="grey", lw=0.5, ls=":")
-            ax.text(x, 1.0, name, fontsize=6, ha="center", va="bottom", transform=ax.get_xaxis_transform())
-        ax.axhline(0, color="black", lw=0.5)
-        ax.set_title(f"label {label} ({'promoter' if label == 1 else 'non-promoter'})", fontsize=9, pad=12)
-        ax.set_xlabel("position relative to TSS (bp)")
-    axes[0][0].set_ylabel("mean scaled attribution")
-    axes[0][-1].legend(fontsize=6)
+def effect_heatmap(effects: pd.DataFrame, significant: pd.DataFrame, notes: pd.DataFrame, title: str):
+    """Motifs (rows) x runs (columns) of a signed effect (mean difference), a symmetric
+    colour scale, each tested cell annotated with its value and * where ``significant``;
+    cells without a test (NaN effect) stay blank with their ``notes`` (e.g. '2 hits')."""
+    values = effects.to_numpy(dtype=float)
+    bound = np.nanmax(np.abs(values)) if np.isfinite(values).any() else 1.0
+    n_rows, n_cols = values.shape
+    fig, ax = plt.subplots(figsize=(3.5 + 0.75 * n_cols, 1.6 + 0.42 * n_rows))
+    image = ax.imshow(np.ma.masked_invalid(values), cmap="RdBu_r", vmin=-bound, vmax=bound, aspect="auto")
+    ax.set_xticks(range(n_cols), effects.columns, rotation=50, ha="right", fontsize=7)
+    ax.set_yticks(range(n_rows), effects.index, fontsize=7)
+    for i in range(n_rows):
+        for j in range(n_cols):
+            if np.isfinite(values[i, j]):
+                star = "*" if bool(significant.iat[i, j]) else ""
+                ax.text(j, i, f"{values[i, j]:+.2f}{star}", ha="center", va="center", fontsize=6)
+            else:
+                ax.text(j, i, str(notes.iat[i, j]), ha="center", va="center", fontsize=5, color="grey")
+    fig.colorbar(image, ax=ax, shrink=0.8, label="mean difference")
+    ax.set_title(title, fontsize=9)
     fig.tight_layout()
     return fig
 

@@ -9,7 +9,7 @@ import pandas as pd
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 from glmxai.analysis.inputs import ExplainRun
-from glmxai.analysis.report import Report
+from glmxai.analysis.report import Report, fmt
 
 log = logging.getLogger(__name__)
 
@@ -47,13 +47,17 @@ def ground_truth_section(report: Report, runs: list[ExplainRun]) -> dict[str, di
     ``ground_truth`` (``summarize_masks``)."""
     masked = [r for r in runs if r.masks is not None]
     if not masked:
+        report.skip("ground truth", "no run holds ground-truth masks (only synthetic data has them)")
         return {}
+    unmasked = [r.name for r in runs if r.masks is None]
+    if unmasked:
+        report.skip(f"ground truth of {', '.join(unmasked)}", "these runs hold no ground-truth masks")
     log.info("analyze: ground truth of %d runs", len(masked))
     report.section("Ground truth", "Per-sequence AUROC / AUPRC of |attribution| for the true motif positions "
                                    "(synthetic masks); prevalence is the AUPRC of a random ranking.")
     rows = [{"run": r.name, **summarize_masks(mask_metrics(r.scores, r.masks, r.labels, r.probs))} for r in masked]
     report.table("ground_truth", pd.DataFrame(rows), "Means over masked sequences, and over correctly predicted ones.")
-    report.findings([f"{r['run']}: AUROC {r['auroc_mean']:.3f} (correct only {r['auroc_correct_mean']:.3f}), "
-                     f"AUPRC {r['auprc_mean']:.3f} vs {r['prevalence_mean']:.3f} by chance." for r in rows],
-                    headline=True)
+    report.findings([f"{r['run']} ({fmt(r['n'])} sequences with a mask): AUROC {fmt(r['auroc_mean'])} (correctly "
+                     f"predicted only: {fmt(r['auroc_correct_mean'])}; 0.5 = chance), AUPRC {fmt(r['auprc_mean'])} vs "
+                     f"{fmt(r['prevalence_mean'])} by chance." for r in rows], headline=True)
     return {row["run"]: {"ground_truth": {k: v for k, v in row.items() if k != "run"}} for row in rows}

@@ -152,28 +152,50 @@ def load_run(folder: str | Path) -> ExplainRun:
                       None if masks is None else masks.astype(bool), meta)
 
 
-def find_run_folders(inputs: Iterable[str | Path]) -> list[Path]:
+def unfinished_jobs(path: Path) -> dict[Path, str]:
+    """Explain job folders under ``path`` without ``attributions.npz``, each with what it
+    holds: finished chunk files (a job still running, interrupted or sharded) or only a log
+    (a job that failed or never started work)."""
+    done = {p.parent for p in path.rglob("attributions.npz")}
+    found = {}
+    for chunks in sorted(path.rglob("chunks")):
+        if chunks.is_dir() and chunks.parent not in done:
+            n = len(list(chunks.glob("chunk_*.npz")))
+            files = f"{n} finished chunk file{'s' if n != 1 else ''}"
+            found[chunks.parent] = (f"no attributions.npz ({files} in chunks/, not merged: unfinished, "
+                                    "interrupted or a shard still running)")
+    for job_log in sorted(path.rglob("explain.log")):
+        if job_log.parent not in done and job_log.parent not in found:
+            found[job_log.parent] = "no attributions.npz (only its log: failed or never started)"
+    return found
+
+
+def find_run_folders(inputs: Iterable[str | Path], unfinished: dict[Path, str] | None = None) -> list[Path]:
     """Explain job folders under ``inputs`` (each a job folder or a multirun folder holding
-    job folders at any depth), sorted; raises if an input does not exist or holds none."""
+    job folders at any depth), sorted; raises if an input does not exist or holds none. Job
+    folders without results are skipped with a warning, and added to ``unfinished`` (folder ->
+    why) when given."""
     folders: list[Path] = []
     for item in inputs:
         path = Path(item).expanduser()
         if not path.exists():
             raise ExplainInputError(f"{path}: input folder not found")
         found = sorted(p.parent for p in path.rglob("attributions.npz"))
-        for unfinished in sorted({c.parent for c in path.rglob("chunks")} - set(found)):
-            log.warning("%s: explain job without attributions.npz (unfinished?); skipped", unfinished)
+        for folder, why in unfinished_jobs(path).items():
+            log.warning("explain job %s: %s; skipped", folder, why)
+            if unfinished is not None:
+                unfinished[folder] = why
         if not found:
             raise ExplainInputError(f"{path}: no attributions.npz in it or below it")
         folders += found
     return sorted(set(folders))
 
 
-def load_runs(inputs: Iterable[str | Path]) -> list[ExplainRun]:
+def load_runs(inputs: Iterable[str | Path], unfinished: dict[Path, str] | None = None) -> list[ExplainRun]:
     """Every explain run under ``inputs``, each with a unique ``name``: ``model/method``, and
     for runs that share it, ``model/method@<job folder>`` (with as many trailing folder names
-    as it takes to tell them apart)."""
-    runs = [load_run(f) for f in find_run_folders(inputs)]
+    as it takes to tell them apart). Unfinished job folders go to ``unfinished`` when given."""
+    runs = [load_run(f) for f in find_run_folders(inputs, unfinished)]
     for base in {r.name for r in runs}:
         same = [r for r in runs if r.name == base]
         if len(same) < 2:

@@ -4,7 +4,9 @@ A feature is a k-mer window at one position; its importance is the sum of the
 attribution over its k positions. Per sequence, the ``top`` most positive (and most
 negative) non-overlapping windows are that sequence's top features. Every count is set
 against how often the k-mer (or a motif hit) occurs among all windows, so that a k-mer
-that is merely frequent does not look important.
+that is merely frequent does not look important. A row counts as a finding only with at
+least ``min_count`` top features (``kmers.min_count``): rows below it stay in the tables,
+flagged, and never reach a verdict, whatever their p-value.
 """
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ from scipy import stats
 
 from glmxai.analysis.inputs import ExplainRun
 from glmxai.analysis.motifs import hit_mask
-from glmxai.analysis.report import Report
+from glmxai.analysis.report import Report, fmt, fmt_p
 from glmxai.analysis.windows import window_sums
 
 log = logging.getLogger(__name__)
@@ -111,31 +113,97 @@ def motif_share_of_top(scores: np.ndarray, labels: np.ndarray, motif_mask: np.nd
     return pd.DataFrame(rows)
 
 
+def flag_counts(table: pd.DataFrame, count: str, min_count: int) -> pd.DataFrame:
+    """``table`` with ``finding`` (``count`` >= ``min_count``) and ``flag`` (why a row is not
+    a finding) columns."""
+    enough = table[count].to_numpy() >= min_count
+    return table.assign(finding=enough, flag=np.where(enough, "", f"count < {min_count}: not a finding"))
+
+
+def kmer_findings(top_kmers: pd.DataFrame, min_count: int, alpha: float = 0.05, per_label: int = 3) -> list[str]:
+    """Per run and label, the k-mers enriched among top positive features that are findings:
+    at least ``min_count`` times among them and adjusted Fisher p (``fisher_p_adj``) < alpha;
+    the ``per_label`` most enriched. top_kmers: the ``top_kmers`` table with ``run``."""
+    sentences = []
+    for run, g in top_kmers.groupby("run", sort=False):
+        found = g[(g["n_top_positive"] >= min_count) & (g["fisher_p_adj"] < alpha)]
+        below = int(((g["n_top_positive"] < min_count) & (g["fisher_p_adj"] < alpha)).sum())
+        note = (f"; {below} k-mer row{'s' if below > 1 else ''} with adjusted p < {fmt(alpha)} but fewer than "
+                f"{min_count} top features {'are' if below > 1 else 'is'} not a finding") if below else ""
+        if found.empty:
+            sentences.append(f"{run}: no k-mer is enriched among top positive features with at least {min_count} "
+                             f"of them and adjusted Fisher p < {fmt(alpha)}{note}.")
+            continue
+        parts = []
+        for label, rows in found.groupby("label"):
+            best = rows.sort_values("enrichment", ascending=False).head(per_label)
+            kmers = ", ".join(f"{r.kmer} {r.n_top_positive} times vs {fmt(r.expected, 2)} expected "
+                              f"({fmt(r.enrichment, 2)}x, adjusted p = {fmt_p(r.fisher_p_adj)})"
+                              for r in best.itertuples(index=False))
+            parts.append(f"in {'promoters' if label == 1 else 'non-promoters'}: {kmers}")
+        sentences.append(f"{run}: k-mers enriched among top positive features " + "; ".join(parts) + note + ".")
+    return sentences
+
+
+def motif_share_findings(shares: pd.DataFrame, motif: str, min_count: int, alpha: float = 0.05) -> list[str]:
+    """Per run and label, the share of top positive features overlapping ``motif`` against
+    the share of all windows (``binomial_p_adj``); rows with fewer than ``min_count``
+    overlapping features are not findings."""
+    sentences = []
+    for row in shares.to_dict("records"):
+        who = f"{row['run']}, {'promoters' if row['label'] == 1 else 'non-promoters'}"
+        observed = (f"{fmt(100 * row['share'], 2)}% of {row['top_features']} top positive features overlap a {motif} "
+                    f"hit vs {fmt(100 * row['expected_share'], 2)}% of all windows")
+        p = row.get("binomial_p_adj", np.nan)
+        if row["overlapping_motif"] < min_count:
+            sentences.append(f"{who}: {observed}; {row['overlapping_motif']} overlapping features, fewer than "
+                             f"{min_count}: not a finding.")
+        elif not np.isfinite(p) or p >= alpha:
+            sentences.append(f"{who}: {observed}; not distinguishable from chance (adjusted p = {fmt_p(p)}).")
+        else:
+            how = "more" if row["share"] > row["expected_share"] else "less"
+            sentences.append(f"{who}: {observed}: {how} than by chance (adjusted p = {fmt_p(p)}).")
+    return sentences
+
+
 def kmer_section(report: Report, runs: list[ExplainRun], hits: dict[str, pd.DataFrame], options: DictConfig,
                  tata: str) -> dict[str, dict]:
     """The k-mer tables of every run. hits: ``scan`` output per run name; options:
     ``cfg.kmers``; tata: the motif whose share of top features is tested. Returns per run
-    name ``tata_share_of_top`` (records of ``motif_share_of_top``)."""
+    name ``tata_share_of_top`` (records of ``motif_share_of_top``, with ``binomial_p_adj``,
+    ``finding`` and ``flag`` once the report is written)."""
     log.info("analyze: k-mer tables of %d runs", len(runs))
-    k, top = options.k, options.top
+    k, top, min_count = options.k, options.top, int(options.get("min_count", 5))
     report.section("k-mer tables (the original study's, with backgrounds)",
                    f"Features are {k}-mer windows; importance = summed attribution. Per sequence the {top} "
-                   "highest (and lowest) non-overlapping windows are its top positive (negative) features.")
+                   "highest (and lowest) non-overlapping windows are its top positive (negative) features. "
+                   f"A row is a finding only with at least {min_count} top features (kmers.min_count) and adjusted "
+                   f"p < {fmt(report.alpha)}; rows below the count are shown, flagged, and never reach a verdict.")
     by_label, tops, shares, summary = [], [], [], {}
     for run in runs:
         table, best = kmer_tables(run.sequences, run.scores, run.labels, k, top, options.n_top_kmers)
         by_label.append(run.tagged(table))
-        tops.append(run.tagged(best))
+        tops.append(run.tagged(flag_counts(best, "n_top_positive", min_count)))
         mask = hit_mask(hits[run.name], len(run.sequences), run.length, tata)
         share = motif_share_of_top(run.scores, run.labels, mask, k, top)
-        shares.append(run.tagged(share))
+        shares.append(run.tagged(flag_counts(share, "overlapping_motif", min_count)) if len(share) else share)
         summary[run.name] = {"tata_share_of_top": share.to_dict("records")}
+    alpha = report.alpha
+    report.findings(lambda: kmer_findings(report.tables["top_kmers"], min_count, alpha))
     report.table("kmer_importance_by_label", pd.concat(by_label, ignore_index=True),
-                 "k-mers among top positive / negative features by label, with all occurrences.", 20)
+                 "k-mers among top positive / negative features by label, with all occurrences (descriptive: "
+                 "no test).")
     report.table("top_kmers", pd.concat(tops, ignore_index=True),
                  "Top k-mers among top positive features per run and label: counts, expected counts if top "
-                 "windows were random, enrichment and one-sided Fisher p.")
+                 "windows were random, enrichment and one-sided Fisher p; finding / flag: the minimum count.")
+    def share_findings() -> list[str]:
+        table = report.tables["tata_share_of_top_features"]
+        for run, rows in table.groupby("run"):  # summary.json gets the adjusted p and the flags too
+            summary[run]["tata_share_of_top"] = rows.drop(columns="run").to_dict("records")
+        return motif_share_findings(table, tata, min_count, alpha)
+
+    report.findings(share_findings)
     report.table("tata_share_of_top_features", pd.concat(shares, ignore_index=True),
                  f"Share of top positive features overlapping a {tata} hit vs the share of all "
-                 "windows that do (expected), one-sided binomial test.")
+                 "windows that do (expected), one-sided binomial test; finding / flag: the minimum count.")
     return summary

@@ -153,5 +153,7 @@ def motif_table_section(report: Report, motifs: Sequence[Motif], pvalue: float, 
                              "per position and strand. Positions are relative to the TSS of the data they are in.")
     report.table("motifs", pd.DataFrame([{"motif": m.name, "jaspar_id": m.matrix_id, "consensus": m.consensus,
                                           "width": m.width, "pvalue": m.pvalue, "threshold": m.threshold,
-                                          "strands": m.strands, "expected_window": m.window} for m in motifs]),
+                                          "strands": m.strands,
+                                          "expected_window": f"{m.window[0]}..{m.window[1]}" if m.window else ""}
+                                         for m in motifs]),
                  "Motifs, score thresholds and the expected start window relative to the TSS.")

@@ -11,6 +11,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from glmxai.analysis.agreement import agreement_section
 from glmxai.analysis.audit import audit_section
+from glmxai.analysis.comparison import comparison_section
 from glmxai.analysis.discovery import discovery_section, runs_of_methods
 from glmxai.analysis.faithfulness import faithfulness_section
 from glmxai.analysis.ground_truth import ground_truth_section
@@ -20,6 +21,7 @@ from glmxai.analysis.motif_attribution import motif_attribution_section
 from glmxai.analysis.motifs import build_motifs, motif_table_section, scan
 from glmxai.analysis.provenance import audit_data, runs_length, runs_tss
 from glmxai.analysis.report import Report
+from glmxai.analysis.wandb_log import log_report, sweep_group
 from glmxai.io import write_json_atomic
 
 log = logging.getLogger(__name__)
@@ -33,7 +35,8 @@ def run(cfg: DictConfig) -> dict:
     if not inputs and not cfg.get("data"):
         raise ValueError("nothing to analyze: give inputs=[explain folders] and/or data=<group> for the audit")
     # every check before any work: bad inputs, disagreeing runs, a misspelt discovery method
-    runs = load_runs(inputs) if inputs else []
+    unfinished: dict[Path, str] = {}
+    runs = load_runs(inputs, unfinished) if inputs else []
     tss = runs_tss(runs) if runs else None
     if runs:
         runs_length(runs)
@@ -43,40 +46,62 @@ def run(cfg: DictConfig) -> dict:
              audited.source or audited.reason)
     motifs = build_motifs(OmegaConf.to_container(cfg.motifs.list, resolve=True), cfg.motifs.pvalue,
                           cfg.motifs.pseudocount)
-    report = Report(out, "glmxai analysis")
+    options = cfg.get("report") or {}
+    report = Report(out, "glmxai analysis", alpha=float(options.get("alpha", 0.05)),
+                    collapse_rows=int(options.get("collapse_rows", 1000)))
+    for folder, why in unfinished.items():
+        report.skip(f"explain job {folder}", why)
     summary: dict = {"inputs": [str(r.path) for r in runs], "tss": tss}
     motif_table_section(report, motifs, cfg.motifs.pvalue, cfg.motifs.pseudocount)
     summary["audit"] = audit_section(report, audited, motifs, cfg.audit, cfg.motifs.tata)
+    parts = []
     if runs:
         log.info("analyze: motif scan of %d runs", len(runs))
         hits = {r.name: scan(r.sequences, motifs, tss=tss) for r in runs}
         runs_overview_section(report, runs, tss)
+        comparison_section(report, runs, [m.name for m in motifs], cfg.motifs.tata)
         parts = [motif_attribution_section(report, runs, hits, tss, cfg.attribution, cfg.motifs.tata, cfg.seed),
                  kmer_section(report, runs, hits, cfg.kmers, cfg.motifs.tata),
                  agreement_section(report, runs, cfg.agreement)]
         if cfg.faithfulness.enabled:
             parts.append(faithfulness_section(report, runs, cfg.faithfulness, cfg.seed,
                                               bool(cfg.model.trust_remote_code)))
+        else:
+            report.skip("faithfulness", "faithfulness.enabled=false")
         parts.append(ground_truth_section(report, runs))
         if discovery_runs:
             parts.append(discovery_section(report, discovery_runs, cfg.discovery))
+            chosen = {id(r) for r in discovery_runs}
+            left_out = [r.name for r in runs if id(r) not in chosen]
+            if left_out:
+                report.skip(f"motif discovery of {', '.join(left_out)}",
+                            f"not among discovery.methods={list(cfg.discovery.methods)}")
+        else:
+            report.skip("motif discovery (TF-MoDISco)", "discovery.enabled=false")
+    summary["report"] = str(report.write())  # adjusts the p-values; sections' summaries get the adjusted ones
+    if runs:
         summary["runs"] = {r.name: {k: v for part in parts for k, v in part.get(r.name, {}).items()} for r in runs}
-    summary["report"] = str(report.write())
+    summary["headline"] = report.headline
+    summary["not_analyzed"] = report.skipped
+    summary["n_tests"] = report.n_tests
     write_json_atomic(summary, out / "summary.json")
     if cfg.get("logger") and cfg.logger.get("wandb"):
         wb = cfg.logger.wandb
-        report.log_wandb(project=wb.get("project", "glmxai"), name=f"{cfg.task_name}", dir=str(out),
-                         mode="offline" if wb.get("offline", True) else "online",
-                         config=OmegaConf.to_container(OmegaConf.masked_copy(cfg, [k for k in cfg if k != "logger"]),
-                                                       resolve=True))
+        log_report(report, summary, project=wb.get("project") or "glmxai", name=wb.get("name") or cfg.task_name,
+                   mode="offline" if wb.get("offline", True) else "online", group=wb.get("group") or sweep_group(),
+                   config=OmegaConf.to_container(OmegaConf.masked_copy(cfg, [k for k in cfg if k != "logger"]),
+                                                 resolve=True),
+                   directory=out)
     log.info("analyze: report %s", summary["report"])
     return summary
 
 
 def runs_overview_section(report: Report, runs: list[ExplainRun], tss: int) -> None:
     """The runs analysed, with the accuracy of the explained model on the explained sequences."""
-    report.section("Explain runs", f"{len(runs)} runs (model/method, with the job folder where two share it); "
-                                   f"positions relative to the TSS at index {tss}, as the runs record it.")
+    distinct = len({(r.data_key, int(i)) for r in runs for i in r.index})
+    report.section("Explain runs", f"{len(runs)} runs (model/method, with the job folder where two share it) of "
+                                   f"{distinct:,} distinct sequences; positions relative to the TSS at index {tss}, "
+                                   "as the runs record it.")
     report.table("runs", pd.DataFrame([{
         "run": r.name, "model": r.model, "method": r.method, "n": len(r.sequences),
         "accuracy": float(((r.probs >= 0.5) == (r.labels == 1)).mean()), "checkpoint": r.meta.get("checkpoint"),

@@ -1,19 +1,41 @@
-"""A self-contained report folder: ``report.html`` (tables inline, figures as base64 PNG),
-``tables/<name>.csv`` and ``figures/<name>.png``; optionally the same logged to W&B."""
+"""A self-contained report folder: ``report.html`` (tables inline and complete, figures as
+base64 PNG), ``tables/<name>.csv`` and ``figures/<name>.png`` (``analysis.wandb_log`` logs them to W&B).
+
+Every test p-value of a report is adjusted once, over all the tests of the report
+(Benjamini-Hochberg): a table's p-value columns (by default every column whose name ends in
+``_p``) each get a ``<column>_adj`` column beside them when the report is written. Sentences and
+tables that depend on adjusted p-values are given as functions (``findings(callable)``,
+``later``) and evaluated then, in their place on the page. Numbers in text and tables go
+through ``fmt``: plain numbers, never numpy reprs, ``None`` or tuples.
+"""
 from __future__ import annotations
 
 import base64
 import html
+import logging
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+from scipy import stats
 
 from glmxai.io import atomic_path, write_bytes_atomic
 
-_STYLE = """body{font-family:sans-serif;max-width:1200px;margin:2em auto;color:#222}
-table{border-collapse:collapse;font-size:12px;margin:.5em 0}td,th{border:1px solid #ccc;padding:2px 6px}
-th{background:#f0f0f0}img{max-width:100%}figcaption,.caption{font-size:13px;color:#555}
-.finding{background:#f7f7e8;padding:.5em 1em;border-left:4px solid #cc9}"""
+log = logging.getLogger(__name__)
+
+_STYLE = """body{font-family:sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}
+h2{border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:1.6em}
+.tablewrap{overflow:auto;max-width:100%;max-height:30em;border:1px solid #ddd;margin:.3em 0 1em}
+table{border-collapse:collapse;font-size:12px}td,th{border:1px solid #ddd;padding:2px 6px;white-space:nowrap}
+th{background:#f0f0f0;position:sticky;top:0}tr:nth-child(even) td{background:#fafafa}
+img{max-width:100%}figure{margin:1em 0}figcaption,.caption{font-size:13px;color:#555}
+details>summary{cursor:pointer;font-size:13px;color:#336}
+.finding{background:#f7f7e8;padding:.5em 1em;border-left:4px solid #cc9;margin:.5em 0}
+.skipped{background:#f4f4f8;padding:.5em 1em;border-left:4px solid #99c;margin:.5em 0}
+.note{font-size:13px;color:#444}"""
 
 
 def slug(text: str) -> str:
@@ -21,44 +43,160 @@ def slug(text: str) -> str:
     return "".join(c if c.isalnum() else "_" for c in text)
 
 
-class Report:
-    """Collects sections, tables, figures and findings; ``write`` renders ``report.html``."""
+def fmt(value, digits: int = 3, missing: str = "n/a") -> str:
+    """``value`` as plain text: numbers with ``digits`` significant digits (integers in full,
+    with thousands separators; very small or large values in e-notation), booleans as yes/no,
+    ``None``/NaN as ``missing``, sequences joined with ", ", mappings as "key value, ...";
+    numpy scalars like the Python numbers they hold."""
+    if value is None:
+        return missing
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        if math.isnan(value):
+            return missing
+        if math.isinf(value):
+            return "inf" if value > 0 else "-inf"
+        if value == 0:
+            return "0"
+        size = abs(value)
+        if value.is_integer() and size < 1e15:
+            return f"{int(value):,}"
+        if size >= 10**digits and size < 1e9:
+            return f"{value:,.0f}"
+        if size >= 1e9 or size < 1e-3:
+            mantissa, exponent = f"{value:.{max(digits - 1, 0)}e}".split("e")
+            if "." in mantissa:
+                mantissa = mantissa.rstrip("0").rstrip(".")
+            return f"{mantissa}e{exponent}"
+        return f"{value:.{digits}g}"
+    if isinstance(value, str):
+        return value
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, Mapping):
+        return ", ".join(f"{fmt(k, digits, missing)} {fmt(v, digits, missing)}" for k, v in value.items())
+    if isinstance(value, (list, tuple, set, np.ndarray, pd.Series)):
+        return ", ".join(fmt(v, digits, missing) for v in value)
+    return str(value)
 
-    def __init__(self, out_dir: str | Path, title: str):
+
+def fmt_signed(value, digits: int = 3) -> str:
+    """``fmt`` with an explicit + for positive numbers (differences, gains)."""
+    text = fmt(value, digits)
+    return f"+{text}" if isinstance(value, (int, float, np.number)) and np.isfinite(value) and value > 0 else text
+
+
+def fmt_p(value) -> str:
+    """A p-value: two significant digits."""
+    return fmt(value, 2)
+
+
+def bh_adjust(pvalues) -> np.ndarray:
+    """Benjamini-Hochberg adjusted p-values (``scipy.stats.false_discovery_control``) of a
+    1-d array; NaN entries (no test) stay NaN and do not count as tests."""
+    p = np.asarray(pvalues, dtype=np.float64).ravel()
+    out = np.full(p.shape, np.nan)
+    tested = np.isfinite(p)
+    if tested.any():
+        out[tested] = stats.false_discovery_control(np.clip(p[tested], 0.0, 1.0), method="bh")
+    return out
+
+
+@dataclass
+class _Table:
+    name: str
+
+
+@dataclass
+class _Findings:
+    sentences: list[str] | Callable[[], list[str]]
+    headline: bool
+    here: bool
+
+
+@dataclass
+class _Later:
+    build: Callable[[], None]
+
+
+class Report:
+    """Collects sections, tables, figures, findings and what was not analyzed; ``write``
+    adjusts the p-values, evaluates what was deferred and renders ``report.html``.
+
+    After ``write``: ``tables`` hold the adjusted ``<p>_adj`` columns, ``headline`` the
+    sentences of "What the evidence supports" in page order, ``skipped`` the
+    ``{"what", "why"}`` items of "What was not analyzed and why", ``n_tests`` the number of
+    p-values adjusted together."""
+
+    def __init__(self, out_dir: str | Path, title: str, alpha: float = 0.05, collapse_rows: int = 1000):
         self.out_dir = Path(out_dir)
         self.title = title
-        self.parts: list[str] = []
+        self.alpha = alpha
+        self.collapse_rows = collapse_rows  # tables longer than this start folded (<details>)
+        self.parts: list = []
         self.tables: dict[str, pd.DataFrame] = {}
+        self.captions: dict[str, str] = {}
         self.figures: dict[str, Path] = {}
         self.headline: list[str] = []
+        self.skipped: list[dict[str, str]] = []
+        self.pvalue_columns: dict[str, list[str]] = {}
+        self.n_tests = 0
+        self._adjusted = False
 
     def section(self, title: str, intro: str | None = None) -> None:
         self.parts.append(f"<h2>{html.escape(title)}</h2>")
         if intro:
             self.parts.append(f"<p>{html.escape(intro)}</p>")
 
+    def note(self, text: str) -> None:
+        """A paragraph of explanation."""
+        self.parts.append(f"<p class='note'>{html.escape(text)}</p>")
+
     @staticmethod
-    def _finding_box(sentences: list[str]) -> str:
+    def _box(sentences: list[str], kind: str = "finding") -> str:
         items = "".join(f"<li>{html.escape(s)}</li>" for s in sentences)
-        return f"<div class='finding'><ul>{items}</ul></div>"
+        return f"<div class='{kind}'><ul>{items}</ul></div>"
 
-    def findings(self, sentences: list[str], headline: bool = False) -> None:
-        """Plain statements of what the evidence supports, here (and at the top if ``headline``)."""
-        if sentences:
-            self.parts.append(self._finding_box(sentences))
-            if headline:
-                self.headline += sentences
+    def findings(self, sentences: list[str] | Callable[[], list[str]], headline: bool = False,
+                 here: bool = True) -> None:
+        """Plain statements of what the evidence supports, here (unless not ``here``) and at the
+        top if ``headline``. A callable is called when the report is written, after the
+        p-values are adjusted (sentences that state adjusted p-values)."""
+        self.parts.append(_Findings(sentences, headline, here))
 
-    def table(self, name: str, frame: pd.DataFrame, caption: str, max_rows: int = 40) -> None:
-        """Write ``tables/<name>.csv`` and show the first ``max_rows`` rows."""
+    def later(self, build: Callable[[], None]) -> None:
+        """Call ``build`` when the report is written, after the p-values are adjusted; the
+        sections, tables, findings and figures it adds take this place on the page. Tables it
+        adds must not bring new p-values (pass ``pvalues=[]``)."""
+        self.parts.append(_Later(build))
+
+    def skip(self, what: str, why: str) -> None:
+        """An item of "What was not analyzed and why"."""
+        self.skipped.append({"what": what, "why": why})
+
+    def table(self, name: str, frame: pd.DataFrame, caption: str, pvalues: Sequence[str] | None = None) -> None:
+        """Add table ``name``: shown complete (scrolling), written to ``tables/<name>.csv`` by
+        ``write``. ``pvalues``: its columns of test p-values, adjusted with every other test
+        of the report (default: the columns whose name ends in ``_p``)."""
+        if name in self.tables:
+            raise ValueError(f"table {name!r} added twice")
+        frame = frame.reset_index(drop=True)
+        columns = [c for c in frame.columns if str(c).endswith("_p")] if pvalues is None else list(pvalues)
+        missing = [c for c in columns if c not in frame.columns]
+        if missing:
+            raise ValueError(f"table {name!r} has no p-value column(s) {missing}")
+        if columns and self._adjusted:
+            raise ValueError(f"table {name!r} brings p-values after they were adjusted; add it before write()")
         self.tables[name] = frame
-        write_bytes_atomic(frame.to_csv(index=False).encode(), self.out_dir / "tables" / f"{name}.csv")
-        shown = frame.head(max_rows)
-        more = f" (first {max_rows} of {len(frame)} rows; all in tables/{name}.csv)" if len(frame) > max_rows else ""
-        self.parts.append(f"<p class='caption'><b>Table {html.escape(name)}.</b> {html.escape(caption)}"
-                          f"{html.escape(more)}</p>")
-        self.parts.append(shown.to_html(index=False, float_format=lambda v: f"{v:.4g}", na_rep="",
-                                        classes="data", border=0))
+        self.captions[name] = caption
+        if columns:
+            self.pvalue_columns[name] = columns
+        self.parts.append(_Table(name))
 
     def figure(self, name: str, fig, caption: str) -> None:
         """Save ``figures/<name>.png`` and embed it; closes the figure."""
@@ -73,23 +211,95 @@ class Report:
         self.parts.append(f"<figure><img alt='{html.escape(name)}' src='data:image/png;base64,{encoded}'><figcaption>"
                           f"<b>Figure {html.escape(name)}.</b> {html.escape(caption)}</figcaption></figure>")
 
+    def adjust_pvalues(self) -> None:
+        """Benjamini-Hochberg over every p-value of every table (NaN: no test); each p-value
+        column gets ``<column>_adj`` right after it. Done once, by ``write``."""
+        if self._adjusted:
+            return
+        entries = [(name, column) for name, columns in self.pvalue_columns.items() for column in columns]
+        values = [pd.to_numeric(self.tables[n][c], errors="coerce").to_numpy(np.float64) for n, c in entries]
+        pooled = np.concatenate(values) if values else np.empty(0)
+        adjusted = bh_adjust(pooled)
+        self.n_tests = int(np.isfinite(pooled).sum())
+        offset = 0
+        for (name, column), raw in zip(entries, values):
+            frame = self.tables[name]
+            frame.insert(frame.columns.get_loc(column) + 1, f"{column}_adj", adjusted[offset:offset + len(raw)])
+            offset += len(raw)
+        self._adjusted = True
+        log.info("analyze: %d p-values adjusted together (Benjamini-Hochberg)", self.n_tests)
+
+    def adjusted_p(self, name: str, column: str = "p") -> pd.Series:
+        """The adjusted p-values of ``column`` of table ``name`` (after ``adjust_pvalues``)."""
+        return self.tables[name][f"{column}_adj"]
+
+    def _table_html(self, name: str) -> str:
+        frame = self.tables[name]
+        csv = f"tables/{name}.csv"
+        n = len(frame)
+        adjusted = [f"{c}_adj" for c in self.pvalue_columns.get(name, [])]
+        note = (f" Columns {', '.join(adjusted)}: Benjamini-Hochberg adjusted over all {self.n_tests} tests of "
+                "this report." if adjusted else "")
+        caption = (f"<p class='caption'><b>Table {html.escape(name)}.</b> {html.escape(self.captions[name])}"
+                   f"{html.escape(note)} {n:,} row{'s' if n != 1 else ''}; "
+                   f"<a href='{html.escape(csv)}'>{html.escape(csv)}</a>.</p>")
+        if not n:
+            return caption + "<p class='note'>(no rows)</p>"
+        head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
+        body = "".join("<tr>" + "".join(f"<td>{html.escape(fmt(v, 4, ''))}</td>" for v in row) + "</tr>"
+                       for row in frame.itertuples(index=False, name=None))
+        block = f"<div class='tablewrap'><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>"
+        if n > self.collapse_rows:
+            block = f"<details><summary>Show all {n:,} rows (or open {html.escape(csv)})</summary>{block}</details>"
+        return caption + block
+
+    def _render(self, parts: list, body: list[str], headline: list[str]) -> None:
+        for part in parts:
+            if isinstance(part, str):
+                body.append(part)
+            elif isinstance(part, _Table):
+                write_bytes_atomic(self.tables[part.name].to_csv(index=False).encode(),
+                                   self.out_dir / "tables" / f"{part.name}.csv")
+                body.append(self._table_html(part.name))
+            elif isinstance(part, _Findings):
+                sentences = part.sentences() if callable(part.sentences) else list(part.sentences)
+                if sentences and part.here:
+                    body.append(self._box(sentences))
+                if part.headline:
+                    headline += sentences
+            elif isinstance(part, _Later):
+                saved, self.parts = self.parts, []
+                try:
+                    part.build()
+                finally:
+                    added, self.parts = self.parts, saved
+                self._render(added, body, headline)
+
     def write(self) -> Path:
-        """Render ``report.html`` atomically and return its path."""
-        top = f"<h2>What the evidence supports</h2>{self._finding_box(self.headline)}" if self.headline else ""
-        body = "\n".join([top, *self.parts])
+        """Adjust the p-values, evaluate what was deferred, render ``report.html`` atomically
+        (with every table's CSV) and return its path."""
+        log.info("analyze: writing the report")
+        self.adjust_pvalues()
+        body: list[str] = []
+        headline: list[str] = []
+        self._render(self.parts, body, headline)
+        self.headline = headline
+        top = []
+        if headline:
+            top.append(f"<h2>What the evidence supports</h2>{self._box(headline)}")
+        top.append(f"<p class='note'>{html.escape(self.tests_note())}</p>")
+        if self.skipped:
+            items = [f"{s['what']}: {s['why']}" for s in self.skipped]
+            top.append(f"<h2>What was not analyzed and why</h2>{self._box(items, 'skipped')}")
         page = (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(self.title)}</title>"
-                f"<style>{_STYLE}</style></head><body><h1>{html.escape(self.title)}</h1>\n{body}\n</body></html>")
+                f"<style>{_STYLE}</style></head><body><h1>{html.escape(self.title)}</h1>\n"
+                + "\n".join([*top, *body]) + "\n</body></html>")
         path = self.out_dir / "report.html"
         write_bytes_atomic(page.encode(), path)
         return path
 
-    def log_wandb(self, **init_kwargs) -> None:
-        """Log every table (wandb.Table) and figure (wandb.Image) to a W&B run, then finish it."""
-        import wandb
-
-        run = wandb.init(**init_kwargs)
-        try:
-            run.log({f"tables/{k}": wandb.Table(dataframe=v.reset_index(drop=True)) for k, v in self.tables.items()})
-            run.log({f"figures/{k}": wandb.Image(str(p)) for k, p in self.figures.items()})
-        finally:
-            run.finish()
+    def tests_note(self) -> str:
+        """How the p-values of the report were adjusted (after ``adjust_pvalues``)."""
+        return (f"P-values: {self.n_tests} tests in this report; every <name>_adj column is Benjamini-Hochberg "
+                f"adjusted over all of them, and verdicts call a difference at adjusted p < {fmt(self.alpha)}. "
+                "Means are of attribution scaled by the sequence's mean |attribution| unless said otherwise.")
