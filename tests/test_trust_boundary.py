@@ -219,7 +219,7 @@ def test_resume_refuses_another_model_of_the_same_size_at_the_same_path(tmp_path
     print(refused.value)
 
 
-@pytest.mark.parametrize("damage", ["empty", "truncated", "text", "pickled object"])
+@pytest.mark.parametrize("damage", ["empty", "truncated", "LFS pointer", "text", "pickled object"])
 def test_damaged_checkpoints_name_the_file(damage, tmp_path):
     marker = tmp_path / "MARKER"
     ckpt = save_toy_checkpoint(tmp_path / "model.ckpt")
@@ -228,15 +228,19 @@ def test_damaged_checkpoints_name_the_file(damage, tmp_path):
         ckpt.write_bytes(b"")
     elif damage == "truncated":
         ckpt.write_bytes(whole[: len(whole) // 2])
+    elif damage == "LFS pointer":
+        ckpt.write_text("version https://git-lfs.github.com/spec/v1\noid sha256:0\nsize 1234\n")
     elif damage == "text":
-        ckpt.write_text("version https://git-lfs.github.com/spec/v1\noid sha256:0\n")  # an LFS pointer
+        ckpt.write_text("sequence,label\nACGT,1\n")
     else:
         torch.save({"hyper_parameters": {}, "payload": Touch(marker)}, ckpt)
     with pytest.raises(CheckpointError, match=str(ckpt)) as refused:
         load_classifier(ckpt)
     assert not marker.exists()
-    if damage == "pickled object":
-        assert "refused" in str(refused.value)
+    expected = {"empty": "empty file", "truncated": "truncated or corrupted", "LFS pointer": "Git LFS pointer",
+                "text": "cannot be read as a PyTorch checkpoint",
+                "pickled object": "refused: it holds pickled Python objects"}
+    assert expected[damage] in str(refused.value)
     print(refused.value)
 
 

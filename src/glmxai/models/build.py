@@ -73,6 +73,9 @@ def _rebuildable(cfg: dict[str, Any], backbone: Backbone) -> dict[str, Any]:
                 backbone={"_target_": cfg["backbone"]["_target_"], "_convert_": "all", **architecture})
 
 
+GIT_LFS_POINTER = b"version https://git-lfs"
+
+
 class CheckpointError(ValueError):
     """A checkpoint that cannot be read or does not describe a glmxai model; names the file."""
 
@@ -87,10 +90,14 @@ def read_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
                                 "(set ckpt_path=PATH to a checkpoint written by train.py)")
     if path.stat().st_size == 0:
         raise CheckpointError(f"{path}: empty file (0 bytes); copy or download the checkpoint again, or retrain")
+    with open(path, "rb") as handle:
+        if handle.read(len(GIT_LFS_POINTER)) == GIT_LFS_POINTER:
+            raise CheckpointError(f"{path}: a Git LFS pointer, not the checkpoint itself; fetch it (git lfs pull) "
+                                  "or download the file")
     try:
         checkpoint = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as error:
-        if "weights_only" in str(error):
+        if "Unsupported global" in str(error):  # the weights-only unpickler met a class or function
             raise CheckpointError(f"{path}: refused: it holds pickled Python objects beyond tensors and plain data, "
                                   "which could run code (glmxai reads checkpoints with weights_only=True); use a "
                                   "checkpoint written by glmxai's train.py") from None
