@@ -10,6 +10,7 @@ Configuration uses ``transformers.BertConfig`` (the published ``config.json`` is
 """
 from __future__ import annotations
 
+import functools
 import math
 from pathlib import Path
 
@@ -20,7 +21,14 @@ from transformers import BertConfig
 from transformers.models.bert.modeling_bert import BertSelfOutput
 
 from glmxai.models.base import Backbone
-from glmxai.models.pretrained import config_dict, load_weights, read_config, resolve_folder, write_native
+from glmxai.models.pretrained import (
+    config_dict,
+    init_like_bert,
+    load_weights,
+    read_config,
+    resolve_folder,
+    write_native,
+)
 from glmxai.models.tokenizers import BPETokenizer
 
 _COMMON = {"hidden_dropout_prob": 0.1, "attention_probs_dropout_prob": 0.0, "layer_norm_eps": 1e-12,
@@ -180,17 +188,7 @@ class DNABERT2Backbone(Backbone):
         self.bert = DNABERT2Model(self.config)
         self.dropout = nn.Dropout(self.config.hidden_dropout_prob)
         self.classifier = nn.Linear(self.config.hidden_size, self.num_classes)
-        self.apply(self._init_weights)
-
-    def _init_weights(self, module: nn.Module) -> None:
-        """BERT initialisation: normal(0, initializer_range) weights, zero biases, unit LayerNorm."""
-        if isinstance(module, (nn.Linear, nn.Embedding)):
-            nn.init.normal_(module.weight, std=self.config.initializer_range)
-            if isinstance(module, nn.Linear) and module.bias is not None:
-                nn.init.zeros_(module.bias)
-        elif isinstance(module, nn.LayerNorm):
-            nn.init.ones_(module.weight)
-            nn.init.zeros_(module.bias)
+        self.apply(functools.partial(init_like_bert, std=self.config.initializer_range))
 
     def input_embeddings(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
         return self.bert.embeddings.word_embeddings(inputs["input_ids"])

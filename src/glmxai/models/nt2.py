@@ -38,6 +38,7 @@ Configuration keys are those of the published ``config.json`` (``hidden_size``,
 """
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +47,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from glmxai.models.base import Backbone
-from glmxai.models.pretrained import load_weights, read_config, resolve_folder, write_native
+from glmxai.models.pretrained import init_like_bert, load_weights, read_config, resolve_folder, write_native
 from glmxai.models.tokenizers import NTKmerTokenizer
 
 # The published config.json values every size shares (InstaDeepAI/nucleotide-transformer-v2-*).
@@ -274,21 +275,7 @@ class NT2Backbone(Backbone):
         self.config = cfg
         self.esm = NT2Model(cfg)
         self.classifier = ClassificationHead(cfg, self.num_classes)
-        self.apply(self._init_weights)
-
-    def _init_weights(self, module: nn.Module) -> None:
-        """ESM/BERT initialisation: normal(0, initializer_range) weights, zero biases and padding row,
-        unit LayerNorm."""
-        if isinstance(module, (nn.Linear, nn.Embedding)):
-            nn.init.normal_(module.weight, std=self.config["initializer_range"])
-            if isinstance(module, nn.Linear) and module.bias is not None:
-                nn.init.zeros_(module.bias)
-            if isinstance(module, nn.Embedding) and module.padding_idx is not None:
-                with torch.no_grad():
-                    module.weight[module.padding_idx].zero_()
-        elif isinstance(module, nn.LayerNorm):
-            nn.init.ones_(module.weight)
-            nn.init.zeros_(module.bias)
+        self.apply(functools.partial(init_like_bert, std=self.config["initializer_range"]))
 
     def input_embeddings(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
         return self.esm.embeddings.word_embeddings(inputs["input_ids"])

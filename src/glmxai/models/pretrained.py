@@ -14,6 +14,7 @@ from typing import Any
 
 import torch
 from safetensors.torch import load_file, save_model
+from torch import nn
 from transformers import AutoModelForSequenceClassification, PretrainedConfig, PreTrainedModel
 
 from glmxai.models.base import Backbone
@@ -67,6 +68,21 @@ def write_native(backbone: Backbone, folder: str | Path, config: dict[str, Any])
     (folder / "config.json").write_text(json.dumps(config, indent=2))
     save_model(backbone, str(folder / "model.safetensors"))
     return folder
+
+
+def init_like_bert(module: nn.Module, std: float) -> None:
+    """BERT/ESM initialisation of one module (use with ``model.apply``): normal(0, std) weights,
+    zero biases and padding row, unit LayerNorm."""
+    if isinstance(module, (nn.Linear, nn.Embedding)):
+        nn.init.normal_(module.weight, std=std)
+        if isinstance(module, nn.Linear) and module.bias is not None:
+            nn.init.zeros_(module.bias)
+        if isinstance(module, nn.Embedding) and module.padding_idx is not None:
+            with torch.no_grad():
+                module.weight[module.padding_idx].zero_()
+    elif isinstance(module, nn.LayerNorm):
+        nn.init.ones_(module.weight)
+        nn.init.zeros_(module.bias)
 
 
 def config_dict(config: PretrainedConfig) -> dict[str, Any]:
