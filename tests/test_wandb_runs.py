@@ -28,8 +28,8 @@ import pytest
 from omegaconf import OmegaConf, open_dict
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from glmxai.analysis.wandb_log import log_report, numeric_leaves
 from glmxai.training import run as train
+from glmxai.wandb_log import log_report, numeric_leaves
 from glmxai.xai import job as xai_job
 from glmxai.xai.merge import merge_shards
 

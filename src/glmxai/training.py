@@ -84,7 +84,7 @@ class EpochLog(L.Callback):
 def build_loggers(cfg: DictConfig) -> list:
     """The ``logger`` group's loggers. A W&B logger without a ``name`` is named
     ``<task>-<model>-<data>``, and without a ``group`` grouped by the Hydra multirun sweep."""
-    from glmxai.analysis.wandb_log import data_name, sweep_group
+    from glmxai.wandb_log import data_name, sweep_group
 
     loggers = []
     for entry in (cfg.get("logger") or {}).values():

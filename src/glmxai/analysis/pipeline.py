@@ -21,8 +21,8 @@ from glmxai.analysis.motif_attribution import motif_attribution_section
 from glmxai.analysis.motifs import build_motifs, motif_table_section, scan
 from glmxai.analysis.provenance import audit_data, runs_length, runs_tss
 from glmxai.analysis.report import Report
-from glmxai.analysis.wandb_log import log_report, sweep_group
 from glmxai.io import write_json_atomic
+from glmxai.wandb_log import log_report, sweep_group
 
 log = logging.getLogger(__name__)
 

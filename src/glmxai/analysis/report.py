@@ -1,5 +1,5 @@
 """A self-contained report folder: ``report.html`` (tables inline and complete, figures as
-base64 PNG), ``tables/<name>.csv`` and ``figures/<name>.png`` (``analysis.wandb_log`` logs them to W&B).
+base64 PNG), ``tables/<name>.csv`` and ``figures/<name>.png`` (``glmxai.wandb_log`` logs them to W&B).
 
 Every test p-value of a report is adjusted once, over all the tests of the report
 (Benjamini-Hochberg): a table's p-value columns (by default every column whose name ends in

@@ -423,7 +423,7 @@ def _log_wandb(job: ExplainJob, meta: dict, result: dict, summary: dict, setting
     import matplotlib.pyplot as plt
     import wandb
 
-    from glmxai.analysis.wandb_log import data_name, start_run, sweep_group
+    from glmxai.wandb_log import data_name, start_run, sweep_group
 
     offline = _setting(settings, "offline", bool)
     offline = True if offline is None or job.config_source is not None else offline
@@ -459,7 +459,7 @@ def _log_wandb(job: ExplainJob, meta: dict, result: dict, summary: dict, setting
 def _record_sweep_group(cfg: DictConfig) -> None:
     """In a Hydra multirun, set ``logger.wandb.group`` (when null) to the sweep folder, so that the
     saved config carries it to a later ``glmxai.xai.merge`` of sharded jobs."""
-    from glmxai.analysis.wandb_log import sweep_group
+    from glmxai.wandb_log import sweep_group
 
     wandb_cfg = OmegaConf.select(cfg, "logger.wandb", default=None)
     if wandb_cfg is None or OmegaConf.select(wandb_cfg, "group", default=None, throw_on_resolution_failure=False):
