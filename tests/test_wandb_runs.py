@@ -32,6 +32,7 @@ from glmxai.training import run as train
 from glmxai.wandb_log import log_report, numeric_leaves
 from glmxai.xai import job as xai_job
 from glmxai.xai.merge import merge_shards
+from glmxai.xai.run_log import explain_summary
 
 from conftest import QUIET, REPO_ROOT, compose_config
 from xai_toys import save_toy_checkpoint
@@ -318,12 +319,12 @@ def test_explain_summary_known_answer():
     scores[1] = np.arange(10)  # row 1: a poor ranking, but a negative: not averaged
     labels, probs = np.array([1, 0, 1, 1]), np.array([0.9, 0.2, 0.7, 0.1])  # row 3: a missed positive
     meta = {"n_sequences": 4, "evaluations_per_sequence": 3.0, "seconds_per_sequence": 0.5}
-    summary = xai_job.explain_summary(meta, {"scores": scores, "masks": masks, "labels": labels, "probs": probs})
+    summary = explain_summary(meta, {"scores": scores, "masks": masks, "labels": labels, "probs": probs})
     assert summary["ground_truth/n"] == 2 and summary["ground_truth/auroc"] == 1.0
     assert summary["ground_truth/auprc"] == 1.0 and summary["ground_truth/prevalence"] == pytest.approx(0.2)
     assert summary["p_promoter_mean"] == pytest.approx(0.475) and summary["accuracy"] == 0.75
     assert summary["evaluations_per_sequence"] == 3.0
-    no_masks = xai_job.explain_summary(meta, {"scores": scores, "labels": labels, "probs": probs})
+    no_masks = explain_summary(meta, {"scores": scores, "labels": labels, "probs": probs})
     assert not any(key.startswith("ground_truth/") for key in no_masks)
 
 
