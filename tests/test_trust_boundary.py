@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import pathlib
 import runpy
 import sys
@@ -271,7 +272,7 @@ def test_umask_modes_for_results(tmp_path):
     from glmxai.analysis.report import Report
     from glmxai.io import write_json_atomic
 
-    old = __import__("os").umask(0o002)
+    old = os.umask(0o002)
     try:
         report = Report(tmp_path, "modes")
         report.table("t", pd.DataFrame({"a": [1]}), "a table")
@@ -280,6 +281,6 @@ def test_umask_modes_for_results(tmp_path):
         files = [report.write(), tmp_path / "tables" / "t.csv", tmp_path / "figures" / "f.png",
                  tmp_path / "summary.json"]
     finally:
-        __import__("os").umask(old)
+        os.umask(old)
     assert {oct(f.stat().st_mode & 0o777) for f in files} == {oct(0o664)}
     assert not list(tmp_path.rglob("*.tmp"))

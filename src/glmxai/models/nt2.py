@@ -147,11 +147,14 @@ class SelfAttention(nn.Module):
         return out.transpose(1, 2).reshape(b, t, d)
 
 
-class SelfOutput(nn.Module):
-    def __init__(self, cfg: dict[str, Any]):
+class DenseResidual(nn.Module):
+    """``residual + dropout(dense(x))``: the output projection of the attention block
+    (``attention.output``) and of the feed-forward (``output``)."""
+
+    def __init__(self, in_features: int, out_features: int, bias: bool, dropout: float):
         super().__init__()
-        self.dense = nn.Linear(cfg["hidden_size"], cfg["hidden_size"])
-        self.dropout = nn.Dropout(cfg["hidden_dropout_prob"])
+        self.dense = nn.Linear(in_features, out_features, bias=bias)
+        self.dropout = nn.Dropout(dropout)
 
     def forward(self, x: torch.Tensor, residual: torch.Tensor) -> torch.Tensor:
         return self.dropout(self.dense(x)) + residual
@@ -163,7 +166,7 @@ class Attention(nn.Module):
     def __init__(self, cfg: dict[str, Any]):
         super().__init__()
         self.self = SelfAttention(cfg)
-        self.output = SelfOutput(cfg)
+        self.output = DenseResidual(cfg["hidden_size"], cfg["hidden_size"], True, cfg["hidden_dropout_prob"])
         self.LayerNorm = nn.LayerNorm(cfg["hidden_size"], eps=cfg["layer_norm_eps"])
 
     def forward(self, x: torch.Tensor, keep: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
@@ -182,16 +185,6 @@ class Intermediate(nn.Module):
         return F.silu(gate) * value
 
 
-class Output(nn.Module):
-    def __init__(self, cfg: dict[str, Any]):
-        super().__init__()
-        self.dense = nn.Linear(cfg["intermediate_size"], cfg["hidden_size"], bias=cfg["add_bias_fnn"])
-        self.dropout = nn.Dropout(cfg["hidden_dropout_prob"])
-
-    def forward(self, x: torch.Tensor, residual: torch.Tensor) -> torch.Tensor:
-        return self.dropout(self.dense(x)) + residual
-
-
 class Layer(nn.Module):
     """Attention block, then ``x + output(intermediate(LayerNorm(x)))``."""
 
@@ -199,7 +192,8 @@ class Layer(nn.Module):
         super().__init__()
         self.attention = Attention(cfg)
         self.intermediate = Intermediate(cfg)
-        self.output = Output(cfg)
+        self.output = DenseResidual(cfg["intermediate_size"], cfg["hidden_size"], cfg["add_bias_fnn"],
+                                    cfg["hidden_dropout_prob"])
         self.LayerNorm = nn.LayerNorm(cfg["hidden_size"], eps=cfg["layer_norm_eps"])
 
     def forward(self, x: torch.Tensor, keep: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:

@@ -18,7 +18,7 @@ import json
 import logging
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -64,6 +64,7 @@ class ExplainJob:
     out_dir: Path
     fingerprint: str
     config_source: str | None = None  # the file cfg was read from (merging shards), None: the command's own
+    finished: set[int] = field(default_factory=set)  # chunks already on disk (and checked) when prepared
 
     @property
     def chunk_size(self) -> int:
@@ -198,17 +199,18 @@ def prepare(cfg: DictConfig, config_source: str | None = None) -> ExplainJob:
                      data_source=datamodule.describe(), data_config=datamodule.config(), tss=datamodule.tss,
                      table=table, rows=rows, codes=to_codes(table.sequences),
                      out_dir=Path(cfg.paths.output_dir), fingerprint=fingerprint, config_source=config_source)
-    for k in range(job.n_chunks):  # an existing chunk of other settings refuses the job now, before any write
-        _finished(job, k)
+    # an existing chunk of other settings refuses the job now, before any write
+    job.finished = {k for k in range(job.n_chunks) if _finished_chunk(job, k) is not None}
     return job
 
 
-def _finished(job: ExplainJob, k: int) -> bool:
-    """Whether chunk ``k`` is done; raises if its file was written with other settings or
-    another model, which must never be mixed into this job's results."""
+def _finished_chunk(job: ExplainJob, k: int) -> dict[str, np.ndarray] | None:
+    """The arrays of finished chunk ``k`` (None: not written yet); raises if its file was
+    written with other settings or another model, which must never be mixed into this job's
+    results."""
     path = job.chunk_path(k)
     if not path.is_file():
-        return False
+        return None
     chunk = load_npz(path)
     stored_sha = str(chunk.get("checkpoint_sha256", ""))
     if stored_sha and stored_sha != job.checkpoint_sha256:
@@ -218,12 +220,13 @@ def _finished(job: ExplainJob, k: int) -> bool:
     if str(chunk["fingerprint"]) != job.fingerprint or not np.array_equal(chunk["index"], job.rows[job.chunk_slice(k)]):
         raise ValueError(f"{path} was written by a run with other settings; explain into a new folder "
                          "(hydra.run.dir / hydra.sweep.dir) or delete it")
-    return True
+    return chunk
 
 
 def explain_chunks(job: ExplainJob, chunk_ids: list[int]) -> None:
-    """Explain the chunks ``chunk_ids`` that are not finished yet, writing one file each."""
-    pending = [k for k in chunk_ids if not _finished(job, k)]
+    """Explain the chunks ``chunk_ids`` not finished when the job was prepared, writing one
+    file each."""
+    pending = [k for k in chunk_ids if k not in job.finished]
     total = sum(len(job.rows[job.chunk_slice(k)]) for k in chunk_ids)
     todo = sum(len(job.rows[job.chunk_slice(k)]) for k in pending)
     seed = int(job.cfg.explain.seed)
@@ -252,10 +255,11 @@ def explain_chunks(job: ExplainJob, chunk_ids: list[int]) -> None:
 def merge(job: ExplainJob) -> dict:
     """Merge all chunk files into ``attributions.npz``, the method's extras and
     ``meta.json``, then log the job (``log_run``); returns the meta. Every chunk must be finished."""
-    missing = [k for k in range(job.n_chunks) if not _finished(job, k)]
+    loaded = [_finished_chunk(job, k) for k in range(job.n_chunks)]  # each file read once, and checked
+    missing = [k for k, chunk in enumerate(loaded) if chunk is None]
     if missing:
         raise RuntimeError(f"{job.out_dir}: chunks {missing} are not finished yet")
-    chunks = [load_npz(job.chunk_path(k)) for k in range(job.n_chunks)]
+    chunks: list[dict[str, np.ndarray]] = loaded
     probs = np.concatenate([c["probs"] for c in chunks])
     result = {"scores": np.concatenate([c["scores"] for c in chunks]), "sequences": np.array(job.table.sequences),
               "labels": job.table.labels.astype(np.int64), "probs": probs, "index": job.rows.astype(np.int64)}
