@@ -34,13 +34,19 @@ def model_overrides(name: str) -> list[str]:
     return [f"model={name}", "logger=none", "trainer.enable_progress_bar=false", "trainer.enable_model_summary=false"]
 
 
-# The contract tests feed 120-bp sequences: HyenaDNA's default position-wise head reads one
-# length only (its own tests below), so they use its length-free mean pooling.
-ANY_LENGTH = {"hyenadna": ("model.backbone.pooling=mean",)}
+# The contract tests feed 120-bp sequences to each model's default: a position-wise head
+# (pooling: flatten) that reads one length.
+AT_120 = ("model.backbone.seq_len=120",)
+# The head each published family fine-tunes with (what a pretrained folder round-trips).
+PUBLISHED_HEAD = {"dnabert": "cls", "dnabert2": "cls", "nt": "cls", "hyenadna": "mean"}
+
+
+def published_head(name: str) -> tuple[str, ...]:
+    return (f"model.backbone.pooling={PUBLISHED_HEAD[name]}",)
 
 
 def build(name: str, tmp_path, extra: tuple[str, ...] = ()):
-    cfg = compose_config("train", [*model_overrides(name), *ANY_LENGTH.get(name, ()), *extra], tmp_path)
+    cfg = compose_config("train", [*model_overrides(name), *AT_120, *extra], tmp_path)
     torch.manual_seed(0)
     return build_backbone(cfg.model, TRAIN).eval()
 
@@ -75,17 +81,27 @@ def test_gradient_path_from_input_embeddings(name, tmp_path):
     assert (embeddings.grad[real].abs().sum(-1) > 0).float().mean() > 0.9
 
 
-@pytest.mark.parametrize("name, extra", [("dnabert", ()), ("nt", ()),
+@pytest.mark.parametrize("name, extra", [("dnabert", ()), ("dnabert", ("model.backbone.pooling=cls",)),
+                                         ("nt", ()), ("nt", ("model.backbone.pooling=cls",)),
+                                         ("nt", ("model.backbone.pooling=mean",)),
                                          ("nt", ("+model.backbone.config.token_dropout=true",))])
 def test_differentiable_path_equals_the_library_forward_on_input_ids(name, extra, tmp_path):
     """The attribution path (token embeddings -> logits) is the model the library runs from
-    input_ids: positions, token-dropout scaling and padding included."""
+    input_ids: positions, token-dropout scaling and padding included. With the published head the
+    reference is the library's whole forward; with glmxai's heads (flatten, mean), the library's
+    encoder forward read out by that head."""
     model = build(name, tmp_path, extra)
-    inputs = model.encode([*BATCH, BATCH[0][:60]])  # one shorter sequence: padded
+    padded = model.fixed_length is None  # one shorter sequence, padded, where the model reads any length
+    inputs = model.encode([*BATCH, BATCH[0][:60]] if padded else BATCH)
     inputs["input_ids"][1, 3] = model.tokenizer.token_to_id.get("<mask>", inputs["input_ids"][1, 3])
+    ids, mask = inputs["input_ids"], inputs["attention_mask"]
     with torch.no_grad():
         ours = model.forward_embeddings(model.input_embeddings(inputs), inputs)
-        library = model.model(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"]).logits
+        if model.readout is None:
+            library = model.model(input_ids=ids, attention_mask=mask).logits
+        else:
+            hidden = model.model.base_model(input_ids=ids, attention_mask=mask).last_hidden_state
+            library = model.readout(hidden, inputs)
     torch.testing.assert_close(ours, library, rtol=1e-5, atol=1e-5)
 
 
@@ -114,18 +130,21 @@ def test_differentiable_path_sees_token_order(name, tmp_path):
 
 @pytest.mark.parametrize("name", MODELS)
 def test_save_and_from_pretrained_round_trip(name, tmp_path):
-    model = build(name, tmp_path)
+    model = build(name, tmp_path, published_head(name))
     model.save_pretrained(tmp_path / "saved")
     again = type(model).from_pretrained(str(tmp_path / "saved")).eval()
     assert type(again.tokenizer) is type(model.tokenizer)
     assert torch.equal(again.encode(BATCH)["input_ids"], model.encode(BATCH)["input_ids"])
     with torch.no_grad():
         assert torch.equal(again(again.encode(BATCH)), model(model.encode(BATCH)))
+    flat = type(model).from_pretrained(str(tmp_path / "saved"), pooling="flatten", seq_len=120).state_dict()
+    body = {k: v for k, v in model.state_dict().items() if not any(h in k for h in ("pooler", "classifier", "score"))}
+    assert len(body) > 0.8 * len(model.state_dict()) and all(torch.equal(flat[k], v) for k, v in body.items())
 
 
 @pytest.mark.parametrize("name", ["dnabert", "nt"])
 def test_remote_code_folder_needs_trust(name, tmp_path):
-    model = build(name, tmp_path)
+    model = build(name, tmp_path, published_head(name))
     model.save_pretrained(tmp_path / "remote")
     config_file = tmp_path / "remote" / "config.json"
     config = json.loads(config_file.read_text())
@@ -141,7 +160,7 @@ def test_remote_code_folder_needs_trust(name, tmp_path):
 def test_dnabert2_loads_published_names_without_remote_code(tmp_path):
     """A folder laid out like zhihan1996/DNABERT-2-117M (BertConfig with auto_map, tokenizer.json,
     pytorch_model.bin of a BertForMaskedLM) loads natively with trust_remote_code false."""
-    source = build("dnabert2", tmp_path)
+    source = build("dnabert2", tmp_path, published_head("dnabert2"))
     folder = tmp_path / "dnabert2-published"
     source.save_pretrained(folder)
     config = json.loads((folder / "config.json").read_text())
@@ -156,10 +175,11 @@ def test_dnabert2_loads_published_names_without_remote_code(tmp_path):
     state["cls.predictions.decoder.weight"] = torch.zeros(3, 3)  # the MLM head is not needed
     (folder / "model.safetensors").unlink()
     torch.save(state, folder / "pytorch_model.bin")
-    loaded = DNABERT2Backbone.from_pretrained(str(folder))
-    for key, value in state.items():
-        if key.startswith("bert."):
-            assert torch.equal(loaded.state_dict()[key], value), key
+    for pooling in ("cls", "flatten"):  # the published head, and the position-wise one
+        loaded = DNABERT2Backbone.from_pretrained(str(folder), pooling=pooling, seq_len=120)
+        for key, value in state.items():
+            if key.startswith("bert."):
+                assert torch.equal(loaded.state_dict()[key], value), key
     del state["bert.encoder.layer.0.mlp.wo.bias"]
     torch.save(state, folder / "pytorch_model.bin")
     with pytest.raises(ValueError, match="missing"):
@@ -230,7 +250,8 @@ def test_hyenadna_default_reads_every_position_of_one_length(tmp_path):
     assert cfg.trainer.max_epochs == 4
     model = build_backbone(cfg.model).eval()
     assert model.pooling == "flatten" and model.fixed_length == 300 and model.config["max_seq_len"] == 302
-    assert model.config["emb_dim"] == 33 and model.score.in_features == 301 * 64
+    assert model.config["emb_dim"] == 33 and model.readout.project.in_features == 64
+    assert model.readout.dense.in_features == 300 * model.readout.project.out_features
     sequences = random_sequences(3, 300)
     inputs = model.encode(sequences)
     with torch.no_grad():
@@ -239,7 +260,7 @@ def test_hyenadna_default_reads_every_position_of_one_length(tmp_path):
         moved = model.forward_embeddings(model.input_embeddings(shifted), shifted)
     np.testing.assert_allclose(model.predict_proba(sequences), torch.softmax(logits, -1).numpy(), atol=1e-6)
     assert (logits - moved).abs().max() > 1e-4
-    with pytest.raises(RuntimeError):
+    with pytest.raises(ValueError, match="exactly 300 bases"):
         model.predict_proba(random_sequences(1, 200))
     with pytest.raises(InstantiationException, match="needs one input length"):
         build_backbone(compose_config("train", ["model=hyenadna", "data.seq_len=null"], tmp_path).model)
@@ -256,7 +277,7 @@ def test_hyenadna_pretrained_keeps_the_published_architecture(tmp_path):
                                    "+model.pretrained_kwargs.pooling=flatten", "+model.pretrained_kwargs.seq_len=300"],
                          tmp_path)
     flat = build_backbone(cfg.model)
-    assert flat.config["d_model"] == 128 and flat.score.in_features == 301 * 128
+    assert flat.config["d_model"] == 128 and flat.readout.project.in_features == 128 and flat.readout.seq_len == 300
 
 
 @pytest.mark.parametrize("name", MODELS)
@@ -295,8 +316,9 @@ class DropoutModes(L.Callback):
 def test_training_runs_in_train_mode_and_evaluation_in_eval_mode(name, source, tmp_path):
     """Fine-tuning from model.pretrained (which returns modules in eval mode) trains with dropout on."""
     extra = ()
-    if source == "pretrained":
-        build(name, tmp_path).save_pretrained(tmp_path / "source")
+    if source == "pretrained":  # a published-like folder for the 300-bp data
+        source_model = build(name, tmp_path, (*published_head(name), "model.backbone.seq_len=300"))
+        source_model.save_pretrained(tmp_path / "source")
         extra = (f"model.pretrained={tmp_path / 'source'}",)
     cfg = compose_config("train", [*model_overrides(name), *extra], tmp_path)
     module = build_classifier(cfg.model, TRAIN)

@@ -5,6 +5,8 @@ Explainers, evaluation and analysis see a model only through this contract:
 - ``Tokenizer.encode(sequences) -> dict[str, Tensor]``: a padded batch of model inputs;
 - ``Tokenizer.token_spans(sequences) -> (B, T, 2)`` long: the nucleotide interval
   [start, end) each token covers, (-1, -1) for special and padding tokens;
+- ``Tokenizer.token_advance() -> (V,)``: bases each token id moves the sequence on (0 for
+  special tokens), from which a model maps its tokens back onto nucleotide positions;
 - ``Backbone.forward(inputs) -> (B, 2)`` logits;
 - ``Backbone.input_embeddings(inputs) -> Tensor`` and
   ``Backbone.forward_embeddings(embeddings, inputs) -> (B, 2)``: the differentiable path
@@ -46,6 +48,9 @@ class Tokenizer:
     def token_spans(self, sequences: Sequence[str]) -> torch.Tensor:
         raise NotImplementedError
 
+    def token_advance(self) -> np.ndarray:
+        raise NotImplementedError(f"{type(self).__name__} has no token ids")
+
     def state_dict(self) -> dict:
         """Plain-Python state saved in checkpoints (a trained vocabulary, say)."""
         return {}
@@ -68,7 +73,14 @@ class Backbone(nn.Module):
         self.tokenizer = tokenizer
 
     def encode(self, sequences: Sequence[str] | np.ndarray) -> dict[str, torch.Tensor]:
-        """Strings, or integer codes (N, L), -> model inputs on the model's device."""
+        """Strings, or integer codes (N, L), -> model inputs on the model's device. A network that
+        reads one length only (``fixed_length``) refuses any other here, by name."""
+        if self.fixed_length is not None:
+            lengths = {sequences.shape[1]} if isinstance(sequences, np.ndarray) else {len(s) for s in sequences}
+            if lengths - {self.fixed_length}:
+                raise ValueError(f"{type(self).__name__} reads sequences of exactly {self.fixed_length} bases "
+                                 f"(its position-wise layers were built for that length); got lengths "
+                                 f"{sorted(lengths - {self.fixed_length})[:5]}")
         if isinstance(sequences, np.ndarray):
             inputs = self.tokenizer.encode_codes(sequences)
         else:

@@ -14,8 +14,8 @@ from glmxai.allowlist import BACKBONES, TOKENIZERS, UntrustedConfigError, build,
 from glmxai.models.base import Backbone
 from glmxai.models.classifier import SequenceClassifier
 
-# Keyword arguments a stored config may pass to a pretrained source's ``from_pretrained``.
-PRETRAINED_KWARGS = frozenset({"dtype", "torch_dtype"})
+# Keyword arguments a stored config may pass to a pretrained source's ``from_pretrained``, and their types.
+PRETRAINED_KWARGS = {"dtype": str, "torch_dtype": str, "pooling": str, "seq_len": int}
 
 
 class RemoteCodeRefused(ValueError):
@@ -144,7 +144,7 @@ def _from_pretrained_source(model_cfg: dict[str, Any], source: str, trust_remote
                     "model_cfg.backbone")
     kwargs = model_cfg.get("pretrained_kwargs") or {}
     if not isinstance(pretrained, str) or not isinstance(kwargs, dict) or \
-            not all(k in PRETRAINED_KWARGS and isinstance(v, str) for k, v in kwargs.items()):
+            not all(k in PRETRAINED_KWARGS and type(v) is PRETRAINED_KWARGS[k] for k, v in kwargs.items()):
         raise UntrustedConfigError(source, "model_cfg.pretrained", f"expected a folder or hub id and keyword "
                                                                    f"arguments among {sorted(PRETRAINED_KWARGS)}")
     return spec.load().from_pretrained(pretrained, trust_remote_code=True, **kwargs)

@@ -29,6 +29,7 @@ from glmxai.models.pretrained import (
     resolve_folder,
     write_native,
 )
+from glmxai.models.readout import PositionReadout, check_pooling
 from glmxai.models.tokenizers import BPETokenizer
 
 _COMMON = {"hidden_dropout_prob": 0.1, "attention_probs_dropout_prob": 0.0, "layer_norm_eps": 1e-12,
@@ -156,13 +157,17 @@ class Pooler(nn.Module):
 
 
 class DNABERT2Model(nn.Module):
-    """The encoder stack under the published name ``bert``."""
+    """The encoder stack under the published name ``bert`` (its pooler only where a head uses it)."""
 
-    def __init__(self, config: BertConfig):
+    def __init__(self, config: BertConfig, add_pooling_layer: bool = True):
         super().__init__()
         self.embeddings = Embeddings(config)
         self.encoder = Encoder(config)
-        self.pooler = Pooler(config)
+        self.pooler = Pooler(config) if add_pooling_layer else None
+
+
+# Head tensors: loaded where the folder has them in the shape the chosen pooling needs, else fresh.
+_HEADS = ("bert.pooler.", "classifier.", "readout.")
 
 
 class DNABERT2Backbone(Backbone):
@@ -170,24 +175,30 @@ class DNABERT2Backbone(Backbone):
 
     size: ``small`` (2 layers, hidden 128) or ``117m`` (12 layers, hidden 768: the published
     model); config: ``BertConfig`` entries overriding the preset's; pooling: ``cls`` (the paper's
-    fine-tuning: first token) or ``mean`` (over non-padding tokens), before the BERT pooler.
-    Embeddings (B, T, D); logits (B, 2).
+    fine-tuning: first token) or ``mean`` (over non-padding tokens), before the BERT pooler, or
+    ``flatten`` (a ``PositionReadout`` over every one of ``seq_len`` bases, each reading the BPE
+    token that covers it). Embeddings (B, T, D); logits (B, 2).
     """
 
     def __init__(self, tokenizer: BPETokenizer, size: str = "small", config: dict | None = None,
-                 pooling: str = "cls"):
+                 pooling: str = "cls", seq_len: int | None = None):
         super().__init__(tokenizer)
         if size not in SIZES:
             raise ValueError(f"unknown size {size!r}; choose from {sorted(SIZES)}")
         config = {**SIZES[size], "vocab_size": tokenizer.vocab_size, "pad_token_id": tokenizer.pad_token_id,
                   **(config or {})}
-        if pooling not in ("cls", "mean"):
-            raise ValueError(f"pooling must be 'cls' or 'mean', got {pooling!r}")
+        check_pooling(pooling, seq_len, ("cls", "mean", "flatten"))
         self.config = BertConfig(**config)
-        self.pooling = pooling
-        self.bert = DNABERT2Model(self.config)
-        self.dropout = nn.Dropout(self.config.hidden_dropout_prob)
-        self.classifier = nn.Linear(self.config.hidden_size, self.num_classes)
+        self.pooling, self.seq_len = pooling, seq_len
+        flatten = pooling == "flatten"
+        self.bert = DNABERT2Model(self.config, add_pooling_layer=not flatten)
+        if flatten:
+            self.readout = PositionReadout(self.config.hidden_size, seq_len, tokenizer.token_advance(),
+                                           self.num_classes)
+            self.fixed_length = seq_len
+        else:
+            self.dropout = nn.Dropout(self.config.hidden_dropout_prob)
+            self.classifier = nn.Linear(self.config.hidden_size, self.num_classes)
         self.apply(functools.partial(init_like_bert, std=self.config.initializer_range))
 
     def input_embeddings(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -196,6 +207,8 @@ class DNABERT2Backbone(Backbone):
     def forward_embeddings(self, embeddings: torch.Tensor, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
         mask = inputs["attention_mask"]
         hidden = self.bert.encoder(self.bert.embeddings(embeddings), mask)
+        if self.pooling == "flatten":
+            return self.readout(hidden, inputs)
         if self.pooling == "cls":
             pooled = hidden[:, 0]
         else:
@@ -204,27 +217,30 @@ class DNABERT2Backbone(Backbone):
         return self.classifier(self.dropout(self.bert.pooler(pooled)))
 
     def architecture(self) -> dict:
-        return {"config": config_dict(self.config), "pooling": self.pooling}
+        return {"config": config_dict(self.config), "pooling": self.pooling, "seq_len": self.seq_len}
 
     def save_pretrained(self, path: str | Path) -> None:
         write_native(self, path, config_dict(self.config))
         self.tokenizer.save(path)
 
     @classmethod
-    def from_pretrained(cls, path: str | Path, trust_remote_code: bool = False, pooling: str = "cls"
-                        ) -> DNABERT2Backbone:
+    def from_pretrained(cls, path: str | Path, trust_remote_code: bool = False, pooling: str = "cls",
+                        seq_len: int | None = None) -> DNABERT2Backbone:
         """Config, ``tokenizer.json`` and weights of a DNABERT-2 folder or hub id, natively.
 
         The published checkpoint's own code (``auto_map``) is never run, so ``trust_remote_code``
-        is not needed. Its MLM head (``cls.*``) is dropped; pooler and classifier start fresh
-        unless present. Every encoder tensor must be found."""
+        is not needed. Its MLM head (``cls.*``) is dropped; the pooler and the classification head
+        start fresh unless the folder holds them in the shapes this ``pooling`` needs. Every
+        encoder tensor must be found."""
         folder = resolve_folder(path)
         config = {k: v for k, v in read_config(folder).items() if k not in ("auto_map", "architectures")}
-        model = cls(BPETokenizer.from_file(folder), config=config, pooling=pooling)
+        model = cls(BPETokenizer.from_file(folder), config=config, pooling=pooling, seq_len=seq_len)
+        own = model.state_dict()
         state = {k: v for k, v in load_weights(folder).items()
-                 if not k.startswith("cls.") and not k.endswith("alibi")}
+                 if not k.startswith("cls.") and not k.endswith("alibi")
+                 and (not k.startswith(_HEADS) or (k in own and own[k].shape == v.shape))}
         missing, unexpected = model.load_state_dict(state, strict=False)
-        missing = [k for k in missing if not k.startswith(("bert.pooler.", "classifier."))]
+        missing = [k for k in missing if not k.startswith(_HEADS)]
         if missing or unexpected:
             raise ValueError(f"{folder}: not a DNABERT-2 state dict "
                              f"(missing {missing[:5]}, unexpected {unexpected[:5]})")

@@ -37,6 +37,7 @@ from torch import nn
 
 from glmxai.models.base import Backbone
 from glmxai.models.pretrained import load_weights, read_config, resolve_folder, write_native
+from glmxai.models.readout import PositionReadout, check_pooling
 from glmxai.models.tokenizers import CharTokenizer
 
 _COMMON = {"vocab_size": 12, "pad_vocab_size_multiple": 8, "hyena_order": 2, "filter_order": 64,
@@ -230,15 +231,18 @@ def hyena_key(name: str) -> str | None:
     return None
 
 
+_HEADS = ("score.", "readout.")
+
+
 class HyenaDNABackbone(Backbone):
     """HyenaDNA classifier over ``CharTokenizer`` ids.
 
     size: a ``SIZES`` preset (default ``tiny-1k``: d_model 128, 2 layers); config: entries with
     the HF ``config.json`` keys overriding the preset's; pooling: how the head reads the hidden
     states, ``mean`` over non-padding tokens (the paper's fine-tuning), ``last`` (the last token,
-    as in the HF port; it has seen the whole causal context) or ``flatten`` (a linear read-out of
-    every position, like the CNN's dense head: position-specific, so it needs ``seq_len``, the
-    one input length). Embeddings (B, L+1, D); logits (B, 2).
+    as in the HF port; it has seen the whole causal context), each then a linear ``score``, or
+    ``flatten`` (``PositionReadout``, the position-wise head the token models share: it needs
+    ``seq_len``, the one input length). Embeddings (B, L+1, D); logits (B, 2).
     """
 
     POOLINGS = ("mean", "last", "flatten")
@@ -248,10 +252,7 @@ class HyenaDNABackbone(Backbone):
         super().__init__(tokenizer)
         if size not in SIZES:
             raise ValueError(f"unknown size {size!r}; choose from {sorted(SIZES)}")
-        if pooling not in self.POOLINGS:
-            raise ValueError(f"pooling must be one of {self.POOLINGS}, got {pooling!r}")
-        if pooling == "flatten" and seq_len is None:
-            raise ValueError("pooling=flatten reads every position, so it needs one input length (data.seq_len)")
+        check_pooling(pooling, seq_len, self.POOLINGS)
         self.config = {**SIZES[size], **(config or {})}
         if self.config["max_seq_len"] is None:  # filters spanning exactly the input: L bases, [SEP], one spare
             if seq_len is None:
@@ -260,8 +261,10 @@ class HyenaDNABackbone(Backbone):
         self.pooling, self.seq_len = pooling, seq_len
         self.fixed_length = seq_len if pooling == "flatten" else None
         self.backbone = LMBackbone(self.config)
-        positions = seq_len + 1 if pooling == "flatten" else 1  # + [SEP]
-        self.score = nn.Linear(positions * self.config["d_model"], self.num_classes, bias=False)
+        if pooling == "flatten":
+            self.readout = PositionReadout(self.config["d_model"], seq_len, tokenizer.token_advance(), self.num_classes)
+        else:
+            self.score = nn.Linear(self.config["d_model"], self.num_classes, bias=False)
         self.apply(self._init_weights)
 
     @staticmethod
@@ -278,11 +281,11 @@ class HyenaDNABackbone(Backbone):
     def forward_embeddings(self, embeddings: torch.Tensor, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
         hidden = self.backbone(embeddings)
         mask = inputs["attention_mask"]
+        if self.pooling == "flatten":
+            return self.readout(hidden, inputs)
         if self.pooling == "mean":
             weights = mask.unsqueeze(-1).to(hidden.dtype)
             pooled = (hidden * weights).sum(1) / weights.sum(1).clamp_min(1.0)
-        elif self.pooling == "flatten":
-            pooled = hidden.flatten(1)
         else:
             last = mask.sum(1).clamp_min(1) - 1
             pooled = hidden[torch.arange(hidden.shape[0], device=hidden.device), last]
@@ -305,8 +308,9 @@ class HyenaDNABackbone(Backbone):
         model = cls(CharTokenizer(), config=native_config(published), pooling=pooling, seq_len=seq_len)
         weights = load_weights(folder)
         state = {key: v for k, v in weights.items() if (key := hyena_key(k)) is not None}
-        if "score.weight" in weights and weights["score.weight"].shape == model.score.weight.shape:
-            state["score.weight"] = weights["score.weight"]
+        own = model.state_dict()
+        state.update({k: v for k, v in weights.items()  # a head of the same kind and shape, if the folder has one
+                      if k.startswith(_HEADS) and k in own and own[k].shape == v.shape})
         for name in model.state_dict():  # the shared sine frequency may be stored under one name only
             if name.endswith(".freq") and name not in state:
                 siblings = [v for k, v in state.items()
@@ -314,7 +318,7 @@ class HyenaDNABackbone(Backbone):
                 if siblings:
                     state[name] = siblings[0]
         missing, unexpected = model.load_state_dict(state, strict=False)
-        missing = [k for k in missing if k != "score.weight"]
+        missing = [k for k in missing if not k.startswith(_HEADS)]
         if missing or unexpected:
             raise ValueError(f"{folder}: not a HyenaDNA state dict "
                              f"(missing {missing[:5]}, unexpected {unexpected[:5]})")

@@ -30,10 +30,9 @@ class NTBackbone(HFBackbone):
                  "intermediate_size": 5120},
     }
 
-    def forward_embeddings(self, embeddings: torch.Tensor, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
+    def encoder_inputs(self, embeddings: torch.Tensor, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
         """``EsmModel`` given ``inputs_embeds`` skips its whole embedding layer (positions,
         token-dropout scaling, layer norm), so the token embeddings go through that layer here,
         with the input ids it needs, exactly as the model does from ``input_ids``."""
-        mask = inputs["attention_mask"]
-        hidden = self.model.esm.embeddings(input_ids=inputs["input_ids"], attention_mask=mask, inputs_embeds=embeddings)
-        return self.model(inputs_embeds=hidden, attention_mask=mask).logits
+        return self.model.esm.embeddings(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"],
+                                         inputs_embeds=embeddings)

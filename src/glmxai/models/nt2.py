@@ -48,6 +48,7 @@ from torch import nn
 
 from glmxai.models.base import Backbone
 from glmxai.models.pretrained import init_like_bert, load_weights, read_config, resolve_folder, write_native
+from glmxai.models.readout import build_readout, check_pooling
 from glmxai.models.tokenizers import NTKmerTokenizer
 
 # The published config.json values every size shares (InstaDeepAI/nucleotide-transformer-v2-*).
@@ -251,11 +252,14 @@ class NT2Backbone(Backbone):
 
     size: ``small`` (2 layers, hidden 128, 4 heads; CPU-friendly) or a published size ``50m``,
     ``100m``, ``250m``, ``500m``; config: entries with the published ``config.json`` keys
-    overriding the preset's. Embeddings (B, T, D); logits (B, 2).
+    overriding the preset's; pooling: ``cls`` (ESM's head on the first token), ``mean`` or
+    ``flatten`` (the heads of ``glmxai.models.readout``). Embeddings (B, T, D); logits (B, 2).
     """
 
-    def __init__(self, tokenizer: NTKmerTokenizer, size: str = "small", config: dict | None = None):
+    def __init__(self, tokenizer: NTKmerTokenizer, size: str = "small", config: dict | None = None,
+                 pooling: str = "cls", seq_len: int | None = None):
         super().__init__(tokenizer)
+        check_pooling(pooling, seq_len, ("cls", "mean", "flatten"))
         if size not in SIZES:
             raise ValueError(f"unknown size {size!r}; choose from {sorted(SIZES)}")
         cfg = {**SIZES[size], "vocab_size": tokenizer.vocab_size, "pad_token_id": tokenizer.pad_token_id,
@@ -267,8 +271,13 @@ class NT2Backbone(Backbone):
         if cfg["vocab_size"] < tokenizer.vocab_size:
             raise ValueError(f"vocab_size {cfg['vocab_size']} is smaller than the tokenizer's {tokenizer.vocab_size}")
         self.config = cfg
+        self.pooling, self.seq_len = pooling, seq_len
         self.esm = NT2Model(cfg)
-        self.classifier = ClassificationHead(cfg, self.num_classes)
+        self.readout = build_readout(pooling, cfg["hidden_size"], seq_len, tokenizer, self.num_classes)
+        if self.readout is None:
+            self.classifier = ClassificationHead(cfg, self.num_classes)
+        if pooling == "flatten":
+            self.fixed_length = seq_len
         self.apply(functools.partial(init_like_bert, std=self.config["initializer_range"]))
 
     def input_embeddings(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -280,10 +289,11 @@ class NT2Backbone(Backbone):
         return self.esm.encoder(self.esm.embeddings(embeddings, inputs["input_ids"], mask), mask)
 
     def forward_embeddings(self, embeddings: torch.Tensor, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
-        return self.classifier(self.hidden_states(embeddings, inputs))
+        hidden = self.hidden_states(embeddings, inputs)
+        return self.classifier(hidden) if self.readout is None else self.readout(hidden, inputs)
 
     def architecture(self) -> dict:
-        return {"config": dict(self.config)}
+        return {"config": dict(self.config), "pooling": self.pooling, "seq_len": self.seq_len}
 
     def save_pretrained(self, path: str | Path) -> None:
         """``config.json`` (published keys), ``model.safetensors`` (published names) and ``vocab.txt``."""
@@ -291,8 +301,8 @@ class NT2Backbone(Backbone):
         self.tokenizer.save_vocab(path)
 
     @classmethod
-    def from_pretrained(cls, path: str | Path, trust_remote_code: bool = False, dtype: str | None = None
-                        ) -> NT2Backbone:
+    def from_pretrained(cls, path: str | Path, trust_remote_code: bool = False, dtype: str | None = None,
+                        pooling: str = "cls", seq_len: int | None = None) -> NT2Backbone:
         """Config, ``vocab.txt`` and weights of an NT v2 folder or hub id, natively.
 
         The checkpoint's own code (``auto_map``) is never run, so ``trust_remote_code`` is not
@@ -301,7 +311,8 @@ class NT2Backbone(Backbone):
         unless the folder holds one of the right shape. Every encoder tensor must be found.
         dtype: e.g. ``bfloat16`` to cast the loaded model."""
         folder = resolve_folder(path)
-        model = cls(NTKmerTokenizer.from_vocab_file(folder), config=native_config(read_config(folder)))
+        model = cls(NTKmerTokenizer.from_vocab_file(folder), config=native_config(read_config(folder)),
+                    pooling=pooling, seq_len=seq_len)
         own, inv_freq = model.state_dict(), rotary_inv_freq(model.esm.encoder.head_dim)
         state = {}
         for key, value in load_weights(folder).items():
@@ -314,7 +325,7 @@ class NT2Backbone(Backbone):
             elif not key.startswith(_DROPPED_PREFIXES):
                 state[key] = value
         missing, unexpected = model.load_state_dict(state, strict=False)
-        missing = [k for k in missing if not k.startswith("classifier.")]
+        missing = [k for k in missing if not k.startswith(("classifier.", "readout."))]
         if missing or unexpected:
             raise ValueError(f"{folder}: not an NT v2 state dict (missing {missing[:5]}, unexpected {unexpected[:5]})")
         if dtype is not None:

@@ -18,6 +18,7 @@ from torch import nn
 from transformers import AutoModelForSequenceClassification, PretrainedConfig, PreTrainedModel
 
 from glmxai.models.base import Backbone
+from glmxai.models.readout import build_readout, check_pooling
 from glmxai.models.tokenizers import VocabTokenizer
 
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin", "weights.ckpt")
@@ -95,9 +96,10 @@ class HFBackbone(Backbone):
 
     Subclasses set ``config_class``, ``model_class``, ``tokenizer_class`` and ``sizes``
     (config presets). size: a preset name; config: entries overriding the preset's;
-    model: an already built model (``from_pretrained``).
-    Inputs ``input_ids``/``attention_mask`` (B, T); embeddings (B, T, D); logits (B, 2) from
-    the model's own head on the first (CLS) token.
+    model: an already built model (``from_pretrained``); pooling: ``cls`` (the model's own head
+    on the first token), ``mean`` (a ``MeanReadout``) or ``flatten`` (a ``PositionReadout`` over
+    every one of ``seq_len`` bases).
+    Inputs ``input_ids``/``attention_mask`` (B, T); embeddings (B, T, D); logits (B, 2).
     """
 
     config_class: type[PretrainedConfig]
@@ -106,8 +108,9 @@ class HFBackbone(Backbone):
     sizes: dict[str, dict[str, Any]]
 
     def __init__(self, tokenizer: VocabTokenizer, size: str = "small", config: dict | None = None,
-                 model: PreTrainedModel | None = None):
+                 model: PreTrainedModel | None = None, pooling: str = "cls", seq_len: int | None = None):
         super().__init__(tokenizer)
+        check_pooling(pooling, seq_len, ("cls", "mean", "flatten"))
         if model is None:
             if size not in self.sizes:
                 raise ValueError(f"unknown size {size!r}; choose from {sorted(self.sizes)}")
@@ -115,25 +118,45 @@ class HFBackbone(Backbone):
                       **(config or {}), "num_labels": self.num_classes}
             model = self.model_class(self.config_class(**config))
         self.model = model
+        self.pooling, self.seq_len = pooling, seq_len
+        self.readout = build_readout(pooling, model.config.hidden_size, seq_len, tokenizer, self.num_classes)
+        if self.readout is not None:  # the model's own head (pooler, classifier) is replaced, not kept unused
+            for name in ("dropout", "classifier"):
+                if name in model._modules:
+                    setattr(model, name, None)
+            if getattr(model.base_model, "pooler", None) is not None:
+                model.base_model.pooler = None
+        if pooling == "flatten":
+            self.fixed_length = seq_len
 
     def input_embeddings(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
         return self.model.get_input_embeddings()(inputs["input_ids"])
 
+    def encoder_inputs(self, embeddings: torch.Tensor, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
+        """What the model takes as ``inputs_embeds`` for these token embeddings (B, T, D)."""
+        return embeddings
+
     def forward_embeddings(self, embeddings: torch.Tensor, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
-        return self.model(inputs_embeds=embeddings, attention_mask=inputs["attention_mask"]).logits
+        embeddings, mask = self.encoder_inputs(embeddings, inputs), inputs["attention_mask"]
+        if self.readout is None:
+            return self.model(inputs_embeds=embeddings, attention_mask=mask).logits
+        hidden = self.model.base_model(inputs_embeds=embeddings, attention_mask=mask).last_hidden_state
+        return self.readout(hidden, inputs)
 
     def architecture(self) -> dict | None:
         if type(self.model) is not self.model_class:  # remote code: only its folder rebuilds it
             return None
-        return {"config": config_dict(self.model.config)}
+        return {"config": config_dict(self.model.config), "pooling": self.pooling, "seq_len": self.seq_len}
 
     def save_pretrained(self, path: str | Path) -> None:
         self.model.save_pretrained(str(path))
         self.tokenizer.save_vocab(path)
 
     @classmethod
-    def from_pretrained(cls, path: str | Path, trust_remote_code: bool = False, **kwargs) -> HFBackbone:
-        """Model and ``vocab.txt`` tokenizer from a folder or hub id; a fresh 2-class head.
+    def from_pretrained(cls, path: str | Path, trust_remote_code: bool = False, pooling: str = "cls",
+                        seq_len: int | None = None, **kwargs) -> HFBackbone:
+        """Model and ``vocab.txt`` tokenizer from a folder or hub id; a fresh 2-class head (the
+        model's own with ``pooling=cls``, else that of ``glmxai.models.readout``).
 
         kwargs go to ``transformers``' ``from_pretrained`` (e.g. ``dtype``)."""
         folder = resolve_folder(path)
@@ -142,4 +165,4 @@ class HFBackbone(Backbone):
         loader = AutoModelForSequenceClassification if remote else cls.model_class
         model = loader.from_pretrained(str(folder), num_labels=cls.num_classes, trust_remote_code=remote,
                                        **kwargs)
-        return cls(tokenizer, model=model)
+        return cls(tokenizer, model=model, pooling=pooling, seq_len=seq_len)

@@ -53,6 +53,7 @@ class VocabTokenizer(Tokenizer):
 
     pad_token = "[PAD]"
     unk_token = "[UNK]"
+    SPECIALS: tuple[str, ...] = ()
 
     def __init__(self, vocab: Sequence[str]):
         self._set_vocab(list(vocab))
@@ -93,6 +94,14 @@ class VocabTokenizer(Tokenizer):
         if state.get("vocab"):
             self._set_vocab(list(state["vocab"]))
 
+    def token_advance(self) -> np.ndarray:
+        """Bases (V,) each token id moves the sequence on: its length, 0 for special tokens,
+        1 for the unknown token (it stands for one unreadable piece)."""
+        advance = np.array([len(tok) for tok in self.vocab], dtype=np.int64)
+        advance[[self.token_to_id[tok] for tok in self.SPECIALS if tok in self.token_to_id]] = 0
+        advance[self.unk_token_id] = 1
+        return advance
+
     def save_vocab(self, folder: str | Path) -> None:
         """Write ``vocab.txt`` (one token per line, in id order), the HF BERT/ESM format."""
         Path(folder, "vocab.txt").write_text("\n".join(self.vocab) + "\n")
@@ -127,6 +136,10 @@ class KmerTokenizer(VocabTokenizer):
     def _set_vocab(self, vocab: list[str]) -> None:
         super()._set_vocab(vocab)
         self._kmer_table = None
+
+    def token_advance(self) -> np.ndarray:
+        """Overlapping k-mers each move the sequence on by one base ([UNK] stands for a k-mer)."""
+        return np.minimum(super().token_advance(), 1)
 
     def _kmer_ids(self) -> np.ndarray:
         """Token id of every k-mer over ACGTN, indexed by its codes read as a base-5 number."""
@@ -219,6 +232,10 @@ class CharTokenizer(Tokenizer):
         """Token ids -> token strings (padding dropped)."""
         return [self.VOCAB[i] for i in input_ids if i != self.pad_token_id]
 
+    def token_advance(self) -> np.ndarray:
+        """One base per nucleotide token (and [UNK]), none for the other special tokens."""
+        return np.array([int(tok in ALPHABET_N or tok == "[UNK]") for tok in self.VOCAB], dtype=np.int64)
+
     def token_spans(self, sequences: Sequence[str]) -> torch.Tensor:
         width = max((len(s) for s in sequences), default=0) + 1
         spans = torch.full((len(sequences), width, 2), -1, dtype=torch.long)
@@ -281,6 +298,15 @@ class BPETokenizer(Tokenizer):
     def decode(self, input_ids: Sequence[int]) -> list[str]:
         """Token ids -> token strings (padding dropped)."""
         return [self.hf.id_to_token(i) for i in input_ids if i != self.pad_token_id]
+
+    def token_advance(self) -> np.ndarray:
+        """Bases (V,) each token id covers: its length, 0 for special tokens, 1 for [UNK]."""
+        advance = np.zeros(self.vocab_size, dtype=np.int64)
+        for token, index in self.hf.get_vocab().items():
+            advance[index] = len(token)
+        advance[[self.hf.token_to_id(tok) for tok in self.SPECIALS if self.hf.token_to_id(tok) is not None]] = 0
+        advance[self.hf.token_to_id("[UNK]")] = 1
+        return advance
 
     def state_dict(self) -> dict:
         return {"tokenizer_json": self.hf.to_str()} if self.hf is not None else {}

@@ -1,0 +1,74 @@
+"""The position-wise head (pooling: flatten) of the token models: every base reads the token that
+covers it, whatever the tokenization, and the head is what the models train and reload with."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from glmxai.models.build import build_backbone
+from glmxai.models.readout import covering_token
+from glmxai.models.tokenizers import BPETokenizer, CharTokenizer, KmerTokenizer, NTKmerTokenizer
+
+from conftest import compose_config, random_sequences
+
+LENGTH = 120
+SEQUENCES = random_sequences(6, LENGTH, seed=3) + ["ACGTN" * 24, "N" * 7 + "ACGTAC" * 18 + "GATTACANN"[: LENGTH - 115]]
+
+
+def bpe() -> BPETokenizer:
+    tokenizer = BPETokenizer(vocab_size=300)
+    tokenizer.fit(random_sequences(200, LENGTH))
+    return tokenizer
+
+
+TOKENIZERS = {"kmer": lambda: KmerTokenizer(6), "nt": lambda: NTKmerTokenizer(6), "bpe": bpe, "char": CharTokenizer}
+
+
+@pytest.mark.parametrize("name", sorted(TOKENIZERS))
+def test_every_base_reads_the_token_that_covers_it(name):
+    """Checked against ``token_spans`` (the tokenizer's own offsets: pieces, or HF tokenizers'),
+    not against the ``token_advance`` arithmetic the head uses. Overlapping k-mers: base p reads the
+    k-mer starting at p, the last k-1 bases the last k-mer."""
+    tokenizer = TOKENIZERS[name]()
+    sequences = [s[:LENGTH] for s in SEQUENCES]
+    assert {len(s) for s in sequences} == {LENGTH}
+    ids = tokenizer.encode(sequences)["input_ids"]
+    spans = tokenizer.token_spans(sequences)
+    index = covering_token(ids, torch.as_tensor(tokenizer.token_advance()), LENGTH)
+    assert index.shape == (len(sequences), LENGTH)
+    start, end = spans[..., 0].gather(1, index), spans[..., 1].gather(1, index)
+    base = torch.arange(LENGTH).expand_as(index)
+    assert ((start <= base) & (base < end)).all()
+    if name == "kmer":
+        assert torch.equal(start, base.clamp(max=LENGTH - tokenizer.k))
+
+
+def test_special_and_padding_tokens_are_never_read():
+    tokenizer = NTKmerTokenizer(6)
+    batch = tokenizer.encode([SEQUENCES[0], SEQUENCES[1][:60]])  # the second padded after 10 tokens
+    index = covering_token(batch["input_ids"], torch.as_tensor(tokenizer.token_advance()), LENGTH)
+    read = batch["input_ids"].gather(1, index)
+    specials = [tokenizer.token_to_id[t] for t in tokenizer.SPECIALS]
+    assert not torch.isin(read, torch.tensor(specials)).any()
+    assert index[1].max() == 10  # past its end the short sequence reads its last token
+
+
+@pytest.mark.parametrize("name", ["dnabert", "dnabert2", "nt", "nt2"])
+def test_from_scratch_default_reads_every_position(name, tmp_path):
+    """The default from-scratch head: position-specific weights over the data's length; the
+    published head stays one override away; a model with no fixed length is refused by name."""
+    cfg = compose_config("train", [f"model={name}", "logger=none"], tmp_path)
+    model = build_backbone(cfg.model, random_sequences(100, 300)).eval()
+    assert model.pooling == "flatten" and model.fixed_length == 300
+    assert model.readout.dense.in_features == 300 * model.readout.project.out_features
+    motif_at = {}
+    background = random_sequences(1, 300, seed=9)[0]
+    for position in (40, 200):  # the same TATA box, moved: a position-wise head scores it differently
+        motif_at[position] = model.predict_proba([background[:position] + "TATAAAAG" + background[position + 8:]])
+    assert np.abs(motif_at[40] - motif_at[200]).max() > 1e-6
+    cls = compose_config("train", [f"model={name}", "logger=none", "model.backbone.pooling=cls"], tmp_path)
+    assert build_backbone(cls.model, random_sequences(100, 300)).fixed_length is None
+    with pytest.raises(Exception, match="needs one input length"):
+        build_backbone(compose_config("train", [f"model={name}", "data.seq_len=null"], tmp_path).model,
+                       random_sequences(100, 300))
