@@ -5,11 +5,11 @@
 
 A [CLS] head sees one pooled vector, so *where* a motif sits reaches it only through position
 embeddings the encoder must learn to route; from scratch on a CPU budget the transformers did not
-get there (DNABERT, NT, DNABERT-2 stayed at test MCC 0.17-0.31 on the synthetic grammar, where the
-label is decided by motif positions). This head gives every position its own weights, as the CNN
-baseline's dense layer does: each nucleotide takes the last hidden state of the token covering it
-(so 6-mer, BPE and single-base tokenizations line up on the same L positions), each is projected to
-a few features, and the flattened (L * features) map goes through a small MLP.
+get there on the synthetic grammar, where motif positions decide the label (docs/models.md). This
+head gives every position its own weights, as the CNN baseline's dense layer does: each nucleotide
+takes the last hidden state of the token covering it (so 6-mer, BPE and single-base tokenizations
+line up on the same L positions), each is projected to a few features, and the flattened
+(L * features) map goes through a small MLP.
 
 The token covering each base is computed from the token ids alone, with the tokenizer's
 ``token_advance`` table (how many bases each token id moves the sequence on), so the head needs no
