@@ -231,6 +231,7 @@ def hyena_key(name: str) -> str | None:
     return None
 
 
+# Head tensors: loaded where the folder has them in the shape the chosen pooling needs, else fresh.
 _HEADS = ("score.", "readout.")
 
 
