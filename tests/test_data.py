@@ -188,3 +188,25 @@ def test_synthetic_datamodule_batches_are_deterministic():
     again = next(iter(SyntheticDataModule(n_train=64, n_val=16, n_test=16, batch_size=8, seed=5).train_dataloader()))
     assert first["sequences"] == again["sequences"]
     assert first["labels"].shape == (8,) and len(first["sequences"][0]) == 300
+
+
+def test_shift_augment_rolls_training_sequences_only():
+    """Every served training sequence is its row rolled right by 0..shift bases (length kept,
+    all offsets drawn); validation and test rows come back unchanged."""
+    dm = SyntheticDataModule(n_train=64, n_val=16, n_test=16, batch_size=64, seed=5, shift_augment=5)
+    original = dm.table("train").sequences
+    offsets = []
+    for _ in range(4):
+        batch = next(iter(dm.train_dataloader()))
+        for sequence, i in zip(batch["sequences"], batch["index"].tolist()):
+            row = original[i]
+            shifts = [s for s in range(6) if row[len(row) - s:] + row[: len(row) - s] == sequence]
+            assert len(sequence) == len(row) and shifts, f"row {i} served as something other than a roll"
+            offsets.append(shifts[0])
+    assert set(offsets) == set(range(6))
+    for split, loader in (("val", dm.val_dataloader()), ("test", dm.test_dataloader())):
+        batch = next(iter(loader))
+        assert batch["sequences"] == [dm.table(split).sequences[i] for i in batch["index"].tolist()]
+    assert dm.config()["shift_augment"] == 5
+    with pytest.raises(ValueError, match="shift_augment"):
+        SyntheticDataModule(shift_augment=-1)

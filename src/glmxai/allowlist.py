@@ -84,7 +84,8 @@ def allow(target: str, **args: Arg) -> tuple[str, Allowed]:
     return target, Allowed(target, args)
 
 
-_DATA_ARGS = {"seq_len": optional(INT), "tss": INT, "batch_size": INT, "num_workers": INT, "seed": INT}
+_DATA_ARGS = {"seq_len": optional(INT), "tss": INT, "batch_size": INT, "num_workers": INT, "seed": INT,
+              "shift_augment": INT}
 _HF_ARGS = {"size": STRING, "config": optional(PLAIN)}
 
 TOKENIZERS: dict[str, Allowed] = dict([

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
+import numpy as np
 import torch
 from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
 from torch.utils.data import DataLoader, Dataset
@@ -35,14 +36,22 @@ def split_sha256(table: SequenceTable) -> str:
 
 
 class _TableDataset(Dataset):
-    def __init__(self, table: SequenceTable):
-        self.table = table
+    """Rows of a table; with ``shift`` > 0 each sequence is rolled circularly by a random 0..shift
+    bases to the right every time it is read (training augmentation: length kept)."""
+
+    def __init__(self, table: SequenceTable, shift: int = 0, seed: int = 0):
+        self.table, self.shift = table, shift
+        self.rng = np.random.default_rng(seed)
 
     def __len__(self) -> int:
         return len(self.table)
 
     def __getitem__(self, i: int):
-        return self.table.sequences[i], int(self.table.labels[i]), i
+        sequence = self.table.sequences[i]
+        if self.shift:
+            offset = int(self.rng.integers(self.shift + 1))
+            sequence = sequence[len(sequence) - offset:] + sequence[: len(sequence) - offset]
+        return sequence, int(self.table.labels[i]), i
 
 
 def collate(items) -> dict:
@@ -56,13 +65,20 @@ class PromoterDataModule(L.LightningDataModule):
     seq_len: the length every sequence must have (null: any length); tss: 0-based index of the
     transcription start site in every sequence (the one place the TSS is set: explanations and
     analyses take it from here, or from the data record a checkpoint carries).
+    shift_augment: training sequences are rolled circularly by a random 0..shift_augment bases
+    each time they are served (0: never). It moves every motif by up to that many bases and, for
+    models of non-overlapping k-mers (NT), into every token frame; validation and test data are
+    never shifted.
     """
 
     def __init__(self, batch_size: int = 64, num_workers: int = 0, seq_len: int | None = 300, seed: int = 0,
-                 tss: int = 249):
+                 tss: int = 249, shift_augment: int = 0):
         super().__init__()
+        if shift_augment < 0:
+            raise ValueError(f"data.shift_augment must be >= 0, got {shift_augment}")
         self.batch_size, self.num_workers = batch_size, num_workers
         self.seq_len, self.seed, self.tss = seq_len, seed, tss
+        self.shift_augment = shift_augment
         self.tables: dict[str, SequenceTable] = {}
 
     def config(self) -> dict[str, Any]:
@@ -71,7 +87,7 @@ class PromoterDataModule(L.LightningDataModule):
         cls = type(self)
         return {"_target_": f"{cls.__module__}.{cls.__qualname__}", "seq_len": self.seq_len, "tss": self.tss,
                 "batch_size": self.batch_size, "num_workers": self.num_workers, "seed": self.seed,
-                **self.source_args()}
+                "shift_augment": self.shift_augment, **self.source_args()}
 
     def source_args(self) -> dict[str, Any]:
         """The arguments that say where the sequences come from (a folder, a file, a generator)."""
@@ -108,7 +124,7 @@ class PromoterDataModule(L.LightningDataModule):
 
     def _loader(self, split: str, shuffle: bool) -> DataLoader:
         generator = torch.Generator().manual_seed(self.seed)
-        dataset = _TableDataset(self.table(split))
+        dataset = _TableDataset(self.table(split), self.shift_augment if split == "train" else 0, self.seed)
         sampler = None
         if not shuffle and torch.distributed.is_available() and torch.distributed.is_initialized():
             # Under DDP, evaluate every row exactly once: Lightning's default sampler pads the
