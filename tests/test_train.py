@@ -58,8 +58,15 @@ def test_every_xai_config_builds_its_registered_method(tmp_path, option):
     from glmxai.xai.registry import build_method
     from glmxai.xai.registry import get_method as registered
 
+    backbone = MotifDetector(OneHotTokenizer())
+    if option == "attention":  # transformers only (the toy's refusal: tests/test_attention.py)
+        from glmxai.models.dnabert import DNABERTBackbone
+        from glmxai.models.tokenizers import KmerTokenizer
+
+        backbone = DNABERTBackbone(KmerTokenizer(), config={"hidden_size": 16, "num_attention_heads": 2,
+                                                            "intermediate_size": 32})
     cfg = compose_config("explain", [f"xai={option}"], tmp_path)
-    method = build_method(OmegaConf.to_container(cfg.xai), CountingModel(MotifDetector(OneHotTokenizer())), tss=249)
+    method = build_method(OmegaConf.to_container(cfg.xai), CountingModel(backbone), tss=249)
     assert type(method) is registered(option) and method.name == option
 
 

@@ -95,14 +95,15 @@ def match_patterns(patterns: list[dict], targets: tuple[list[str], list[str], li
     return pd.DataFrame(rows, columns=columns)
 
 
-def runs_of_methods(runs: list[ExplainRun], methods: Sequence[str] | None) -> list[ExplainRun]:
+def runs_of_methods(runs: list[ExplainRun], methods: Sequence[str] | None, key: str = "discovery.methods"
+                    ) -> list[ExplainRun]:
     """The runs whose method (meta.json ``method``) is in ``methods`` (None: all); an unknown
-    name is an error."""
+    name is an error naming the option ``key``."""
     if methods is None:
         return list(runs)
     unknown = sorted(set(methods) - {r.method for r in runs})
     if unknown:
-        raise ValueError(f"discovery.methods names {unknown}, but the inputs hold {sorted({r.method for r in runs})}")
+        raise ValueError(f"{key} names {unknown}, but the inputs hold {sorted({r.method for r in runs})}")
     return [r for r in runs if r.method in methods]
 
 

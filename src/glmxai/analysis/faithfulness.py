@@ -1,7 +1,8 @@
 """Faithfulness: deletion and insertion curves against a random order.
 
 For each sequence the explained class is the predicted one (attributions are flipped in
-sign for sequences predicted non-promoter). Deletion replaces the top fraction f of
+sign for sequences predicted non-promoter; unsigned scores such as attention, meta.json
+``signed`` false, are ranked as they are for either class). Deletion replaces the top fraction f of
 positions, ranked by attribution toward that class, with a background sequence and
 re-predicts; insertion starts from the background and restores the top fraction f of the
 original positions. Positions with equal attribution (Anchors' zeros) are taken in a random
@@ -60,8 +61,10 @@ def _curves(predict: Predict, codes: np.ndarray, background: np.ndarray, ranks: 
 
 
 def perturbation_curves(predict: Predict, codes: np.ndarray, scores: np.ndarray, background: np.ndarray,
-                        steps: int = 10, n_random: int = 3, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """codes, scores, background: (N, L). Returns (curves, areas).
+                        steps: int = 10, n_random: int = 3, seed: int = 0, signed: bool = True
+                        ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """codes, scores, background: (N, L); signed: False for unsigned importance (not flipped for
+    predicted non-promoters). Returns (curves, areas).
 
     curves: mean probability of the explained class per ``order`` ('attribution'/'random'),
     ``repeat`` (which random order; 0 for the attribution order), ``curve``
@@ -74,11 +77,11 @@ def perturbation_curves(predict: Predict, codes: np.ndarray, scores: np.ndarray,
         raise ValueError(f"codes {codes.shape}, scores {scores.shape} and background {background.shape} must match")
     fractions = np.linspace(0.0, 1.0, steps + 1)
     positive = predict(codes) >= 0.5
-    signed = np.where(positive[:, None], scores, -scores)
+    toward_prediction = np.where(positive[:, None], scores, -scores) if signed else scores
     rng = np.random.default_rng(seed)
     # equal scores (Anchors' zeros) in a random order, not upstream first
     tie_break = np.random.default_rng([seed, 1]).random(codes.shape)
-    orders = {"attribution": [np.lexsort((tie_break, -signed), axis=1)]}
+    orders = {"attribution": [np.lexsort((tie_break, -toward_prediction), axis=1)]}
     orders["random"] = [np.argsort(rng.random(codes.shape), axis=1) for _ in range(n_random)]
     curve_rows, area_rows = [], []
     for name, rank_list in orders.items():
@@ -202,7 +205,7 @@ def faithfulness_section(report: Report, runs: list[ExplainRun], options: DictCo
         codes = to_codes(run.sequences[: options.n])
         background = backgrounds(codes, options.background, seed)
         curve, areas = perturbation_curves(predict, codes, run.scores[: options.n], background, options.steps,
-                                           options.n_random, seed)
+                                           options.n_random, seed, signed=bool(run.meta.get("signed", True)))
         log.info("analyze: faithfulness of %s: %d sequences, %d model evaluations", run.name, len(codes),
                  predict.model.evaluations - before)
         curves.append(run.tagged(curve.assign(model=model_label[ckpt])))

@@ -11,6 +11,7 @@ Explainers, evaluation and analysis see a model only through this contract:
 - ``Backbone.input_embeddings(inputs) -> Tensor`` and
   ``Backbone.forward_embeddings(embeddings, inputs) -> (B, 2)``: the differentiable path
   (one-hot (B, 4, L) for one-hot models, token embeddings (B, T, D) for token models);
+- ``Backbone.attention_probabilities(inputs)``: per layer (B, heads, T, T), transformers only;
 - ``Backbone.predict_proba(sequences | codes) -> (N, 2)`` numpy: batched, no gradients.
 
 Models that can start from published weights also implement ``Backbone.from_pretrained``,
@@ -100,6 +101,12 @@ class Backbone(nn.Module):
 
     def forward_embeddings(self, embeddings: torch.Tensor, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
         raise NotImplementedError
+
+    def attention_probabilities(self, inputs: dict[str, torch.Tensor]) -> tuple[torch.Tensor, ...]:
+        """The attention probabilities of every layer, first layer first, each (B, heads, T, T) with
+        rows = queries and columns = keys (each row sums to 1 over the real tokens), as the forward
+        computes them. Only transformers have them; other models raise NotImplementedError."""
+        raise NotImplementedError(f"{type(self).__name__} has no attention layers")
 
     @classmethod
     def from_pretrained(cls, path: str, trust_remote_code: bool = False, **kwargs) -> Backbone:

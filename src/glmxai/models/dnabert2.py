@@ -71,7 +71,11 @@ class Embeddings(nn.Module):
 
 
 class SelfAttention(nn.Module):
-    """Multi-head attention with a packed ``Wqkv`` projection and an additive (ALiBi + padding) bias."""
+    """Multi-head attention with a packed ``Wqkv`` projection and an additive (ALiBi + padding) bias.
+
+    The forward runs PyTorch's fused ``scaled_dot_product_attention``; only with
+    ``output_attentions`` does it compute ``softmax(q k^T / sqrt(d_head) + bias)`` explicitly and
+    return those probabilities too."""
 
     def __init__(self, config: BertConfig):
         super().__init__()
@@ -79,13 +83,19 @@ class SelfAttention(nn.Module):
         self.Wqkv = nn.Linear(config.hidden_size, 3 * config.hidden_size)
         self.dropout_p = config.attention_probs_dropout_prob
 
-    def forward(self, x: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
-        """x (B, T, D), bias (B, H, T, T) -> (B, T, D)."""
+    def forward(self, x: torch.Tensor, bias: torch.Tensor, output_attentions: bool = False
+                ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """x (B, T, D), bias (B, H, T, T) -> (B, T, D) and, with ``output_attentions``, the
+        attention probabilities (B, H, T, T) (else None)."""
         b, t, d = x.shape
         q, k, v = self.Wqkv(x).view(b, t, 3, self.n_heads, d // self.n_heads).permute(2, 0, 3, 1, 4)
-        out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias,
-                                             dropout_p=self.dropout_p if self.training else 0.0)
-        return out.transpose(1, 2).reshape(b, t, d)
+        dropout_p = self.dropout_p if self.training else 0.0
+        if not output_attentions:
+            out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias, dropout_p=dropout_p)
+            return out.transpose(1, 2).reshape(b, t, d), None
+        probs = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(d // self.n_heads) + bias, dim=-1)
+        out = F.dropout(probs, dropout_p) @ v
+        return out.transpose(1, 2).reshape(b, t, d), probs
 
 
 class Attention(nn.Module):
@@ -94,8 +104,10 @@ class Attention(nn.Module):
         self.self = SelfAttention(config)
         self.output = BertSelfOutput(config)  # dense, dropout, LayerNorm(x + residual)
 
-    def forward(self, x: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
-        return self.output(self.self(x, bias), x)
+    def forward(self, x: torch.Tensor, bias: torch.Tensor, output_attentions: bool = False
+                ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        out, probs = self.self(x, bias, output_attentions)
+        return self.output(out, x), probs
 
 
 class GatedMLP(nn.Module):
@@ -121,8 +133,10 @@ class Layer(nn.Module):
         self.attention = Attention(config)
         self.mlp = GatedMLP(config)
 
-    def forward(self, x: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
-        return self.mlp(self.attention(x, bias))
+    def forward(self, x: torch.Tensor, bias: torch.Tensor, output_attentions: bool = False
+                ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        x, probs = self.attention(x, bias, output_attentions)
+        return self.mlp(x), probs
 
 
 class Encoder(nn.Module):
@@ -133,16 +147,20 @@ class Encoder(nn.Module):
         self.layer = nn.ModuleList([Layer(config) for _ in range(config.num_hidden_layers)])
         self.register_buffer("slopes", alibi_slopes(config.num_attention_heads), persistent=False)
 
-    def forward(self, x: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        """x (B, T, D), attention_mask (B, T) 1 = token -> (B, T, D)."""
+    def forward(self, x: torch.Tensor, attention_mask: torch.Tensor, output_attentions: bool = False
+                ) -> torch.Tensor | tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
+        """x (B, T, D), attention_mask (B, T) 1 = token -> (B, T, D); with ``output_attentions``
+        also every layer's attention probabilities (B, H, T, T), ALiBi and padding bias included."""
         pos = torch.arange(x.shape[1], device=x.device)
         alibi = -self.slopes[:, None, None] * (pos[None, :] - pos[:, None]).abs()  # (H, T, T)
         padding = torch.zeros(attention_mask.shape, dtype=x.dtype, device=x.device)
         padding = padding.masked_fill(attention_mask == 0, float("-inf"))[:, None, None, :]  # (B, 1, 1, T)
         bias = (alibi[None] + padding).to(x.dtype)
+        attentions = []
         for layer in self.layer:
-            x = layer(x, bias)
-        return x
+            x, probs = layer(x, bias, output_attentions)
+            attentions.append(probs)
+        return (x, tuple(attentions)) if output_attentions else x
 
 
 class Pooler(nn.Module):
@@ -215,6 +233,10 @@ class DNABERT2Backbone(Backbone):
             weights = mask.unsqueeze(-1).to(hidden.dtype)
             pooled = (hidden * weights).sum(1) / weights.sum(1).clamp_min(1.0)
         return self.classifier(self.dropout(self.bert.pooler(pooled)))
+
+    def attention_probabilities(self, inputs: dict[str, torch.Tensor]) -> tuple[torch.Tensor, ...]:
+        embeddings = self.bert.embeddings(self.input_embeddings(inputs))
+        return self.bert.encoder(embeddings, inputs["attention_mask"], output_attentions=True)[1]
 
     def architecture(self) -> dict:
         return {"config": config_dict(self.config), "pooling": self.pooling, "seq_len": self.seq_len}

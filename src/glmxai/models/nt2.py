@@ -125,7 +125,10 @@ class Embeddings(nn.Module):
 
 
 class SelfAttention(nn.Module):
-    """Multi-head attention, query scaled before the rotary embedding of queries and keys."""
+    """Multi-head attention, query scaled before the rotary embedding of queries and keys.
+
+    The forward runs PyTorch's fused ``scaled_dot_product_attention``; only with
+    ``output_attentions`` does it compute the softmax explicitly and return the probabilities."""
 
     def __init__(self, cfg: dict[str, Any]):
         super().__init__()
@@ -136,16 +139,22 @@ class SelfAttention(nn.Module):
         self.query, self.key, self.value = nn.Linear(d, d), nn.Linear(d, d), nn.Linear(d, d)
         self.dropout_p = cfg["attention_probs_dropout_prob"]
 
-    def forward(self, x: torch.Tensor, keep: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-        """x (B, T, D), keep (B, 1, 1, T) bool (True = attend), cos/sin (T, d) -> (B, T, D)."""
+    def forward(self, x: torch.Tensor, keep: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor,
+                output_attentions: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """x (B, T, D), keep (B, 1, 1, T) bool (True = attend), cos/sin (T, d) -> (B, T, D) and,
+        with ``output_attentions``, the attention probabilities (B, H, T, T) (else None)."""
         b, t, d = x.shape
         q, k, v = (proj(x).view(b, t, self.n_heads, d // self.n_heads).transpose(1, 2)
                    for proj in (self.query, self.key, self.value))
         q = q * (d // self.n_heads) ** -0.5
         q, k = rotate(q, cos, sin), rotate(k, cos, sin)
-        out = F.scaled_dot_product_attention(q, k, v, attn_mask=keep, scale=1.0,
-                                             dropout_p=self.dropout_p if self.training else 0.0)
-        return out.transpose(1, 2).reshape(b, t, d)
+        dropout_p = self.dropout_p if self.training else 0.0
+        if not output_attentions:
+            out = F.scaled_dot_product_attention(q, k, v, attn_mask=keep, scale=1.0, dropout_p=dropout_p)
+            return out.transpose(1, 2).reshape(b, t, d), None
+        probs = torch.softmax((q @ k.transpose(-1, -2)).masked_fill(~keep, float("-inf")), dim=-1)
+        out = F.dropout(probs, dropout_p) @ v
+        return out.transpose(1, 2).reshape(b, t, d), probs
 
 
 class DenseResidual(nn.Module):
@@ -170,8 +179,10 @@ class Attention(nn.Module):
         self.output = DenseResidual(cfg["hidden_size"], cfg["hidden_size"], True, cfg["hidden_dropout_prob"])
         self.LayerNorm = nn.LayerNorm(cfg["hidden_size"], eps=cfg["layer_norm_eps"])
 
-    def forward(self, x: torch.Tensor, keep: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-        return self.output(self.self(self.LayerNorm(x), keep, cos, sin), x)
+    def forward(self, x: torch.Tensor, keep: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor,
+                output_attentions: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+        out, probs = self.self(self.LayerNorm(x), keep, cos, sin, output_attentions)
+        return self.output(out, x), probs
 
 
 class Intermediate(nn.Module):
@@ -197,9 +208,10 @@ class Layer(nn.Module):
                                     cfg["hidden_dropout_prob"])
         self.LayerNorm = nn.LayerNorm(cfg["hidden_size"], eps=cfg["layer_norm_eps"])
 
-    def forward(self, x: torch.Tensor, keep: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-        x = self.attention(x, keep, cos, sin)
-        return self.output(self.intermediate(self.LayerNorm(x)), x)
+    def forward(self, x: torch.Tensor, keep: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor,
+                output_attentions: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+        x, probs = self.attention(x, keep, cos, sin, output_attentions)
+        return self.output(self.intermediate(self.LayerNorm(x)), x), probs
 
 
 class Encoder(nn.Module):
@@ -212,16 +224,21 @@ class Encoder(nn.Module):
         self.emb_layer_norm_after = nn.LayerNorm(cfg["hidden_size"], eps=cfg["layer_norm_eps"])
         self.head_dim = cfg["hidden_size"] // cfg["num_attention_heads"]
 
-    def forward(self, x: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        """x (B, T, D), attention_mask (B, T) 1 = token -> (B, T, D)."""
+    def forward(self, x: torch.Tensor, attention_mask: torch.Tensor, output_attentions: bool = False
+                ) -> torch.Tensor | tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
+        """x (B, T, D), attention_mask (B, T) 1 = token -> (B, T, D); with ``output_attentions``
+        also every layer's attention probabilities (B, H, T, T)."""
         positions = torch.arange(x.shape[1], device=x.device, dtype=torch.float32)
         freqs = torch.outer(positions, rotary_inv_freq(self.head_dim, x.device))
         angles = torch.cat((freqs, freqs), dim=-1)  # (T, head_dim)
         cos, sin = angles.cos(), angles.sin()
         keep = attention_mask.bool()[:, None, None, :]
+        attentions = []
         for layer in self.layer:
-            x = layer(x, keep, cos, sin)
-        return self.emb_layer_norm_after(x)
+            x, probs = layer(x, keep, cos, sin, output_attentions)
+            attentions.append(probs)
+        x = self.emb_layer_norm_after(x)
+        return (x, tuple(attentions)) if output_attentions else x
 
 
 class NT2Model(nn.Module):
@@ -291,6 +308,11 @@ class NT2Backbone(Backbone):
     def forward_embeddings(self, embeddings: torch.Tensor, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
         hidden = self.hidden_states(embeddings, inputs)
         return self.classifier(hidden) if self.readout is None else self.readout(hidden, inputs)
+
+    def attention_probabilities(self, inputs: dict[str, torch.Tensor]) -> tuple[torch.Tensor, ...]:
+        mask = inputs["attention_mask"]
+        embeddings = self.esm.embeddings(self.input_embeddings(inputs), inputs["input_ids"], mask)
+        return self.esm.encoder(embeddings, mask, output_attentions=True)[1]
 
     def architecture(self) -> dict:
         return {"config": dict(self.config), "pooling": self.pooling, "seq_len": self.seq_len}

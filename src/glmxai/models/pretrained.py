@@ -143,6 +143,25 @@ class HFBackbone(Backbone):
         hidden = self.model.base_model(inputs_embeds=embeddings, attention_mask=mask).last_hidden_state
         return self.readout(hidden, inputs)
 
+    def attention_probabilities(self, inputs: dict[str, torch.Tensor]) -> tuple[torch.Tensor, ...]:
+        """``output_attentions=True`` of the encoder on the forward's own embedding path. Only the
+        ``eager`` attention implementation returns the weights (``sdpa``, the default, returns
+        none), so it is switched on for this call and the previous implementation restored."""
+        previous = self.model.config._attn_implementation
+        if previous != "eager":
+            self.model.set_attn_implementation("eager")
+        try:
+            embeddings = self.encoder_inputs(self.input_embeddings(inputs), inputs)
+            attentions = self.model.base_model(inputs_embeds=embeddings, attention_mask=inputs["attention_mask"],
+                                               output_attentions=True).attentions
+        finally:
+            if previous != "eager":
+                self.model.set_attn_implementation(previous)
+        if not attentions or any(a is None for a in attentions):
+            raise ValueError(f"{type(self.model).__name__} returned no attention weights: its attention could not be "
+                             "switched to the eager implementation (remote code may not allow it)")
+        return tuple(attentions)
+
     def architecture(self) -> dict | None:
         if type(self.model) is not self.model_class:  # remote code: only its folder rebuilds it
             return None

@@ -21,11 +21,16 @@ METHODS: dict[str, type[Method]] = {}
 class Method:
     """An explanation method bound to a model.
 
-    records_file: name of the JSON-lines file its ``Attribution.record`` go to (None: none).
+    records_file: name of the JSON-lines file its ``Attribution.record`` go to (None: none);
+    score_units: what its scores measure (meta.json ``score_units``); signed: False for scores
+    that rank importance without a direction (attention: non-negative), which faithfulness then
+    orders by score for either predicted class instead of flipping them (meta.json ``signed``).
     """
 
     name: str = ""
     records_file: str | None = None
+    score_units: str = "p(promoter); positive = toward the promoter class (label 1)"
+    signed: bool = True
 
     def __init__(self, model: CountingModel, tss: int = 249):
         self.model = model
@@ -59,6 +64,12 @@ def _discover() -> None:
     package = importlib.import_module("glmxai.xai")
     for module in pkgutil.iter_modules(package.__path__):
         importlib.import_module(f"glmxai.xai.{module.name}")
+
+
+def known_methods() -> list[str]:
+    """The names of every registered method."""
+    _discover()
+    return sorted(METHODS)
 
 
 def get_method(name: str) -> type[Method]:
