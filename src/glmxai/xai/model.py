@@ -29,12 +29,38 @@ class CountingModel:
         self.evaluations += len(codes)
         return self.backbone.predict_proba(codes, batch_size=self.batch_size)[:, 1].astype(np.float64)
 
+    def promoter_logit_and_p(self, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """codes (n, L) int -> (promoter logit, p(promoter)), each (n,) float64, from one batched
+        ``predict_proba`` call: logit = log p1 - log p0 (it saturates near +-87, where a float32
+        probability underflows)."""
+        codes = np.asarray(codes)
+        self.evaluations += len(codes)
+        probs = self.backbone.predict_proba(codes, batch_size=self.batch_size).astype(np.float64)
+        log_p = np.log(np.clip(probs, np.finfo(np.float32).tiny, None))
+        return log_p[:, 1] - log_p[:, 0], probs[:, 1]
+
     def p_promoter_embeddings(self, embeddings: torch.Tensor, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
         """Differentiable p(promoter) (B,) of input embeddings (one-hot (B, 4, L) or token
         embeddings (B, T, D)) with the matching model ``inputs``."""
         self.evaluations += embeddings.shape[0]
         logits = self.backbone.forward_embeddings(embeddings, inputs)
         return torch.softmax(logits.float(), dim=-1)[:, 1]
+
+    @torch.no_grad()
+    def attentions(self, codes: np.ndarray) -> tuple[tuple[torch.Tensor, ...], dict[str, torch.Tensor]]:
+        """codes (n, L) int -> every layer's attention probabilities (n, heads, T, T) in float32
+        (``Backbone.attention_probabilities``, in eval mode) and the model inputs they were computed
+        from; one pass, one evaluation per sequence."""
+        codes = np.asarray(codes)
+        self.evaluations += len(codes)
+        was_training = self.backbone.training
+        self.backbone.eval()
+        try:
+            inputs = self.backbone.encode(codes)
+            maps = tuple(a.float() for a in self.backbone.attention_probabilities(inputs))
+        finally:
+            self.backbone.train(was_training)
+        return maps, inputs
 
 
 class CachedPredictor:

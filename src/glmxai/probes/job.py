@@ -1,0 +1,418 @@
+"""Plan and run the probes of ``analyze.py`` (``probes.enabled=true``): check every setting,
+checkpoint, position and finished result before any model work (``prepare_probes``), then run
+each (checkpoint, experiment, background kind) that is not finished (``run_probes``).
+
+Results go under ``<run folder>/probes/<model>-<checkpoint SHA-256[:12]>/``: ``backgrounds-<kind>.npz``
+(codes and readouts), ``<experiment>-<kind>.npz`` and ``necessity.npz``, each written atomically
+with the fingerprint of the settings, data and checkpoint that determine it, its model
+evaluations and seconds. Re-running the same command into the same folder (``hydra.run.dir``)
+skips finished parts; a part written with other settings refuses the run, naming the file.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from glmxai.allowlist import DATA_MODULES, build
+from glmxai.analysis.inputs import RUNTIME_DATA_KEYS, ExplainRun
+from glmxai.analysis.motifs import Motif
+from glmxai.analysis.report import slug
+from glmxai.data.datamodule import split_sha256
+from glmxai.data.encoding import to_codes
+from glmxai.io import sha256_file
+from glmxai.probes import experiments as ex
+from glmxai.probes.backgrounds import KINDS, draw_backgrounds
+from glmxai.probes.patterns import Pattern, build_patterns
+from glmxai.xai.store import load_npz, save_npz
+
+log = logging.getLogger(__name__)
+
+
+class ProbeInputError(ValueError):
+    """A probe setting, checkpoint or position that cannot work; raised before any model work."""
+
+
+@dataclass
+class ProbeModel:
+    """One probed checkpoint: its ``label`` in tables and figures, ``checkpoint`` and ``sha256``,
+    the ``target`` (model, TSS, length, token frame), the ``data`` module whose training split
+    gives the backgrounds (``data_source`` describes it) and the ``folder`` of its results."""
+
+    label: str
+    checkpoint: Path
+    sha256: str
+    target: ex.Target
+    data: Any
+    data_source: str
+    folder: Path
+    fingerprints: dict[Path, str] = field(default_factory=dict)  # every result file -> its fingerprint
+
+
+@dataclass
+class ProbePlan:
+    """Everything checked: ``options`` (``cfg.probes`` as plain data), ``patterns``, ``models``,
+    ``seed`` and ``skipped`` (what / why: explain runs whose checkpoint cannot be used)."""
+
+    options: dict
+    patterns: list[Pattern]
+    models: list[ProbeModel]
+    seed: int
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+    def pattern(self, name: str) -> Pattern:
+        return next(p for p in self.patterns if p.name == name)
+
+    @property
+    def pairs(self) -> list[tuple[Pattern, Pattern]]:
+        return [(self.pattern(a), self.pattern(b)) for a, b in self.options["spacing"]["pairs"]]
+
+
+@dataclass
+class ProbeResults:
+    """What ``run_probes`` measured: ``backgrounds[(model, kind)]``, ``cells[(model, experiment,
+    kind)]`` (kind ``promoters`` for necessity), and per model its ``cost`` (evaluations and
+    seconds, this run and in all, and the parts found finished)."""
+
+    plan: ProbePlan
+    backgrounds: dict[tuple[str, str], ex.Backgrounds] = field(default_factory=dict)
+    cells: dict[tuple[str, str, str], ex.Cells] = field(default_factory=dict)
+    cost: dict[str, dict] = field(default_factory=dict)
+
+
+def _check_int(options: Mapping, key: str, where: str = "probes", least: int = 1) -> None:
+    value = options.get(key)
+    if not isinstance(value, int) or isinstance(value, bool) or value < least:
+        raise ProbeInputError(f"{where}.{key} must be an integer >= {least}, got {value!r}")
+
+
+def check_options(options: Mapping) -> None:
+    """Refuse unknown experiments or background kinds, bad sizes and a bad filter."""
+    unknown = sorted(set(options["experiments"]) - set(ex.EXPERIMENTS))
+    if unknown:
+        raise ProbeInputError(f"probes.experiments: unknown {unknown}; expected some of {list(ex.EXPERIMENTS)}")
+    unknown = sorted(set(options["backgrounds"]) - set(KINDS))
+    if unknown or not options["backgrounds"]:
+        raise ProbeInputError(f"probes.backgrounds: expected some of {list(KINDS)}, got {options['backgrounds']}")
+    for key in ("n_backgrounds", "instances", "n_bootstrap", "batch_size"):
+        _check_int(options, key)
+    for key in ("n_backgrounds", "stride"):
+        _check_int(options["position_scan"], key, "probes.position_scan")
+    _check_int(options["spacing"], "stride", "probes.spacing")
+    _check_int(options["spacing"], "radius", "probes.spacing", least=0)
+    for key in ("n_sequences", "shuffles", "max_hits"):
+        _check_int(options["necessity"], key, "probes.necessity")
+    _check_int(options["necessity"], "window", "probes.necessity", least=0)
+    positions = options["dose"]["positions"]
+    if not positions or not all(isinstance(p, int) and not isinstance(p, bool) for p in positions):
+        raise ProbeInputError(f"probes.dose.positions must be a list of starts (bp vs TSS), got {positions}")
+    band = options.get("filter")
+    if band is not None and not (len(band) == 2 and 0 <= band[0] < band[1] <= 100):
+        raise ProbeInputError(f"probes.filter must be null or [low, high] percentiles with 0 <= low < high <= 100, "
+                              f"got {band}")
+    span = options["position_scan"].get("span")
+    if span is not None and not (len(span) == 2 and span[0] <= span[1]):
+        raise ProbeInputError(f"probes.position_scan.span must be null or [low, high] (bp vs TSS), got {span}")
+
+
+def _check_names(options: Mapping, patterns: list[Pattern]) -> None:
+    names = [p.name for p in patterns]
+    for pair in options["spacing"]["pairs"] if "spacing" in options["experiments"] else []:
+        if len(pair) != 2 or any(n not in names for n in pair):
+            raise ProbeInputError(f"probes.spacing.pairs: {list(pair)} must name two of probes.patterns {names}")
+    if "dose" in options["experiments"] and options["dose"]["pattern"] not in names:
+        raise ProbeInputError(f"probes.dose.pattern: {options['dose']['pattern']!r} is not one of probes.patterns "
+                              f"{names}")
+
+
+def check_positions(plan: ProbePlan, model: ProbeModel) -> None:
+    """Refuse a pattern, pair or dose layout that does not fit the model's sequences."""
+    target, experiments = model.target, plan.options["experiments"]
+    for pattern in plan.patterns:
+        if pattern.width > target.length:
+            raise ProbeInputError(f"pattern {pattern.name} is {pattern.width} bp, longer than the {target.length}-bp "
+                                  f"sequences of {model.label} ({model.checkpoint})")
+        offsets = ex.frame_offsets(target.frame)
+        first, last = target.tss + pattern.position + offsets[0], target.tss + pattern.position + offsets[-1]
+        if first < 0 or last + pattern.width > target.length:
+            raise ProbeInputError(
+                f"pattern {pattern.name} at {pattern.position} (bp vs the TSS at index {target.tss}"
+                f"{', with its frame offsets' if target.frame > 1 else ''}) is off the {target.length}-bp sequences "
+                f"of {model.label}: positions {-target.tss}..{target.length - pattern.width - target.tss} fit")
+    if "spacing" in experiments:
+        for a, b in plan.pairs:
+            if ex.overlap(a.position, a.width, b.position, b.width):
+                raise ProbeInputError(f"probes.spacing.pairs: {a.name} at {a.position} and {b.name} at {b.position} "
+                                      "overlap at their canonical positions")
+    if "dose" in experiments:
+        dose = plan.pattern(plan.options["dose"]["pattern"])
+        positions = list(plan.options["dose"]["positions"])
+        for i, position in enumerate(positions):
+            if not 0 <= target.tss + position <= target.length - dose.width:
+                raise ProbeInputError(f"probes.dose.positions: {dose.name} at {position} is off the "
+                                      f"{target.length}-bp sequences of {model.label}")
+            if any(ex.overlap(position, dose.width, other, dose.width) for other in positions[:i]):
+                raise ProbeInputError(f"probes.dose.positions: copies of {dose.name} ({dose.width} bp) at "
+                                      f"{positions} overlap")
+
+
+def token_frame(tokenizer) -> int:
+    """Period of a tokenizer's frame: k for non-overlapping k-mers (NT, the toy triplets), else 1."""
+    from glmxai.models.tokenizers import NTKmerTokenizer
+    from glmxai.models.toys import TripletTokenizer
+
+    return int(tokenizer.k) if isinstance(tokenizer, (NTKmerTokenizer, TripletTokenizer)) else 1
+
+
+def token_counter(tokenizer, length: int) -> Callable[[np.ndarray], np.ndarray] | None:
+    """codes (n, L) -> tokens per sequence (n,) for tokenizers with an attention mask; None for
+    one-hot models."""
+    if "attention_mask" not in tokenizer.encode_codes(np.zeros((1, length), dtype=np.int8)):
+        return None
+    return lambda codes: tokenizer.encode_codes(codes)["attention_mask"].sum(dim=1).numpy()
+
+
+def _data_for(cfg: DictConfig, record: Mapping, checkpoint: Path, cache: dict):
+    """The data whose training split gives the backgrounds: ``data=`` of the command, else the
+    checkpoint's training data record, built through the allow-list (one module per config)."""
+    if cfg.get("data"):
+        if "command" not in cache:
+            cache["command"] = instantiate(cfg.data)
+        return cache["command"]
+    config = record.get("config")
+    if not config:
+        raise ProbeInputError(f"{checkpoint} records no training data to draw backgrounds from: pass data=<group>")
+    key = json.dumps(config, sort_keys=True)
+    if key not in cache:
+        cache[key] = build(config, DATA_MODULES, str(checkpoint), "data.config")
+    return cache[key]
+
+
+def _labels(checkpoints: list[tuple[Path, str]]) -> list[str]:
+    """Model names, with the run folder where two checkpoints share one."""
+    names = [name for _, name in checkpoints]
+    return [name if names.count(name) == 1 else f"{name} ({path.parent.parent.name or path.parent.name})"
+            for path, name in checkpoints]
+
+
+def _fingerprint(settings: Mapping) -> str:
+    return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def prepare_probes(cfg: DictConfig, runs: list[ExplainRun], motifs: list[Motif]) -> ProbePlan:
+    """Check every probe setting, load every checkpoint (explain runs' and ``probes.checkpoints``)
+    with ``load_classifier`` and the data of its backgrounds, check positions against each model and
+    finished parts against their fingerprints; raises ``ProbeInputError`` (or the loader's error)
+    naming the problem before any model is run."""
+    from glmxai.analysis.faithfulness import _checkpoint_problem
+    from glmxai.models.build import load_classifier
+    from glmxai.xai.model import CountingModel
+
+    options = OmegaConf.to_container(cfg.probes, resolve=True)
+    check_options(options)
+    patterns = build_patterns(options["patterns"], motifs)
+    if not patterns:
+        raise ProbeInputError("probes.patterns is empty: name at least one pattern to plant")
+    _check_names(options, patterns)
+    plan = ProbePlan(options, patterns, [], int(cfg.seed))
+    named = []
+    for path in options.get("checkpoints") or []:
+        path = Path(str(path)).expanduser()
+        if not path.is_file():
+            raise ProbeInputError(f"probes.checkpoints: checkpoint not found: {path}")
+        named.append(path.resolve())
+    hashes: dict[str, str] = {}
+    from_runs = []
+    for run in runs:
+        problem = _checkpoint_problem(run, hashes)
+        if problem:
+            plan.skipped.append((f"motif probes of {run.name}'s checkpoint", problem))
+        else:
+            from_runs.append(Path(run.meta["checkpoint"]).resolve())
+    paths = list(dict.fromkeys([*from_runs, *named]))
+    if not paths and not plan.skipped:
+        raise ProbeInputError("probes.enabled=true but nothing to probe: name checkpoints with "
+                              "probes.checkpoints=[PATH] or give explain runs with inputs=")
+    out = Path(cfg.paths.output_dir) / "probes"
+    modules = [load_classifier(p, map_location=str(options["device"]),
+                               trust_remote_code=bool(cfg.model.trust_remote_code)) for p in paths]
+    labels = _labels([(p, str(m.hparams["model_cfg"].get("name") or p.stem)) for p, m in zip(paths, modules)])
+    data_cache: dict = {}
+    for path, module, label in zip(paths, modules, labels):
+        record = module.hparams.get("data") or {}
+        data = _data_for(cfg, record, path, data_cache)
+        trained_tss = (record.get("config") or {}).get("tss")
+        if trained_tss is not None and trained_tss != data.tss:
+            raise ProbeInputError(f"{path} was trained with the TSS at index {trained_tss}, but the data of its "
+                                  f"backgrounds ({data.describe()}) has it at {data.tss}")
+        lengths = {len(s) for s in data.table("train").sequences}
+        backbone = module.backbone.to(str(options["device"])).eval()
+        if len(lengths) != 1 or (backbone.fixed_length is not None and lengths != {backbone.fixed_length}):
+            needed = f"{backbone.fixed_length} bp for {label}" if backbone.fixed_length else "one length"
+            raise ProbeInputError(f"the training split of {data.describe()} has sequence lengths "
+                                  f"{sorted(lengths)[:5]}; the probes need {needed}")
+        length = lengths.pop()
+        sha = hashes.get(str(path)) or sha256_file(path)
+        target = ex.Target(CountingModel(backbone, int(options["batch_size"])), int(data.tss), length,
+                           token_frame(backbone.tokenizer), token_counter(backbone.tokenizer, length))
+        model = ProbeModel(label, path, sha, target, data, data.describe(), out / f"{slug(label)}-{sha[:12]}")
+        check_positions(plan, model)
+        plan.models.append(model)
+    for model in plan.models:
+        model.fingerprints = unit_fingerprints(plan, model)
+        for path, fingerprint in model.fingerprints.items():
+            if path.is_file() and str(load_npz(path)["fingerprint"]) != fingerprint:
+                raise ProbeInputError(f"{path} was written with other settings, data or checkpoint; write the probes "
+                                      "into a new folder (hydra.run.dir) or delete that file")
+    return plan
+
+
+def _data_identity(model: ProbeModel) -> dict:
+    return {k: v for k, v in model.data.config().items() if k not in RUNTIME_DATA_KEYS}
+
+
+def unit_fingerprints(plan: ProbePlan, model: ProbeModel) -> dict[Path, str]:
+    """The file of every part of ``model``'s probes and the fingerprint it must carry: the
+    settings, patterns, seed, data (its identity and the SHA-256 of the split used) and checkpoint
+    that determine it."""
+    options, out = plan.options, {}
+    patterns = [p.identity() for p in plan.patterns]
+    settings = {"insertion": {"instances": options["instances"]}, "position_scan": options["position_scan"],
+                "spacing": options["spacing"], "dose": options["dose"]}
+    train_sha256 = split_sha256(model.data.table("train"))
+    for kind in options["backgrounds"]:
+        background = _fingerprint({"part": "backgrounds", "kind": kind, "n": options["n_backgrounds"],
+                                   "seed": plan.seed, "filter": options.get("filter"), "data": _data_identity(model),
+                                   "train_sha256": train_sha256, "checkpoint_sha256": model.sha256})
+        out[model.folder / f"backgrounds-{kind}.npz"] = background
+        for experiment in options["experiments"]:
+            if experiment != "necessity":
+                out[model.folder / f"{experiment}-{kind}.npz"] = _fingerprint(
+                    {"part": experiment, "settings": settings[experiment], "patterns": patterns, "seed": plan.seed,
+                     "backgrounds": background, "checkpoint_sha256": model.sha256})
+    if "necessity" in options["experiments"]:
+        split = model.data.table(options["necessity"]["split"])
+        out[model.folder / "necessity.npz"] = _fingerprint(
+            {"part": "necessity", "settings": options["necessity"], "patterns": patterns, "seed": plan.seed,
+             "data": _data_identity(model), "split_sha256": split_sha256(split), "checkpoint_sha256": model.sha256})
+    return out
+
+
+def _save(path: Path, arrays: Mapping[str, np.ndarray], cells: pd.DataFrame | None, fingerprint: str,
+          model: ProbeModel, evaluations: int, seconds: float) -> None:
+    extra = {"cells": np.array(cells.to_json(orient="records"))} if cells is not None else {}
+    save_npz(path, {**arrays, **extra, "fingerprint": np.array(fingerprint),
+                    "checkpoint_sha256": np.array(model.sha256), "evaluations": np.array(evaluations),
+                    "seconds": np.array(seconds)})
+
+
+def _cells(stored: Mapping[str, np.ndarray]) -> ex.Cells:
+    records = json.loads(str(stored["cells"]))
+    arrays = {k: v for k, v in stored.items()
+              if k not in ("cells", "fingerprint", "checkpoint_sha256", "evaluations", "seconds")}
+    return ex.Cells(pd.DataFrame.from_records(records), arrays)
+
+
+def _necessity_promoters(plan: ProbePlan, model: ProbeModel) -> np.ndarray:
+    """The real promoters necessity destroys hits in: the first ``n_sequences`` label-1 rows of
+    a seeded random order of the split."""
+    options = plan.options["necessity"]
+    table = model.data.table(options["split"])
+    rows = np.flatnonzero(table.labels == 1)
+    rows = np.sort(np.random.default_rng(plan.seed).permutation(rows)[: options["n_sequences"]])
+    return to_codes([table.sequences[r] for r in rows]) if len(rows) else np.zeros((0, model.target.length), np.int8)
+
+
+def _part(model: ProbeModel, cost: dict, name: str, what: str,
+          work: Callable[[], tuple[dict[str, np.ndarray], pd.DataFrame | None]]) -> dict[str, np.ndarray]:
+    """The arrays of part ``name`` of ``model``'s probes: read if finished before, else computed by
+    ``work`` (-> arrays, cells) and written; its evaluations and seconds are added to ``cost``."""
+    path = model.folder / name
+    if path.is_file():
+        stored = load_npz(path)
+        log.info("probes: %s: %s finished before (%s), skipped", model.label, what, path)
+        cost["parts_reused"] += 1
+    else:
+        counter = model.target.model
+        before, start = counter.evaluations, time.perf_counter()
+        arrays, cells = work()
+        evaluations, seconds = counter.evaluations - before, time.perf_counter() - start
+        _save(path, arrays, cells, model.fingerprints[path], model, evaluations, seconds)
+        stored = load_npz(path)
+        log.info("probes: %s: %s: %s model evaluations, %.1f s", model.label, what, f"{evaluations:,}", seconds)
+        cost["evaluations"] += evaluations
+        cost["seconds"] += seconds
+        cost["parts_run"] += 1
+    cost["evaluations_total"] += int(stored["evaluations"])
+    cost["seconds_total"] += float(stored["seconds"])
+    return stored
+
+
+def _draw(plan: ProbePlan, model: ProbeModel, kind: str) -> tuple[dict[str, np.ndarray], None]:
+    train = model.data.table("train")
+    band = tuple(plan.options["filter"]) if plan.options.get("filter") else None
+    codes, logit, prob = draw_backgrounds(kind, to_codes(train.sequences), train.labels, plan.options["n_backgrounds"],
+                                          model.target.model.promoter_logit_and_p, plan.seed, band)
+    return {"codes": codes, "logit": logit, "prob": prob}, None
+
+
+def _experiment(plan: ProbePlan, model: ProbeModel, experiment: str, backgrounds: ex.Backgrounds
+                ) -> tuple[dict[str, np.ndarray], pd.DataFrame]:
+    options, target = plan.options, model.target
+    if experiment == "insertion":
+        cells = ex.insertion(target, backgrounds, plan.patterns, options["instances"], plan.seed)
+    elif experiment == "position_scan":
+        scan, n = options["position_scan"], options["position_scan"]["n_backgrounds"]
+        first = ex.Backgrounds(backgrounds.kind, backgrounds.codes[:n], backgrounds.logit[:n], backgrounds.prob[:n])
+        cells = ex.position_scan(target, first, plan.patterns, scan["stride"], scan["span"], plan.seed)
+    elif experiment == "spacing":
+        cells = ex.spacing(target, backgrounds, plan.pairs, options["spacing"]["radius"], options["spacing"]["stride"],
+                           plan.seed)
+    else:
+        cells = ex.dose(target, backgrounds, plan.pattern(options["dose"]["pattern"]), options["dose"]["positions"],
+                        plan.seed)
+    return cells.arrays, cells.cells
+
+
+def _necessity(plan: ProbePlan, model: ProbeModel) -> tuple[dict[str, np.ndarray], pd.DataFrame]:
+    options = plan.options["necessity"]
+    cells = ex.necessity(model.target, _necessity_promoters(plan, model), plan.patterns, options["shuffles"],
+                         options["max_hits"], options["window"], plan.seed)
+    return cells.arrays, cells.cells
+
+
+def run_probes(plan: ProbePlan) -> ProbeResults:
+    """Run every unfinished part of every model's probes, loading the finished ones."""
+    results = ProbeResults(plan)
+    experiments = plan.options["experiments"]
+    for model in plan.models:
+        cost = results.cost[model.label] = {"evaluations": 0, "seconds": 0.0, "evaluations_total": 0,
+                                            "seconds_total": 0.0, "parts_run": 0, "parts_reused": 0}
+        for kind in plan.options["backgrounds"]:
+            stored = _part(model, cost, f"backgrounds-{kind}.npz", f"{kind} backgrounds",
+                           partial(_draw, plan, model, kind))
+            backgrounds = ex.Backgrounds(kind, stored["codes"], stored["logit"], stored["prob"])
+            results.backgrounds[(model.label, kind)] = backgrounds
+            for experiment in experiments:
+                if experiment != "necessity":
+                    stored = _part(model, cost, f"{experiment}-{kind}.npz", f"{experiment} on {kind} backgrounds",
+                                   partial(_experiment, plan, model, experiment, backgrounds))
+                    results.cells[(model.label, experiment, kind)] = _cells(stored)
+        if "necessity" in experiments:
+            stored = _part(model, cost, "necessity.npz", f"necessity in {plan.options['necessity']['split']} promoters",
+                           partial(_necessity, plan, model))
+            results.cells[(model.label, "necessity", "promoters")] = _cells(stored)
+        log.info("probes: %s: %s model evaluations in %.1f s this run (%d parts run, %d finished before)",
+                 model.label, f"{cost['evaluations']:,}", cost["seconds"], cost["parts_run"], cost["parts_reused"])
+    return results
