@@ -1,5 +1,5 @@
 """What ``analyze.py`` runs: every input is checked first (runs, their TSS and length, the
-audited data, discovery's method names), then each section writes its part of the report and
+audited data, discovery's and motif finding's method names), then each section writes its part of the report and
 returns its own summary; ``run`` gathers them into ``summary.json``."""
 from __future__ import annotations
 
@@ -18,10 +18,13 @@ from glmxai.analysis.ground_truth import ground_truth_section
 from glmxai.analysis.inputs import ExplainRun, load_runs
 from glmxai.analysis.kmer_tables import kmer_section
 from glmxai.analysis.motif_attribution import motif_attribution_section
+from glmxai.analysis.motif_finding import motif_finding_section
 from glmxai.analysis.motifs import build_motifs, motif_table_section, scan
 from glmxai.analysis.provenance import audit_data, runs_length, runs_tss
 from glmxai.analysis.report import Report
 from glmxai.io import write_json_atomic
+from glmxai.probes.job import prepare_probes
+from glmxai.probes.section import probes_section
 from glmxai.wandb_log import log_report, sweep_group
 
 log = logging.getLogger(__name__)
@@ -32,8 +35,10 @@ def run(cfg: DictConfig) -> dict:
     out = Path(cfg.paths.output_dir)
     inputs = cfg.get("inputs") or []
     inputs = [inputs] if isinstance(inputs, str) else list(inputs)  # inputs=DIR or inputs=[DIR, ...]
-    if not inputs and not cfg.get("data"):
-        raise ValueError("nothing to analyze: give inputs=[explain folders] and/or data=<group> for the audit")
+    probing = bool((cfg.get("probes") or {}).get("enabled"))
+    if not inputs and not cfg.get("data") and not probing:
+        raise ValueError("nothing to analyze: give inputs=[explain folders] and/or data=<group> for the audit, "
+                         "or probes.enabled=true probes.checkpoints=[CKPT] for motif probes")
     # every check before any work: bad inputs, disagreeing runs, a misspelt discovery method
     unfinished: dict[Path, str] = {}
     runs = load_runs(inputs, unfinished) if inputs else []
@@ -41,11 +46,14 @@ def run(cfg: DictConfig) -> dict:
     if runs:
         runs_length(runs)
     discovery_runs = runs_of_methods(runs, cfg.discovery.methods) if cfg.discovery.enabled else []
+    finding_runs = (runs_of_methods(runs, cfg.motif_finding.methods, "motif_finding.methods")
+                    if cfg.motif_finding.enabled else [])
     audited = audit_data(cfg, runs)
     log.info("analyze: %d runs%s; audit: %s", len(runs), f" (TSS at index {tss})" if runs else "",
              audited.source or audited.reason)
     motifs = build_motifs(OmegaConf.to_container(cfg.motifs.list, resolve=True), cfg.motifs.pvalue,
                           cfg.motifs.pseudocount)
+    probe_plan = prepare_probes(cfg, runs, motifs) if probing else None  # checks probes before any work
     options = cfg.get("report") or {}
     report = Report(out, "glmxai analysis", alpha=float(options.get("alpha", 0.05)),
                     collapse_rows=int(options.get("collapse_rows", 1000)))
@@ -78,6 +86,19 @@ def run(cfg: DictConfig) -> dict:
                             f"not among discovery.methods={list(cfg.discovery.methods)}")
         else:
             report.skip("motif discovery (TF-MoDISco)", "discovery.enabled=false")
+        if finding_runs:
+            parts.append(motif_finding_section(report, finding_runs, cfg.motif_finding))
+            chosen = {id(r) for r in finding_runs}
+            left_out = [r.name for r in runs if id(r) not in chosen]
+            if left_out:
+                report.skip(f"motif finding of {', '.join(left_out)}",
+                            f"not among motif_finding.methods={list(cfg.motif_finding.methods)}")
+        else:
+            report.skip("motif finding (DNABERT-viz)", "motif_finding.enabled=false")
+    if probe_plan is not None:
+        summary["probes"] = probes_section(report, probe_plan)
+    else:
+        report.skip("motif probes", "probes.enabled=false")
     summary["report"] = str(report.write())  # adjusts the p-values; sections' summaries get the adjusted ones
     if runs:
         summary["runs"] = {r.name: {k: v for part in parts for k, v in part.get(r.name, {}).items()} for r in runs}
