@@ -77,24 +77,10 @@ def run(cfg: DictConfig) -> dict:
         else:
             report.skip("faithfulness", "faithfulness.enabled=false")
         parts.append(ground_truth_section(report, runs))
-        if discovery_runs:
-            parts.append(discovery_section(report, discovery_runs, cfg.discovery))
-            chosen = {id(r) for r in discovery_runs}
-            left_out = [r.name for r in runs if id(r) not in chosen]
-            if left_out:
-                report.skip(f"motif discovery of {', '.join(left_out)}",
-                            f"not among discovery.methods={list(cfg.discovery.methods)}")
-        else:
-            report.skip("motif discovery (TF-MoDISco)", "discovery.enabled=false")
-        if finding_runs:
-            parts.append(motif_finding_section(report, finding_runs, cfg.motif_finding))
-            chosen = {id(r) for r in finding_runs}
-            left_out = [r.name for r in runs if id(r) not in chosen]
-            if left_out:
-                report.skip(f"motif finding of {', '.join(left_out)}",
-                            f"not among motif_finding.methods={list(cfg.motif_finding.methods)}")
-        else:
-            report.skip("motif finding (DNABERT-viz)", "motif_finding.enabled=false")
+        parts += _per_method_section(report, runs, discovery_runs, cfg.discovery, "discovery", "motif discovery",
+                                     "motif discovery (TF-MoDISco)", discovery_section)
+        parts += _per_method_section(report, runs, finding_runs, cfg.motif_finding, "motif_finding", "motif finding",
+                                     "motif finding (DNABERT-viz)", motif_finding_section)
     if probe_plan is not None:
         summary["probes"] = probes_section(report, probe_plan)
     else:
@@ -115,6 +101,20 @@ def run(cfg: DictConfig) -> dict:
                    directory=out)
     log.info("analyze: report %s", summary["report"])
     return summary
+
+
+def _per_method_section(report: Report, runs: list[ExplainRun], chosen: list[ExplainRun], options: DictConfig,
+                        key: str, what: str, title: str, section) -> list[dict]:
+    """An optional section over the runs of ``options.methods`` (``chosen``): its summary in a
+    list (empty when off), the runs it leaves out and a disabled section listed as not analyzed."""
+    if not chosen:
+        report.skip(title, f"{key}.enabled=false")
+        return []
+    ids = {id(r) for r in chosen}
+    left_out = [r.name for r in runs if id(r) not in ids]
+    if left_out:
+        report.skip(f"{what} of {', '.join(left_out)}", f"not among {key}.methods={list(options.methods)}")
+    return [section(report, chosen, options)]
 
 
 def runs_overview_section(report: Report, runs: list[ExplainRun], tss: int) -> None:
