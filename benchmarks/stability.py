@@ -1,12 +1,15 @@
-"""Stability of LIME and SHAP attributions against their sample budget: Spearman rank
-correlation, per sequence, of the feature attributions of two runs that differ only in
-``explain.seed`` (the samples and the background pool), with the cost of each budget.
+"""Stability of LIME and SHAP attributions against their sample budget and estimator: per
+sequence, the Spearman rank correlation and the top-k overlap of the feature attributions of
+two runs that differ only in ``explain.seed`` (the samples and the background pool), with the
+cost of each setting.
 
-    python benchmarks/stability.py [--model cnn | --ckpt CKPT] [--n 8]
-        [--lime-samples 250 500 1000 2000 4000] [--shap-permutations 1 2 4 8]
+    python benchmarks/stability.py [--model cnn | --ckpt CKPT] [--n 8] [--top-k 5]
+        [--settings "xai=lime xai.num_samples=1000" "xai=shap xai.permutations=1" ...]
 
-Correlations are taken over the ``xai.window``-bp features (per-nucleotide scores summed
-per window), the units LIME and SHAP attribute to.
+Hydra overrides for every job go before ``--settings`` (which takes every word after it). Each
+setting is space-separated Hydra overrides of one explain.py job. Correlations are taken
+over the ``xai.window``-bp features (per-nucleotide scores summed per window), the units LIME
+and SHAP attribute to; top-k overlap is |top k of run 1 & top k of run 2| / k by |attribution|.
 """
 from __future__ import annotations
 
@@ -23,24 +26,34 @@ from glmxai.xai.store import load_npz
 
 from common import compose, print_table, quick_checkpoint, quiet_logs
 
+SETTINGS = ["xai=lime xai.n_backgrounds=16", "xai=lime",
+            "xai=lime xai.num_samples=4000", "xai=shap xai.permutation_per_background=false", "xai=shap"]
+
 
 def feature_scores(folder: Path, window: int) -> np.ndarray:
     scores = load_npz(folder / "attributions.npz")["scores"]
     return np.add.reduceat(scores, np.arange(0, scores.shape[1], window), axis=1)
 
 
-def compare(ckpt: Path, tmp: Path, method: str, budget: str, value: int, n: int, overrides: list[str]) -> dict:
+def top_k_overlap(a: np.ndarray, b: np.ndarray, k: int) -> float:
+    """Shared share of the k features of largest |attribution| in ``a`` and in ``b``."""
+    top = [set(np.argsort(-np.abs(x), kind="stable")[:k].tolist()) for x in (a, b)]
+    return len(top[0] & top[1]) / k
+
+
+def compare(ckpt: Path, folder: Path, setting: str, n: int, top_k: int, overrides: list[str]) -> dict:
     runs, metas = [], []
     for seed in (0, 1):
-        folder = tmp / f"{method}-{value}-{seed}"
-        cfg = compose("explain", [f"ckpt_path={ckpt}", f"xai={method}", f"xai.{budget}={value}", f"explain.n={n}",
-                                  f"explain.seed={seed}", *overrides], folder)
+        cfg = compose("explain", [f"ckpt_path={ckpt}", *setting.split(), f"explain.n={n}", f"explain.seed={seed}",
+                                  *overrides], folder / str(seed))
         metas.append(explain(cfg))
-        runs.append(feature_scores(folder, int(cfg.xai.window)))
+        runs.append(feature_scores(folder / str(seed), int(cfg.xai.window)))
     rho = np.array([spearmanr(a, b).statistic for a, b in zip(*runs)])
-    return {"method": method, "budget": f"{budget}={value}", "evals/seq": metas[1]["evaluations_per_sequence"],
+    overlap = np.array([top_k_overlap(a, b, top_k) for a, b in zip(*runs)])
+    return {"setting": setting, "evals/seq": metas[1]["evaluations_per_sequence"],
             "s/seq": metas[1]["seconds_per_sequence"],  # the second run: libraries warmed up
-            "mean rho": float(np.nanmean(rho)), "min rho": float(np.nanmin(rho))}
+            "mean rho": float(np.nanmean(rho)), "min rho": float(np.nanmin(rho)),
+            f"top-{top_k} overlap": float(overlap.mean())}
 
 
 def main() -> None:
@@ -48,16 +61,16 @@ def main() -> None:
     parser.add_argument("--model", default="cnn", help="model to train briefly when no --ckpt is given")
     parser.add_argument("--ckpt", type=Path)
     parser.add_argument("--n", type=int, default=8, help="sequences explained per setting and seed")
-    parser.add_argument("--lime-samples", type=int, nargs="*", default=[250, 500, 1000, 2000, 4000])
-    parser.add_argument("--shap-permutations", type=int, nargs="*", default=[1, 2, 4, 8])
-    parser.add_argument("overrides", nargs="*", help="Hydra overrides for explain.py")
+    parser.add_argument("--top-k", type=int, default=5)
+    parser.add_argument("--settings", nargs="*", default=SETTINGS)
+    parser.add_argument("overrides", nargs="*", help="Hydra overrides for every explain.py job")
     args = parser.parse_args()
     quiet_logs()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         ckpt = args.ckpt or quick_checkpoint(args.model, tmp / "train")
-        rows = [compare(ckpt, tmp, "lime", "num_samples", v, args.n, args.overrides) for v in args.lime_samples]
-        rows += [compare(ckpt, tmp, "shap", "permutations", v, args.n, args.overrides) for v in args.shap_permutations]
+        rows = [compare(ckpt, tmp / str(i), setting, args.n, args.top_k, args.overrides)
+                for i, setting in enumerate(args.settings)]
     print_table(rows, f"seed-to-seed stability, {args.n} sequences, torch threads {torch.get_num_threads()}")
 
 

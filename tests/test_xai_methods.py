@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
-from glmxai.data.encoding import to_codes
+from glmxai.data.encoding import codes_to_one_hot, to_codes
+from glmxai.models.cnn import CNNBackbone
 from glmxai.models.tokenizers import OneHotTokenizer
 from glmxai.models.toys import MOTIF, START, MotifDetector, TokenMotifDetector, TripletTokenizer
 from glmxai.xai import features as ft
@@ -56,7 +58,7 @@ def test_every_method_ranks_the_motif_on_top_of_a_one_hot_model(name):
         assert per_sequence % FAST["anchor"]["batch_size"] == 0 and per_sequence >= FAST["anchor"]["min_samples_start"]
 
 
-@pytest.mark.parametrize("name,params", [("ig", {}), ("lime", {"features": "tokens"}),
+@pytest.mark.parametrize("name,params", [("ig", {}), ("ig", {"baseline": "expected"}), ("lime", {"features": "tokens"}),
                                          ("shap", {"features": "tokens"}), ("anchor", {"features": "tokens"})])
 def test_token_model_path_maps_back_to_the_motif_nucleotides(name, params):
     codes, _, results, _ = _explain(TokenMotifDetector(TripletTokenizer()), name, **params)
@@ -74,8 +76,10 @@ def test_ism_scores_and_deltas_follow_the_single_mutants():
     np.testing.assert_allclose(results[0].scores, -delta.sum(0) / 3, rtol=1e-6)
 
 
-def test_shap_scores_are_additive():
-    _, probs, results, _ = _explain(MotifDetector(OneHotTokenizer()), "shap", n=1, permutations=2, n_backgrounds=2)
+@pytest.mark.parametrize("per_background", [True, False])
+def test_shap_scores_are_additive(per_background):
+    _, probs, results, _ = _explain(MotifDetector(OneHotTokenizer()), "shap", n=1, permutations=2, n_backgrounds=2,
+                                    permutation_per_background=per_background)
     record = results[0].record
     assert results[0].scores.sum() == pytest.approx(probs[0] - record["base_value"], abs=1e-4)
 
@@ -144,3 +148,45 @@ def test_unknown_method_and_bad_parameters_are_clear_errors():
         build_method({"name": "lime", "samples": 10}, model, tss=249)
     with pytest.raises(ValueError, match="unknown xai.features"):
         build_method({"name": "shap", "features": "kmers"}, model, tss=249)
+
+
+def _manual_integrated_gradients(backbone, codes: np.ndarray, n_steps: int, centre: bool) -> np.ndarray:
+    """IG of p(promoter) from the all-N baseline by torch.autograd on Gauss-Legendre points,
+    per-position channel-mean gradient removed if ``centre``; per-nucleotide scores (L,)."""
+    x = codes_to_one_hot(codes[None, :])
+    nodes, weights = np.polynomial.legendre.leggauss(n_steps)
+    total = torch.zeros_like(x)
+    for alpha, weight in zip((nodes + 1) / 2, weights / 2):
+        point = (float(alpha) * x).requires_grad_()
+        p = torch.softmax(backbone.forward_embeddings(point, {}), dim=-1)[:, 1]
+        (grad,) = torch.autograd.grad(p.sum(), point)
+        total += float(weight) * (grad - grad.mean(dim=1, keepdim=True) if centre else grad)
+    return (x * total).sum(dim=1)[0].numpy()
+
+
+@pytest.mark.parametrize("correction", [True, False])
+def test_ig_equals_autograd_integrated_gradients_with_and_without_the_one_hot_correction(correction):
+    torch.manual_seed(0)
+    backbone = CNNBackbone(OneHotTokenizer(), seq_len=300, channels=(8, 8), hidden=8).eval()
+    codes = np.random.default_rng(0).integers(0, 4, size=300).astype(np.int8)
+    method = build_method({"name": "ig", "n_steps": 8, "baseline": "zeros", "gradient_correction": correction},
+                          CountingModel(backbone), tss=249)
+    scores = method.explain_one(codes, 0.5, np.random.default_rng(0)).scores
+    np.testing.assert_allclose(scores, _manual_integrated_gradients(backbone, codes, 8, correction),
+                               rtol=1e-4, atol=1e-7)
+    other = _manual_integrated_gradients(backbone, codes, 8, not correction)
+    assert np.abs(scores - other).max() > 10 * np.abs(scores).max() * 1e-4  # the correction changes the scores
+
+
+def test_expected_gradients_rank_the_motif_and_repeat_with_the_seed():
+    codes, _, results, model = _explain(MotifDetector(OneHotTokenizer()), "ig", n=1, baseline="expected")
+    top = set(np.argsort(-results[0].scores, kind="stable")[: len(MOTIF)].tolist())
+    assert top == MOTIF_POSITIONS
+    assert model.evaluations == 1 + FAST["ig"]["n_steps"]
+    again = _explain(MotifDetector(OneHotTokenizer()), "ig", n=1, baseline="expected")[2][0]
+    np.testing.assert_array_equal(results[0].scores, again.scores)
+    assert build_method({"name": "ig"}, model, tss=249).baseline == "expected"  # auto, one-hot model
+    assert build_method({"name": "ig"}, CountingModel(TokenMotifDetector(TripletTokenizer())), tss=249).baseline \
+        == "zeros"  # auto, token model
+    with pytest.raises(ValueError, match="gradient_correction needs"):
+        build_method({"name": "ig", "gradient_correction": True}, model, tss=249)

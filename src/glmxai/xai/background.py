@@ -51,14 +51,11 @@ def dinucleotide_shuffle(codes: np.ndarray, rng: np.random.Generator) -> np.ndar
         else:
             rest = rng.permutation(np.delete(edges, exit_edge[v]))
             order.append(np.append(rest, edges[exit_edge[v]]))
-    out = np.empty(length, dtype=codes.dtype)
-    out[0] = codes[0]
-    used = [0] * _LETTERS
-    for i in range(1, length):
-        v = int(out[i - 1])
-        out[i] = order[v][used[v]]
-        used[v] += 1
-    return out
+    successors_left = [iter(edges.tolist()) for edges in order]  # the Euler walk, in plain Python ints
+    walk = [int(codes[0])]
+    for _ in range(1, length):
+        walk.append(next(successors_left[walk[-1]]))
+    return np.array(walk, dtype=codes.dtype)
 
 
 def composition_matched(codes: np.ndarray, rng: np.random.Generator) -> np.ndarray:

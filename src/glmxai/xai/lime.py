@@ -39,7 +39,7 @@ class Lime(PerturbationMethod):
     records_file = "features.jsonl"
 
     def __init__(self, model: CountingModel, tss: int = 249, features: str = "windows", window: int = 6,
-                 background: str = "dinuc_shuffle", n_backgrounds: int = 16, num_samples: int = 1000,
+                 background: str = "dinuc_shuffle", n_backgrounds: int = 128, num_samples: int = 1000,
                  kernel_width: float = 25.0, ridge_alpha: float = 1.0):
         super().__init__(model, tss, features, window, background, n_backgrounds)
         if num_samples < 2:

@@ -11,6 +11,11 @@ of a background sequence at the same positions. ``shap.maskers.Independent`` ove
 background matrix whose row k is all k (k = 1..K) and the input row all 0 gives, for each
 coalition, K rows telling which background fills the absent features; the value of a
 coalition is the mean p(promoter) over the K backgrounds.
+
+``permutation_per_background`` (default): the same game and the same cost, sampled the other
+way round: each background gets its own ``permutations`` antithetic permutations (one
+``PermutationExplainer`` call with that background alone) and the K results are averaged, so
+K x ``permutations`` orders are seen instead of ``permutations``; still exactly additive.
 """
 from __future__ import annotations
 
@@ -27,20 +32,23 @@ from glmxai.xai.registry import numpy_global_seed, register
 @register("shap")
 class Shap(PerturbationMethod):
     """permutations: antithetic permutations (model evaluations per sequence about
-    permutations x (2F + 1) x n_backgrounds); n_backgrounds: backgrounds averaged over."""
+    permutations x (2F + 1) x n_backgrounds); n_backgrounds: backgrounds averaged over;
+    permutation_per_background: draw the permutations per background instead of sharing them."""
 
     records_file = "features.jsonl"
 
     def __init__(self, model: CountingModel, tss: int = 249, features: str = "windows", window: int = 6,
-                 background: str = "dinuc_shuffle", n_backgrounds: int = 8, permutations: int = 1):
+                 background: str = "dinuc_shuffle", n_backgrounds: int = 8, permutations: int = 1,
+                 permutation_per_background: bool = True):
         super().__init__(model, tss, features, window, background, n_backgrounds)
         if permutations < 1:
             raise ValueError(f"shap needs permutations >= 1, got {permutations}")
         self.permutations = permutations
+        self.permutation_per_background = permutation_per_background
 
-    def explain_one(self, codes: np.ndarray, prob: float, rng: np.random.Generator) -> Attribution:
-        features = self.features_of(codes)
-        backgrounds = self.backgrounds_of(codes, rng)
+    def _shapley(self, codes: np.ndarray, backgrounds: np.ndarray, features: ft.Features,
+                 seed: int) -> tuple[np.ndarray, float]:
+        """SHAP values (F,) and base value of the game averaged over ``backgrounds`` (K, L)."""
         n_features = len(features)
 
         def value(rows: np.ndarray) -> np.ndarray:  # rows (n, F): 0 own bases, k background k-1
@@ -50,11 +58,19 @@ class Shap(PerturbationMethod):
 
         masker = shap.maskers.Independent(np.repeat(np.arange(1, len(backgrounds) + 1)[:, None], n_features, axis=1),
                                           max_samples=len(backgrounds))
+        explainer = shap.PermutationExplainer(value, masker, seed=seed)
+        result = explainer(np.zeros((1, n_features), dtype=int), max_evals=self.permutations * (2 * n_features + 1),
+                           batch_size=max(1, self.model.batch_size // len(backgrounds)), silent=True)
+        return np.asarray(result.values[0], dtype=np.float64), float(np.asarray(result.base_values).ravel()[0])
+
+    def explain_one(self, codes: np.ndarray, prob: float, rng: np.random.Generator) -> Attribution:
+        features = self.features_of(codes)
+        backgrounds = self.backgrounds_of(codes, rng)
+        pools = [backgrounds[k : k + 1] for k in range(len(backgrounds))] if self.permutation_per_background \
+            else [backgrounds]
         with numpy_global_seed(rng) as seed:
-            explainer = shap.PermutationExplainer(value, masker, seed=seed)
-            result = explainer(np.zeros((1, n_features), dtype=int), max_evals=self.permutations * (2 * n_features + 1),
-                               batch_size=max(1, self.model.batch_size // len(backgrounds)), silent=True)
-        weights = np.asarray(result.values[0], dtype=np.float64)
-        record = {"base_value": float(np.asarray(result.base_values).ravel()[0]),
+            results = [self._shapley(codes, pool, features, (seed + k) % 2**32) for k, pool in enumerate(pools)]
+        weights = np.mean([values for values, _ in results], axis=0)
+        record = {"base_value": float(np.mean([base for _, base in results])),
                   "features": self.weighted_features(codes, features, weights)}
         return Attribution(ft.spread(weights, features.spans, len(codes)), record=record)
