@@ -16,6 +16,9 @@ import torch
 ALPHABET = "ACGT"
 ALPHABET_N = "ACGTN"
 N_CODE = 4
+# IUPAC letters and the bases each allows (motif consensus strings)
+IUPAC = {"A": "A", "C": "C", "G": "G", "T": "T", "R": "AG", "Y": "CT", "S": "CG", "W": "AT", "K": "GT", "M": "AC",
+         "B": "CGT", "D": "AGT", "H": "ACT", "V": "ACG", "N": "ACGT"}
 
 _CODE_OF_BYTE = np.full(256, -1, dtype=np.int8)
 for _code, _base in enumerate(ALPHABET_N):

@@ -22,11 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from glmxai.data.encoding import to_codes, to_strings
+from glmxai.data.encoding import IUPAC, to_codes, to_strings
 from glmxai.data.table import SequenceTable, write_sequence_csv
-
-# IUPAC consensus of each motif; degenerate letters are sampled per instance.
-_IUPAC = {"A": "A", "C": "C", "G": "G", "T": "T", "W": "AT", "R": "AG", "Y": "CT", "S": "CG", "N": "ACGT"}
 
 
 @dataclass(frozen=True)
@@ -124,7 +121,7 @@ class SyntheticPromoterGenerator:
     @staticmethod
     def _write(seq_codes, occupied, spec: MotifSpec, start: int, functional: bool, ok: bool, rng) -> dict:
         choices = rng.random(len(spec.consensus))
-        site = "".join(_IUPAC[c][int(u * len(_IUPAC[c]))] for c, u in zip(spec.consensus, choices))
+        site = "".join(IUPAC[c][int(u * len(IUPAC[c]))] for c, u in zip(spec.consensus, choices))
         end = start + len(site)
         seq_codes[start:end] = to_codes(site)
         occupied[start:end] = True

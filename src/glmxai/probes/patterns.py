@@ -13,11 +13,8 @@ import numpy as np
 import pandas as pd
 
 from glmxai.analysis.motifs import Motif, scan
-from glmxai.data.encoding import ALPHABET, to_codes
+from glmxai.data.encoding import ALPHABET, IUPAC, to_codes
 
-# IUPAC letters and the bases they allow
-IUPAC = {"A": "A", "C": "C", "G": "G", "T": "T", "R": "AG", "Y": "CT", "S": "CG", "W": "AT", "K": "GT", "M": "AC",
-         "B": "CGT", "D": "AGT", "H": "ACT", "V": "ACG", "N": "ACGT"}
 VARIANTS = ("consensus", "instances", "shuffled", "core_mutated", "random_kmer")
 CONTROLS = ("shuffled", "core_mutated", "random_kmer")
 
