@@ -1,16 +1,20 @@
 """Explanation methods on toy models with a known answer, backgrounds and features."""
 from __future__ import annotations
 
+import itertools
+from collections import Counter
+
 import numpy as np
 import pytest
 import torch
+from scipy.stats import chisquare
 
 from glmxai.data.encoding import codes_to_one_hot, to_codes
 from glmxai.models.cnn import CNNBackbone
 from glmxai.models.tokenizers import OneHotTokenizer
 from glmxai.models.toys import MOTIF, START, MotifDetector, TokenMotifDetector, TripletTokenizer
 from glmxai.xai import features as ft
-from glmxai.xai.background import composition_matched, dinucleotide_shuffle, make_backgrounds
+from glmxai.xai.background import composition_matched, dinucleotide_shuffle, dinucleotide_shuffles, make_backgrounds
 from glmxai.xai.model import CountingModel
 from glmxai.xai.registry import build_method
 
@@ -111,6 +115,19 @@ def test_dinucleotide_shuffle_keeps_length_composition_and_dinucleotide_counts()
         np.testing.assert_array_equal(_dinucleotides(shuffled), _dinucleotides(codes))
         assert shuffled[0] == codes[0] and shuffled[-1] == codes[-1]
     assert len({s.tobytes() for s in shuffles}) == len(shuffles)  # really random
+
+
+def test_dinucleotide_shuffles_are_uniform_over_all_sequences_with_the_same_dinucleotides():
+    """Against brute force: every arrangement of the inner bases that keeps the dinucleotide
+    counts (and the ends) is drawn, nothing else is, and all equally often (chi-square)."""
+    codes = to_codes("ACGACTAGCAT")
+    target = _dinucleotides(codes)
+    arrangements = {np.array([codes[0], *inner, codes[-1]], dtype=codes.dtype).tobytes()
+                    for inner in set(itertools.permutations(codes[1:-1].tolist()))}
+    valid = sorted(a for a in arrangements if (_dinucleotides(np.frombuffer(a, dtype=codes.dtype)) == target).all())
+    draws = Counter(row.tobytes() for row in dinucleotide_shuffles(codes, 200 * len(valid), np.random.default_rng(1)))
+    assert set(draws) == set(valid) and len(valid) > 10
+    assert chisquare([draws[a] for a in valid]).pvalue > 0.001
 
 
 def test_other_backgrounds_keep_length_and_composition():

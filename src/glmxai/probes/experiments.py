@@ -24,7 +24,7 @@ import pandas as pd
 
 from glmxai.data.encoding import to_strings
 from glmxai.probes.patterns import VARIANTS, Pattern, pattern_hits, variants
-from glmxai.xai.background import dinucleotide_shuffle
+from glmxai.xai.background import dinucleotide_shuffles
 from glmxai.xai.model import CountingModel
 
 log = logging.getLogger(__name__)
@@ -226,7 +226,7 @@ def necessity(target: Target, codes: np.ndarray, patterns: Sequence[Pattern], sh
     def shuffles_of(row: int) -> np.ndarray:
         if row not in shuffled:
             rng = np.random.default_rng([seed, row])
-            shuffled[row] = np.stack([dinucleotide_shuffle(codes[row], rng) for _ in range(shuffles)])
+            shuffled[row] = dinucleotide_shuffles(codes[row], shuffles, rng)
         return shuffled[row]
 
     rows, modified, controls = [], [], []

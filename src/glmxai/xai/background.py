@@ -19,43 +19,58 @@ KINDS = ("dinuc_shuffle", "composition", "N")
 _LETTERS = 5  # A C G T N
 
 
-def dinucleotide_shuffle(codes: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """codes (L,) -> a uniformly random sequence (L,) with the same dinucleotide counts and
-    the same first and last base (Kandel et al. 1996: random last-exit arborescence by
-    Wilson's algorithm, shuffled remaining edges, Euler walk)."""
+def dinucleotide_shuffles(codes: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    """codes (L,) -> ``n`` independent, uniformly random sequences (n, L) with the same
+    dinucleotide counts and the same first and last base (Kandel et al. 1996: a random
+    last-exit arborescence by Wilson's algorithm, shuffled remaining edges, Euler walk).
+    Vectorised over the ``n`` shuffles, so a pool costs about as much as a few single ones."""
     codes = np.asarray(codes)
     length = len(codes)
     if length < 3:
-        return codes.copy()
+        return np.repeat(codes[None, :], n, axis=0)
+    rows = np.arange(n)
     successors = [codes[1:][codes[:-1] == v] for v in range(_LETTERS)]
+    degree = np.array([len(edges) for edges in successors])
+    targets = np.zeros((_LETTERS, degree.max()), dtype=np.int64)  # targets[v, j]: head of v's j-th edge
+    for v, edges in enumerate(successors):
+        targets[v, : len(edges)] = edges
     last = int(codes[-1])
-    in_tree = np.zeros(_LETTERS, dtype=bool)
-    in_tree[last] = True
-    exit_edge = np.full(_LETTERS, -1)
-    for start in range(_LETTERS):  # loop-erased random walks to the last base
-        if in_tree[start] or len(successors[start]) == 0:
+    in_tree = np.zeros((n, _LETTERS), dtype=bool)
+    in_tree[:, last] = True
+    exit_edge = np.full((n, _LETTERS), -1)
+    for start in range(_LETTERS):  # loop-erased random walks to the last base, all shuffles at once
+        if start == last or degree[start] == 0:
             continue
-        v = start
-        while not in_tree[v]:
-            exit_edge[v] = rng.integers(len(successors[v]))
-            v = int(successors[v][exit_edge[v]])
-        v = start
-        while not in_tree[v]:
-            in_tree[v] = True
-            v = int(successors[v][exit_edge[v]])
-    order = []
-    for v in range(_LETTERS):
-        edges = successors[v]
-        if exit_edge[v] < 0:
-            order.append(rng.permutation(edges))
-        else:
-            rest = rng.permutation(np.delete(edges, exit_edge[v]))
-            order.append(np.append(rest, edges[exit_edge[v]]))
-    successors_left = [iter(edges.tolist()) for edges in order]  # the Euler walk, in plain Python ints
-    walk = [int(codes[0])]
-    for _ in range(1, length):
-        walk.append(next(successors_left[walk[-1]]))
-    return np.array(walk, dtype=codes.dtype)
+        for erase in (False, True):  # walk (re-drawing exit edges), then add the loop-erased path
+            v = np.full(n, start)
+            walking = rows[~in_tree[rows, v]]
+            while len(walking):
+                here = v[walking]
+                if erase:
+                    in_tree[walking, here] = True
+                else:
+                    exit_edge[walking, here] = (rng.random(len(walking)) * degree[here]).astype(np.int64)
+                v[walking] = targets[here, exit_edge[walking, here]]
+                walking = walking[~in_tree[walking, v[walking]]]
+    order = np.zeros((n, _LETTERS, targets.shape[1]), dtype=np.int64)  # each vertex's edges, exit edge last
+    for v in np.flatnonzero(degree):
+        keys = rng.random((n, degree[v]))
+        leaving = rows[exit_edge[:, v] >= 0]
+        keys[leaving, exit_edge[leaving, v]] = 2.0
+        order[:, v, : degree[v]] = targets[v][np.argsort(keys, axis=1)]
+    walk = np.empty((n, length), dtype=np.int64)
+    walk[:, 0] = codes[0]
+    used = np.zeros((n, _LETTERS), dtype=np.int64)
+    for t in range(1, length):  # the Euler walk
+        v = walk[:, t - 1]
+        walk[:, t] = order[rows, v, used[rows, v]]
+        used[rows, v] += 1
+    return walk.astype(codes.dtype)
+
+
+def dinucleotide_shuffle(codes: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """codes (L,) -> one dinucleotide shuffle (L,) (``dinucleotide_shuffles``)."""
+    return dinucleotide_shuffles(codes, 1, rng)[0]
 
 
 def composition_matched(codes: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -70,7 +85,7 @@ def make_backgrounds(codes: np.ndarray, kind: str, n: int, rng: np.random.Genera
     """A pool of ``n`` background sequences (n, L) for the sequence ``codes`` (L,)."""
     codes = np.asarray(codes)
     if kind == "dinuc_shuffle":
-        return np.stack([dinucleotide_shuffle(codes, rng) for _ in range(n)])
+        return dinucleotide_shuffles(codes, n, rng)
     if kind == "composition":
         return np.stack([composition_matched(codes, rng) for _ in range(n)])
     if kind == "N":
