@@ -88,6 +88,52 @@ def test_shap_scores_are_additive(per_background):
     assert results[0].scores.sum() == pytest.approx(probs[0] - record["base_value"], abs=1e-4)
 
 
+def _motif_log_odds_per_feature(backbone, codes: np.ndarray, backgrounds: np.ndarray, window: int) -> np.ndarray:
+    """The toy's log-odds change (F,) from replacing each ``window``-bp feature of ``codes`` by the
+    backgrounds' bases, averaged over the backgrounds: scale x (motif matches lost), from the
+    toy's definition, not through any explainer."""
+    motif = to_codes(MOTIF)
+    matches = np.zeros((len(backgrounds) + 1, codes.shape[0]))
+    for row, sequence in enumerate([codes, *backgrounds]):
+        matches[row, START : START + len(MOTIF)] = sequence[START : START + len(MOTIF)] == motif
+    per_feature = np.add.reduceat(matches, np.arange(0, codes.shape[0], window), axis=1)
+    return backbone.scale.item() * (per_feature[0] - per_feature[1:].mean(axis=0))
+
+
+@pytest.mark.parametrize("name,params", [("shap", {"n_backgrounds": 3, "permutations": 1}),
+                                         ("lime", {"n_backgrounds": 1, "num_samples": 400, "ridge_alpha": 1e-6})])
+def test_log_odds_link_recovers_a_game_additive_in_log_odds_exactly(name, params):
+    """With 3-bp features the toy's motif spans two features whose log-odds add: in log-odds SHAP
+    is exact for any permutation (two seeds agree) and LIME's linear model fits exactly; both
+    equal the toy's own per-feature effects."""
+    backbone = MotifDetector(OneHotTokenizer())
+    codes = toy_sequences(2, seed=3)[0][:1]
+    method = build_method({"name": name, "window": 3, "link": "logit", "background_seed": 0, **params},
+                          CountingModel(backbone), tss=249)
+    prob = float(CountingModel(backbone).p_promoter(codes)[0])
+    runs = [method.explain_one(codes[0], prob, np.random.default_rng(seed)).scores for seed in (1, 2)]
+    expected = _motif_log_odds_per_feature(backbone, codes[0], method.backgrounds_of(codes[0], None), 3)
+    assert np.abs(expected).max() > 1  # the motif's features carry the effect
+    for scores in runs:
+        np.testing.assert_allclose(np.add.reduceat(scores, np.arange(0, codes.shape[1], 3)), expected, atol=1e-3)
+    assert method.score_units.startswith("promoter log-odds")
+
+
+def test_shared_backgrounds_depend_on_the_sequence_and_the_background_seed_only():
+    model = CountingModel(MotifDetector(OneHotTokenizer()))
+    codes = toy_sequences(2, seed=4)[0]
+    shared = build_method({"name": "lime", "n_backgrounds": 4, "background_seed": 0}, model, tss=249)
+    pools = [shared.backgrounds_of(codes[0], np.random.default_rng(seed)) for seed in (1, 2)]
+    np.testing.assert_array_equal(pools[0], pools[1])  # the run's generator does not matter
+    other_seed = build_method({"name": "lime", "n_backgrounds": 4, "background_seed": 1}, model, tss=249)
+    assert not np.array_equal(other_seed.backgrounds_of(codes[0], None), pools[0])
+    assert not np.array_equal(shared.backgrounds_of(codes[1], None), pools[0])
+    per_run = build_method({"name": "lime", "n_backgrounds": 4, "background_seed": None}, model, tss=249)
+    assert not np.array_equal(*(per_run.backgrounds_of(codes[0], np.random.default_rng(seed)) for seed in (1, 2)))
+    with pytest.raises(ValueError, match="unknown xai.link"):
+        build_method({"name": "shap", "link": "probit"}, model, tss=249)
+
+
 def test_anchor_rule_names_the_motif_with_its_position():
     _, _, results, _ = _explain(MotifDetector(OneHotTokenizer()), "anchor", n=1)
     record = results[0].record

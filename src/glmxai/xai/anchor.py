@@ -36,12 +36,13 @@ class Anchor(PerturbationMethod):
     records_file = "anchors.jsonl"
 
     def __init__(self, model: CountingModel, tss: int = 249, features: str = "windows", window: int = 6,
-                 background: str = "dinuc_shuffle", n_backgrounds: int = 16, threshold: float = 0.9,
+                 background: str = "dinuc_shuffle", n_backgrounds: int = 16, background_seed: int | None = None,
+                 threshold: float = 0.9,
                  delta: float = 0.2, epsilon: float = 0.2, batch_size: int = 64, beam_size: int = 1,
                  max_anchor_size: int | None = 4, min_samples_start: int = 128, coverage_samples: int = 1000,
                  perturb_probability: float = 0.5,
                  stop_on_first: bool = True):
-        super().__init__(model, tss, features, window, background, n_backgrounds)
+        super().__init__(model, tss, features, window, background, n_backgrounds, background_seed)
         if not 0 < perturb_probability <= 1:
             raise ValueError(f"anchor perturb_probability must be in (0, 1], got {perturb_probability}")
         self.threshold, self.delta, self.epsilon = threshold, delta, epsilon

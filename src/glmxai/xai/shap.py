@@ -2,15 +2,17 @@
 
 Why Permutation (not Kernel or Partition): it needs no regression or regularisation
 choices (Kernel SHAP's weighted least squares is ill-conditioned with few samples), it is
-exactly additive for every number of permutations (scores sum to p(x) - E[p(background)]),
+exactly additive for every number of permutations (scores sum to f(x) - E[f(background)]),
 its cost is fixed and predictable (``permutations`` x (2F + 1) masks, antithetic), and it
 does not impose a feature hierarchy (Partition's Owen values depend on the clustering chosen).
 
 The game: feature f is "present" with the sequence's own bases, "absent" with the bases
-of a background sequence at the same positions. ``shap.maskers.Independent`` over a
-background matrix whose row k is all k (k = 1..K) and the input row all 0 gives, for each
-coalition, K rows telling which background fills the absent features; the value of a
-coalition is the mean p(promoter) over the K backgrounds.
+of a background sequence at the same positions; the payoff is the explained output (``link``:
+p(promoter), or its log-odds, default: a saturated probability makes the game strongly
+non-additive, so permutation estimates vary far more from seed to seed; docs/scale.md).
+``shap.maskers.Independent`` over a background matrix whose row k is all k (k = 1..K) and the
+input row all 0 gives, for each coalition, K rows telling which background fills the absent
+features; the value of a coalition is the mean output over the K backgrounds.
 
 ``permutation_per_background`` (default): the same game and the same cost, sampled the other
 way round: each background gets its own ``permutations`` antithetic permutations (one
@@ -38,9 +40,9 @@ class Shap(PerturbationMethod):
     records_file = "features.jsonl"
 
     def __init__(self, model: CountingModel, tss: int = 249, features: str = "windows", window: int = 6,
-                 background: str = "dinuc_shuffle", n_backgrounds: int = 8, permutations: int = 1,
-                 permutation_per_background: bool = True):
-        super().__init__(model, tss, features, window, background, n_backgrounds)
+                 background: str = "dinuc_shuffle", n_backgrounds: int = 8, background_seed: int | None = None,
+                 link: str = "identity", permutations: int = 1, permutation_per_background: bool = True):
+        super().__init__(model, tss, features, window, background, n_backgrounds, background_seed, link)
         if permutations < 1:
             raise ValueError(f"shap needs permutations >= 1, got {permutations}")
         self.permutations = permutations
@@ -54,7 +56,7 @@ class Shap(PerturbationMethod):
         def value(rows: np.ndarray) -> np.ndarray:  # rows (n, F): 0 own bases, k background k-1
             keep = rows == 0
             choice = np.maximum(rows.max(axis=1) - 1, 0).astype(int)
-            return self.model.p_promoter(ft.compose(codes, backgrounds, keep, choice, features))
+            return self.output(ft.compose(codes, backgrounds, keep, choice, features))
 
         masker = shap.maskers.Independent(np.repeat(np.arange(1, len(backgrounds) + 1)[:, None], n_features, axis=1),
                                           max_samples=len(backgrounds))
