@@ -119,6 +119,16 @@ def test_log_odds_link_recovers_a_game_additive_in_log_odds_exactly(name, params
     assert method.score_units.startswith("promoter log-odds")
 
 
+def test_ig_default_budget_is_100_expected_gradient_samples_or_50_path_points():
+    for backbone, baseline, evaluations in ((MotifDetector(OneHotTokenizer()), "expected", 100),
+                                            (TokenMotifDetector(TripletTokenizer()), "zeros", 50)):
+        model = CountingModel(backbone)
+        method = build_method({"name": "ig", "n_steps": None}, model, tss=249)
+        codes = toy_sequences(2, seed=5)[0][:1]
+        method.explain_one(codes[0], 0.5, np.random.default_rng(0))
+        assert (method.baseline, model.evaluations) == (baseline, evaluations)
+
+
 def test_shared_backgrounds_depend_on_the_sequence_and_the_background_seed_only():
     model = CountingModel(MotifDetector(OneHotTokenizer()))
     codes = toy_sequences(2, seed=4)[0]

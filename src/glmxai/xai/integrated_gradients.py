@@ -46,11 +46,14 @@ def channel_centred(one_hot: torch.Tensor) -> torch.Tensor:
 @register("ig")
 class IntegratedGradientsMethod(Method):
     """n_steps: points on the path per baseline (model evaluations, each forward + backward; for
-    ``expected``: samples and backgrounds in all); baseline: ``auto`` | ``expected`` | ``zeros`` |
-    ``background``; background: the kind for ``expected`` and ``background``; n_backgrounds: for
-    ``background``; gradient_correction: remove the channel mean of one-hot gradients."""
+    ``expected``: samples and backgrounds in all); null: 100 samples for ``expected``, 50 points
+    for a path baseline (on the synthetic DNABERT, 50 and 100 points give the same ground-truth
+    AUROC, 0.995, at half the cost; expected gradients on the CNN gain from 100); baseline:
+    ``auto`` | ``expected`` | ``zeros`` | ``background``; background: the kind for ``expected``
+    and ``background``; n_backgrounds: for ``background``; gradient_correction: remove the
+    channel mean of one-hot gradients."""
 
-    def __init__(self, model: CountingModel, tss: int = 249, n_steps: int = 100, baseline: str = "auto",
+    def __init__(self, model: CountingModel, tss: int = 249, n_steps: int | None = None, baseline: str = "auto",
                  background: str = "dinuc_shuffle", n_backgrounds: int = 4, gradient_correction: bool = False):
         super().__init__(model, tss)
         if baseline not in BASELINES:
@@ -59,6 +62,10 @@ class IntegratedGradientsMethod(Method):
         self.one_hot = isinstance(model.backbone.tokenizer, OneHotTokenizer)
         if baseline == "auto":
             baseline = "expected" if self.one_hot else "zeros"
+        if n_steps is None:
+            n_steps = 100 if baseline == "expected" else 50
+        if n_steps < 1:
+            raise ValueError(f"ig needs n_steps >= 1, got {n_steps}")
         self.n_steps, self.baseline = n_steps, baseline
         self.background, self.n_backgrounds = background, n_backgrounds
         if gradient_correction and not (self.one_hot and baseline == "zeros"):
