@@ -34,6 +34,7 @@ from glmxai.data.table import SequenceDataError, SequenceTable, check_lengths
 from glmxai.io import sha256_file, write_json_atomic
 from glmxai.job_log import save_run_config
 from glmxai.models.build import load_classifier
+from glmxai.xai.fast_forward import TOLERANCE, FastForward, FastForwardMismatch, kept_transform
 from glmxai.xai.model import CountingModel
 from glmxai.xai.registry import Method, build_method, get_method
 from glmxai.xai.run_log import log_run, record_sweep_group
@@ -188,6 +189,8 @@ def prepare(cfg: DictConfig, config_source: str | None = None) -> ExplainJob:
         raise SequenceDataError(table.source, f"explained sequences must share one length, found lengths {lengths}")
     model = CountingModel(backbone, batch_size=int(options.batch_size))
     method = build_method(xai_cfg, model, tss=datamodule.tss)
+    if options.get("fast"):
+        model.fast = _fast_forward(backbone, method.name)
     method.check_length(lengths[0])
     settings = {"xai": xai_cfg, "checkpoint": str(checkpoint),
                 "checkpoint_sha256": sha256_file(checkpoint), "data": datamodule.describe(),
@@ -202,6 +205,28 @@ def prepare(cfg: DictConfig, config_source: str | None = None) -> ExplainJob:
     # an existing chunk of other settings refuses the job now, before any write
     job.finished = {k for k in range(job.n_chunks) if _finished_chunk(job, k) is not None}
     return job
+
+
+# Methods that read gradients or attention maps: their scores never come from p_promoter, so a cheaper
+# forward would only cost its setup and the guard's forwards.
+NO_FAST_FORWARD = frozenset({"ig", "attention"})
+
+
+def _fast_forward(backbone, method: str) -> FastForward | None:
+    """The cheaper forward kept for this backbone's family (``explain.fast``), None (logged) if
+    there is none, the model is not on the CPU, where the transforms were measured, or the method
+    reads gradients or attention maps."""
+    if method in NO_FAST_FORWARD:
+        log.info("explain.fast: xai=%s reads gradients or attention maps, which keep the model's own path", method)
+        return None
+    name = kept_transform(backbone)
+    if name is None or backbone.device.type != "cpu":
+        log.info("explain.fast: no cheaper forward is kept for %s on %s (docs/scale.md); its own forward runs",
+                 type(backbone).__name__, backbone.device)
+        return None
+    log.info("explain.fast: p(promoter) through %s, checked against the reference on each chunk's sequences",
+             name)
+    return FastForward(backbone, name)
 
 
 def _finished_chunk(job: ExplainJob, k: int) -> dict[str, np.ndarray] | None:
@@ -235,7 +260,12 @@ def explain_chunks(job: ExplainJob, chunk_ids: list[int]) -> None:
             part = job.chunk_slice(k)
             start, evaluations = time.perf_counter(), job.model.evaluations
             codes = job.codes[part]
-            probs = job.model.p_promoter(codes)
+            probs, difference = job.model.fast_difference(codes)  # the reference probabilities either way
+            if difference > TOLERANCE:
+                raise FastForwardMismatch(
+                    f"explain.fast: {job.model.fast.name} moves p(promoter) of the explained sequences (chunk {k}) by "
+                    f"up to {difference:.2e} from the model's own forward, more than {TOLERANCE:g}; nothing of this "
+                    "chunk was written: run again with explain.fast=false (finished chunks are kept)")
             rngs = [np.random.default_rng([seed, int(row)]) for row in job.rows[part]]
             results = job.method.explain(codes, probs, rngs)
             arrays = {"index": job.rows[part], "probs": probs.astype(np.float32),
@@ -243,7 +273,9 @@ def explain_chunks(job: ExplainJob, chunk_ids: list[int]) -> None:
                       "fingerprint": np.array(job.fingerprint),
                       "checkpoint_sha256": np.array(job.checkpoint_sha256),
                       "evaluations": np.array(job.model.evaluations - evaluations),
-                      "seconds": np.array(time.perf_counter() - start)}
+                      "seconds": np.array(time.perf_counter() - start),
+                      "fast_forward": np.array("" if job.model.fast is None else job.model.fast.name),
+                      "fast_difference": np.array(difference)}
             if job.method.records_file:
                 arrays["records"] = np.array([json.dumps(r.record) for r in results])
             for name in results[0].arrays:
@@ -283,6 +315,7 @@ def merge(job: ExplainJob) -> dict:
     seconds = float(sum(float(c["seconds"]) for c in chunks))
     n = len(job.rows)
     options = job.cfg.explain
+    fast = [c for c in chunks if str(c.get("fast_forward", ""))]  # chunks explained through a cheaper forward
     meta = {
         "method": job.method.name,
         "params": OmegaConf.to_container(job.cfg.xai, resolve=True),
@@ -306,6 +339,10 @@ def merge(job: ExplainJob) -> dict:
         "batch_size": int(options.batch_size),
         "device": str(job.model.backbone.device),
         "torch_threads": torch.get_num_threads(),
+        # explain.fast: the transform p(promoter) went through (None: the model's own forward) and the
+        # largest |fast - reference| p(promoter) of the explained sequences (the guard's check)
+        "fast_forward": ", ".join(sorted({str(c["fast_forward"]) for c in fast})) or None,
+        "fast_forward_max_difference": max(float(c["fast_difference"]) for c in fast) if fast else None,
         "fingerprint": job.fingerprint,
         "files": outputs,
     }

@@ -16,18 +16,37 @@ class CountingModel:
 
     evaluations: number of sequences the model has been run on (forward passes, one per
     sequence; a gradient step counts as one).
+    fast: a cheaper forward (``glmxai.xai.fast_forward.FastForward``, ``explain.fast``) that
+    ``p_promoter`` and ``promoter_logit_and_p`` use instead of ``predict_proba``; gradients and
+    attention maps always take the backbone's own path.
     """
 
-    def __init__(self, backbone: Backbone, batch_size: int = 256):
+    def __init__(self, backbone: Backbone, batch_size: int = 256, fast=None):
         self.backbone = backbone
         self.batch_size = batch_size
+        self.fast = fast
         self.evaluations = 0
+
+    def _predict_proba(self, codes: np.ndarray) -> np.ndarray:
+        predictor = self.backbone if self.fast is None else self.fast
+        return predictor.predict_proba(codes, batch_size=self.batch_size)
+
+    def fast_difference(self, codes: np.ndarray) -> tuple[np.ndarray, float]:
+        """p(promoter) (n,) float64 of ``codes`` by the backbone's own forward, and the largest
+        |fast - reference| over them (the ``explain.fast`` guard; 0.0 without a fast forward,
+        which then runs the model once, not twice)."""
+        codes = np.asarray(codes)
+        self.evaluations += len(codes)
+        reference = self.backbone.predict_proba(codes, batch_size=self.batch_size)[:, 1].astype(np.float64)
+        if self.fast is None or not len(codes):
+            return reference, 0.0
+        return reference, float(np.abs(self.p_promoter(codes) - reference).max())
 
     def p_promoter(self, codes: np.ndarray) -> np.ndarray:
         """codes (n, L) int -> p(promoter) (n,) float64, in batches of ``batch_size``."""
         codes = np.asarray(codes)
         self.evaluations += len(codes)
-        return self.backbone.predict_proba(codes, batch_size=self.batch_size)[:, 1].astype(np.float64)
+        return self._predict_proba(codes)[:, 1].astype(np.float64)
 
     def promoter_logit_and_p(self, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """codes (n, L) int -> (promoter logit, p(promoter)), each (n,) float64, from one batched
@@ -35,7 +54,7 @@ class CountingModel:
         probability underflows)."""
         codes = np.asarray(codes)
         self.evaluations += len(codes)
-        probs = self.backbone.predict_proba(codes, batch_size=self.batch_size).astype(np.float64)
+        probs = self._predict_proba(codes).astype(np.float64)
         log_p = np.log(np.clip(probs, np.finfo(np.float32).tiny, None))
         return log_p[:, 1] - log_p[:, 0], probs[:, 1]
 
