@@ -1,4 +1,5 @@
-"""Speed-ups that must not change results: fast ISM equals full ISM."""
+"""Speed-ups that must not change results: fast ISM equals full ISM; the batch size of the
+model calls changes no attribution beyond float rounding."""
 from __future__ import annotations
 
 import numpy as np
@@ -6,7 +7,8 @@ import pytest
 import torch
 
 from glmxai.models.cnn import CNNBackbone
-from glmxai.models.tokenizers import OneHotTokenizer
+from glmxai.models.nt import NTBackbone
+from glmxai.models.tokenizers import NTKmerTokenizer, OneHotTokenizer
 from glmxai.models.toys import MotifDetector
 from glmxai.xai.model import CountingModel
 from glmxai.xai.registry import build_method
@@ -55,3 +57,32 @@ def test_fast_ism_falls_back_to_full_evaluation_for_other_models():
     assert build_method({"name": "ism"}, model, tss=249).receptive_field is None
     backbone = _trained_looking_cnn(0, channels=(8,), kernel_sizes=(4,), pool_sizes=(2,), hidden=8)  # even kernel
     assert not ReceptiveFieldISM.supports(backbone)
+
+
+# anchors are left out: on these random models their rule is empty and every score 0
+BUDGETS = {"ism": {"fast": False}, "ig": {"n_steps": 12}, "lime": {"num_samples": 120}, "shap": {"n_backgrounds": 2}}
+
+
+def _tiny_nt() -> NTBackbone:
+    torch.manual_seed(0)
+    return NTBackbone(NTKmerTokenizer(), config={"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1},
+                      seq_len=300).eval()
+
+
+@pytest.mark.parametrize("name", sorted(BUDGETS))
+@pytest.mark.parametrize("family", ["cnn", "nt"])
+def test_batch_size_of_model_calls_changes_no_attribution(name, family):
+    """Each method on a one-hot and a token model, with model calls of 7 sequences and of 512:
+    the same scores to float rounding (rngs are per sequence, so only the batching differs)."""
+    backbone = _trained_looking_cnn(2) if family == "cnn" else _tiny_nt()
+    codes = np.random.default_rng(3).integers(0, 4, size=(2, 300)).astype(np.int8)
+    results = []
+    for batch_size in (7, 512):
+        model = CountingModel(backbone, batch_size=batch_size)
+        method = build_method({"name": name, **BUDGETS[name]}, model, tss=249)
+        probs = model.p_promoter(codes)
+        results.append(method.explain(codes, probs, [np.random.default_rng([0, i]) for i in range(len(codes))]))
+    for small, large in zip(*results):
+        scale = np.abs(large.scores).max()
+        assert scale > 0
+        np.testing.assert_allclose(small.scores, large.scores, rtol=1e-4, atol=1e-4 * scale)

@@ -57,7 +57,7 @@ class PerturbationMethod(Method):
     def backgrounds_of(self, codes: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """The background pool (K, L) of one sequence (from ``rng`` unless ``background_seed`` is set)."""
         if self.background_seed is not None:
-            digest = hashlib.sha256(np.ascontiguousarray(codes).tobytes()).digest()
+            digest = hashlib.sha256(np.ascontiguousarray(codes, dtype=np.int8).tobytes()).digest()
             rng = np.random.default_rng([self.background_seed, *np.frombuffer(digest[:16], dtype=np.uint32)])
         return bg.make_backgrounds(codes, self.background, self.n_backgrounds, rng)
 
