@@ -81,7 +81,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         ckpt = args.ckpt or quick_checkpoint(args.model, Path(tmp, "train"))
         base = [f"ckpt_path={ckpt}", f"explain.n={args.n}", *args.overrides]
-        cfg = compose("explain", base, tmp)
+        cfg = compose("explain", [*base, f"xai={args.methods[0]}"], tmp)  # method overrides must find their keys
         backbone = load_classifier(ckpt).backbone.eval()
         test = instantiate(cfg.data).table(str(cfg.explain.split))
         codes = to_codes(list(test.sequences))

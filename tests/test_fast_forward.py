@@ -14,7 +14,6 @@ from glmxai.models.classifier import SequenceClassifier
 from glmxai.models.cnn import CNNBackbone
 from glmxai.models.dnabert2 import DNABERT2Backbone
 from glmxai.models.nt import NTBackbone
-from glmxai.models.nt2 import NT2Backbone
 from glmxai.models.tokenizers import BPETokenizer, NTKmerTokenizer, OneHotTokenizer
 from glmxai.xai import fast_forward
 from glmxai.xai import job as xai_job
@@ -56,8 +55,7 @@ def _tiny(family: type, tokenizer):
 
 # every family with a kept transform: a tiny model of it
 TINY = {"DNABERT2Backbone": lambda: _tiny(DNABERT2Backbone, _bpe()),
-        "NTBackbone": lambda: _tiny(NTBackbone, NTKmerTokenizer()),
-        "NT2Backbone": lambda: _tiny(NT2Backbone, NTKmerTokenizer())}
+        "NTBackbone": lambda: _tiny(NTBackbone, NTKmerTokenizer())}
 
 
 def test_every_kept_transform_is_tested_here():

@@ -58,14 +58,18 @@ def dinucleotide_shuffles(codes: np.ndarray, n: int, rng: np.random.Generator) -
         leaving = rows[exit_edge[:, v] >= 0]
         keys[leaving, exit_edge[leaving, v]] = 2.0
         order[:, v, : degree[v]] = targets[v][np.argsort(keys, axis=1)]
-    walk = np.empty((n, length), dtype=np.int64)
-    walk[:, 0] = codes[0]
-    used = np.zeros((n, _LETTERS), dtype=np.int64)
+    walk = np.empty((length, n), dtype=np.int64)  # position-major: each step writes one contiguous row
+    walk[0] = codes[0]
+    order = order.reshape(-1)  # flat: row i's edges of vertex v start at (i * _LETTERS + v) * width
+    width = targets.shape[1]
+    next_edge = (rows[:, None] * _LETTERS + np.arange(_LETTERS)) * width  # (n, 5) flat index of each next edge
+    next_edge = next_edge.reshape(-1)
     for t in range(1, length):  # the Euler walk
-        v = walk[:, t - 1]
-        walk[:, t] = order[rows, v, used[rows, v]]
-        used[rows, v] += 1
-    return walk.astype(codes.dtype)
+        slot = rows * _LETTERS + walk[t - 1]
+        edge = next_edge[slot]
+        walk[t] = order[edge]
+        next_edge[slot] = edge + 1
+    return walk.T.astype(codes.dtype)
 
 
 def dinucleotide_shuffle(codes: np.ndarray, rng: np.random.Generator) -> np.ndarray:
