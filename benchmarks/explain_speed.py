@@ -4,11 +4,13 @@ of the same model (over batch sizes up to ``explain.batch_size``) measured right
 method: ``predict_proba`` (forward) for the perturbation methods, forward + backward to the
 input embeddings for IG.
 
-    python benchmarks/explain_speed.py [--model cnn | --ckpt CKPT] [--n 8]
+    python benchmarks/explain_speed.py [--model cnn | --ckpt CKPT] [--n 8] [--repeats 5]
         [hydra overrides for explain.py, e.g. explain.batch_size=512] [--methods ism ig lime shap anchor]
 
 (overrides before ``--methods``, which takes every word after it).
-Each method runs as ``explain.py`` does (``glmxai.xai.job.run``) into a temporary folder.
+Each method runs as ``explain.py`` does (``glmxai.xai.job.run``) into a temporary folder,
+``--repeats`` times, each run right after its own ceiling; the table gives the medians and the
+range of achieved/ceiling (a CPU's throughput drifts by tens of percent between runs).
 Fast ISM on the CNN recomputes only part of each mutant's forward pass, so it can pass 1.
 """
 from __future__ import annotations
@@ -75,6 +77,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=8, help="sequences explained per method")
     parser.add_argument("--methods", nargs="+", default=["ism", "ig", "lime", "shap", "anchor"])
     parser.add_argument("--ceiling-n", type=int, default=1024, help="sequences for the ceiling figure")
+    parser.add_argument("--repeats", type=int, default=1, help="timed runs per method (medians reported)")
     parser.add_argument("overrides", nargs="*", help="Hydra overrides for explain.py")
     args = parser.parse_args()
     quiet_logs()
@@ -91,15 +94,21 @@ def main() -> None:
             # warm-up on one sequence (first-call costs of the method's libraries), then timed
             explain(compose("explain", [*base, f"xai={method}", "explain.n=1"], Path(tmp, f"{method}-warmup")))
             measure = gradient_ceiling if method == "ig" else forward_ceiling
-            top = measure(backbone, codes, int(cfg.explain.batch_size))
-            meta = explain(compose("explain", [*base, f"xai={method}"], Path(tmp, method)))
-            rows.append({"method": method, "evals/seq": meta["evaluations_per_sequence"],
-                         "s/seq": meta["seconds_per_sequence"], "evals/s": meta["evaluations_per_second"],
-                         "ceiling": "fwd+bwd" if method == "ig" else "fwd", "ceiling evals/s": top,
-                         "achieved/ceiling": meta["evaluations_per_second"] / top})
+            runs = []
+            for repeat in range(args.repeats):
+                top = measure(backbone, codes, int(cfg.explain.batch_size))
+                meta = explain(compose("explain", [*base, f"xai={method}"], Path(tmp, f"{method}-{repeat}")))
+                runs.append((meta["seconds_per_sequence"], meta["evaluations_per_second"], top,
+                             meta["evaluations_per_second"] / top))
+            seconds, speed, top, ratio = np.median(runs, axis=0)
+            ratios = [run[3] for run in runs]
+            rows.append({"method": method, "evals/seq": meta["evaluations_per_sequence"], "s/seq": seconds,
+                         "evals/s": speed, "ceiling": "fwd+bwd" if method == "ig" else "fwd", "ceiling evals/s": top,
+                         "achieved/ceiling": ratio, "range": f"{min(ratios):.2f}-{max(ratios):.2f}"})
         name = backbone.__class__.__name__
     print_table(rows, f"explanation cost, {name}, {args.n} sequences of {codes.shape[1]} bp, "
-                      f"batch {cfg.explain.batch_size}, torch threads {torch.get_num_threads()}")
+                      f"batch {cfg.explain.batch_size}, torch threads {torch.get_num_threads()}, "
+                      f"medians of {args.repeats} run(s)")
 
 
 if __name__ == "__main__":
