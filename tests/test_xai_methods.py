@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 from scipy.stats import chisquare
+from sklearn.metrics import pairwise_distances
 
 from glmxai.data.encoding import codes_to_one_hot, to_codes
 from glmxai.models.cnn import CNNBackbone
@@ -15,6 +16,7 @@ from glmxai.models.tokenizers import OneHotTokenizer
 from glmxai.models.toys import MOTIF, START, MotifDetector, TokenMotifDetector, TripletTokenizer
 from glmxai.xai import features as ft
 from glmxai.xai.background import composition_matched, dinucleotide_shuffle, dinucleotide_shuffles, make_backgrounds
+from glmxai.xai.lime import random_masks
 from glmxai.xai.model import CountingModel
 from glmxai.xai.registry import build_method
 
@@ -127,6 +129,22 @@ def test_ig_default_budget_is_100_expected_gradient_samples_or_50_path_points():
         codes = toy_sequences(2, seed=5)[0][:1]
         method.explain_one(codes[0], 0.5, np.random.default_rng(0))
         assert (method.baseline, model.evaluations) == (baseline, evaluations)
+
+
+def test_lime_draws_mask_sizes_in_proportion_to_lime_kernel_weights():
+    """Importance sampling keeps LIME's objective: k masked features are drawn as often as LIME's
+    kernel (on sklearn's cosine distance x100, as LIME computes it) would weight them."""
+    n_features, width, n = 50, 25.0, 20001
+    keep = random_masks(n, n_features, np.random.default_rng(0), width)
+    assert keep[0].all()
+    vectors = np.ones((n_features - 1, n_features))
+    for masked in range(1, n_features):
+        vectors[masked - 1, :masked] = 0
+    distances = pairwise_distances(vectors, np.ones((1, n_features)), metric="cosine").ravel() * 100
+    weights = np.sqrt(np.exp(-(distances**2) / width**2))
+    observed = np.bincount((~keep[1:]).sum(axis=1), minlength=n_features)[1:]
+    assert observed.sum() == n - 1
+    assert chisquare(observed, weights / weights.sum() * (n - 1)).pvalue > 0.001
 
 
 def test_shared_backgrounds_depend_on_the_sequence_and_the_background_seed_only():
