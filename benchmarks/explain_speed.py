@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -29,29 +28,19 @@ from glmxai.models.build import load_classifier
 from glmxai.xai.job import run as explain
 from glmxai.xai.model import CountingModel
 
-from common import compose, print_table, quick_checkpoint, quiet_logs
+from common import best_throughput, compose, print_table, quick_checkpoint, quiet_logs
 
 
-def best_throughput(run, n: int, batch_size: int) -> float:
-    """Items/s of ``run(first, last)`` over items 0..n, the best over batch sizes 32, 64, ... up to
-    ``batch_size`` (on a CPU a smaller batch can be faster per item: its activations stay in
-    cache), each after a warm-up batch."""
-    sizes = sorted({size for size in (32, 64, 128, 256, 512) if size < batch_size} | {batch_size})
-    best = 0.0
-    for size in sizes:
-        run(0, size)
-        start = time.perf_counter()
-        for first in range(0, n, size):
-            run(first, min(first + size, n))
-        best = max(best, n / (time.perf_counter() - start))
-    return best
+def ceiling_sizes(batch_size: int) -> list[int]:
+    """The batch sizes a ceiling tries: 32, 64, ... below ``batch_size``, and ``batch_size``."""
+    return sorted({size for size in (32, 64, 128, 256, 512) if size < batch_size} | {batch_size})
 
 
 def forward_ceiling(backbone, codes: np.ndarray, batch_size: int) -> float:
     """Best sequences/s of bare batched ``predict_proba`` (integer codes in, as the perturbation
     methods call it)."""
     return best_throughput(lambda first, last: backbone.predict_proba(codes[first:last], batch_size=last - first),
-                           len(codes), batch_size)
+                           len(codes), ceiling_sizes(batch_size))
 
 
 def gradient_ceiling(backbone, codes: np.ndarray, batch_size: int) -> float:
@@ -67,7 +56,7 @@ def gradient_ceiling(backbone, codes: np.ndarray, batch_size: int) -> float:
         batch = {key: value[first:last] for key, value in inputs.items()}
         torch.autograd.grad(model.p_promoter_embeddings(points, batch).sum(), points)
 
-    return best_throughput(run, len(codes), batch_size)
+    return best_throughput(run, len(codes), ceiling_sizes(batch_size))
 
 
 def main() -> None:

@@ -32,7 +32,7 @@ from glmxai.models.base import Backbone
 from glmxai.models.build import load_classifier
 from glmxai.xai.fast_forward import CANDIDATES, KEPT, TOLERANCE, FastForward
 
-from common import compose, print_table, quiet_logs
+from common import best_throughput, compose, print_table, quiet_logs
 
 BATCH_SIZES = (32, 64, 256)
 
@@ -95,21 +95,11 @@ def applies(name: str, backbone: Backbone) -> bool:
     return True
 
 
-def best_throughput(predict, codes: np.ndarray, repeats: int = 10, min_seconds: float = 1.0) -> float:
+def predict_throughput(predict, codes: np.ndarray) -> float:
     """Best sequences/s of ``predict(codes, batch_size)`` over ``BATCH_SIZES``, each after a warm-up
-    call, the best of up to ``repeats`` passes (passes stop once ``min_seconds`` have been spent)."""
-    best = 0.0
-    for size in BATCH_SIZES:
-        predict(codes[:size], size)
-        spent = 0.0
-        for _ in range(repeats):
-            start = time.perf_counter()
-            predict(codes, size)
-            seconds = time.perf_counter() - start
-            best, spent = max(best, len(codes) / seconds), spent + seconds
-            if spent >= min_seconds:
-                break
-    return best
+    call, the best of up to 10 passes (passes stop once 1 s has been spent)."""
+    return best_throughput(lambda first, last: predict(codes[first:last], last - first), len(codes), BATCH_SIZES,
+                           passes=10, min_seconds=1.0)
 
 
 def test_codes(ckpt: Path, overrides: list[str]) -> np.ndarray:
@@ -141,7 +131,7 @@ def main() -> None:
         codes = test_codes(ckpt, args.overrides)
         timed = codes[: args.time_n]
         reference = backbone.predict_proba(codes, batch_size=256)[:, 1]
-        base = best_throughput(lambda c, b, model=backbone: model.predict_proba(c, batch_size=b), timed)
+        base = predict_throughput(lambda c, b, model=backbone: model.predict_proba(c, batch_size=b), timed)
         for name in args.candidates:
             if not applies(name, backbone):
                 continue
@@ -155,7 +145,7 @@ def main() -> None:
                              "setup s": float("nan"), "kept": f"fails: {type(error).__name__}"})
                 continue
             setup = time.perf_counter() - start
-            speed = best_throughput(fast.predict_proba, timed)
+            speed = predict_throughput(fast.predict_proba, timed)
             diff = float(np.abs(p.astype(np.float64) - reference).max())
             rows.append({"model": family, "checkpoint": ckpt.parents[1].name, "candidate": name,
                          "seq/s ref": base, "speed-up": speed / base, "max |dp|": diff, "setup s": setup,

@@ -89,6 +89,7 @@ class AttentionMethod(Method):
 
     score_units = "attention (non-negative, L2-normalised per sequence; importance without a direction)"
     signed = False
+    reads_predictions = False
 
     def __init__(self, model: CountingModel, tss: int = 249, mode: str = "cls_row", layer=None, heads="sum",
                  query: str = "cls", batch_size: int = 16):

@@ -65,11 +65,6 @@ class FastForward:
         self.backbone, self.name = backbone.eval(), name
         self.logits = (transform or CANDIDATES[name])(self.backbone)
 
-    @torch.inference_mode()
     def predict_proba(self, codes: np.ndarray, batch_size: int = 256) -> np.ndarray:
-        """Class probabilities (N, 2) of integer codes (N, L), in batches, as ``Backbone.predict_proba``."""
-        out = []
-        for start in range(0, len(codes), batch_size):
-            logits = self.logits(self.backbone.encode(codes[start : start + batch_size]))
-            out.append(torch.softmax(logits.float(), dim=-1).cpu().numpy())
-        return np.concatenate(out) if out else np.zeros((0, self.backbone.num_classes), dtype=np.float32)
+        """Class probabilities (N, 2) of integer codes (N, L): ``Backbone.predict_proba`` through the transform."""
+        return self.backbone.predict_proba(codes, batch_size=batch_size, logits_of=self.logits)

@@ -53,6 +53,8 @@ class IntegratedGradientsMethod(Method):
     and ``background``; n_backgrounds: for ``background``; gradient_correction: remove the
     channel mean of one-hot gradients."""
 
+    reads_predictions = False
+
     def __init__(self, model: CountingModel, tss: int = 249, n_steps: int | None = None, baseline: str = "auto",
                  background: str = "dinuc_shuffle", n_backgrounds: int = 4, gradient_correction: bool = False):
         super().__init__(model, tss)

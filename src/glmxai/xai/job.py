@@ -190,7 +190,7 @@ def prepare(cfg: DictConfig, config_source: str | None = None) -> ExplainJob:
     model = CountingModel(backbone, batch_size=int(options.batch_size))
     method = build_method(xai_cfg, model, tss=datamodule.tss)
     if options.get("fast"):
-        model.fast = _fast_forward(backbone, method.name)
+        model.fast = _fast_forward(backbone, method)
     method.check_length(lengths[0])
     settings = {"xai": xai_cfg, "checkpoint": str(checkpoint),
                 "checkpoint_sha256": sha256_file(checkpoint), "data": datamodule.describe(),
@@ -207,17 +207,13 @@ def prepare(cfg: DictConfig, config_source: str | None = None) -> ExplainJob:
     return job
 
 
-# Methods that read gradients or attention maps: their scores never come from p_promoter, so a cheaper
-# forward would only cost its setup and the guard's forwards.
-NO_FAST_FORWARD = frozenset({"ig", "attention"})
-
-
-def _fast_forward(backbone, method: str) -> FastForward | None:
+def _fast_forward(backbone, method: Method) -> FastForward | None:
     """The cheaper forward kept for this backbone's family (``explain.fast``), None (logged) if
     there is none, the model is not on the CPU, where the transforms were measured, or the method
-    reads gradients or attention maps."""
-    if method in NO_FAST_FORWARD:
-        log.info("explain.fast: xai=%s reads gradients or attention maps, which keep the model's own path", method)
+    reads gradients or attention maps (a cheaper forward would only cost its setup and the guard)."""
+    if not method.reads_predictions:
+        log.info("explain.fast: xai=%s reads gradients or attention maps, which keep the model's own path",
+                 method.name)
         return None
     name = kept_transform(backbone)
     if name is None or backbone.device.type != "cpu":

@@ -24,13 +24,16 @@ class Method:
     records_file: name of the JSON-lines file its ``Attribution.record`` go to (None: none);
     score_units: what its scores measure (meta.json ``score_units``); signed: False for scores
     that rank importance without a direction (attention: non-negative), which faithfulness then
-    orders by score for either predicted class instead of flipping them (meta.json ``signed``).
+    orders by score for either predicted class instead of flipping them (meta.json ``signed``);
+    reads_predictions: False for methods whose scores come from gradients or attention maps, not
+    from p(promoter) calls, so that ``explain.fast`` leaves them alone.
     """
 
     name: str = ""
     records_file: str | None = None
     score_units: str = "p(promoter); positive = toward the promoter class (label 1)"
     signed: bool = True
+    reads_predictions: bool = True
 
     def __init__(self, model: CountingModel, tss: int = 249):
         self.model = model
