@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import itertools
 from collections import Counter
+from math import comb
 
 import numpy as np
 import pytest
 import torch
 from scipy.stats import chisquare
+from sklearn.linear_model import LinearRegression, Ridge
 from sklearn.metrics import pairwise_distances
 
 from glmxai.data.encoding import codes_to_one_hot, to_codes
@@ -16,7 +18,7 @@ from glmxai.models.tokenizers import OneHotTokenizer
 from glmxai.models.toys import MOTIF, START, MotifDetector, TokenMotifDetector, TripletTokenizer
 from glmxai.xai import features as ft
 from glmxai.xai.background import composition_matched, dinucleotide_shuffle, dinucleotide_shuffles, make_backgrounds
-from glmxai.xai.lime import random_masks
+from glmxai.xai.lime import interaction_terms, projected_terms, random_masks
 from glmxai.xai.model import CountingModel
 from glmxai.xai.registry import build_method
 
@@ -103,17 +105,20 @@ def _motif_log_odds_per_feature(backbone, codes: np.ndarray, backgrounds: np.nda
 
 
 @pytest.mark.parametrize("name,params", [("shap", {"n_backgrounds": 3, "permutations": 1}),
-                                         ("lime", {"n_backgrounds": 1, "num_samples": 400, "ridge_alpha": 1e-6})])
+                                         ("lime", {"n_backgrounds": 1, "num_samples": 1000, "ridge_alpha": 1e-6, "interactions": 8})])
 def test_log_odds_link_recovers_a_game_additive_in_log_odds_exactly(name, params):
     """With 3-bp features the toy's motif spans two features whose log-odds add: in log-odds SHAP
-    is exact for any permutation (two seeds agree) and LIME's linear model fits exactly; both
-    equal the toy's own per-feature effects."""
+    is exact for any permutation (two seeds agree) and LIME's linear model fits exactly, also
+    through its regression adjustment; both equal the toy's own per-feature effects."""
     backbone = MotifDetector(OneHotTokenizer())
     codes = toy_sequences(2, seed=3)[0][:1]
     method = build_method({"name": name, "window": 3, "link": "logit", "background_seed": 0, **params},
                           CountingModel(backbone), tss=249)
     prob = float(CountingModel(backbone).p_promoter(codes)[0])
-    runs = [method.explain_one(codes[0], prob, np.random.default_rng(seed)).scores for seed in (1, 2)]
+    results = [method.explain_one(codes[0], prob, np.random.default_rng(seed)) for seed in (1, 2)]
+    runs = [result.scores for result in results]
+    if name == "lime":  # with the regression adjustment (100 features, 381 interaction terms)
+        assert all(result.record["adjusted"] for result in results)
     expected = _motif_log_odds_per_feature(backbone, codes[0], method.backgrounds_of(codes[0], None), 3)
     assert np.abs(expected).max() > 1  # the motif's features carry the effect
     for scores in runs:
@@ -145,6 +150,61 @@ def test_lime_draws_mask_sizes_in_proportion_to_lime_kernel_weights():
     observed = np.bincount((~keep[1:]).sum(axis=1), minlength=n_features)[1:]
     assert observed.sum() == n - 1
     assert chisquare(observed, weights / weights.sum() * (n - 1)).pvalue > 0.001
+
+
+def _every_lime_mask(n_features: int, width: float) -> tuple[np.ndarray, np.ndarray]:
+    """Every "kept" vector LIME's sampler can draw (k = 1..F-1 masked) (M, F) and its probability
+    (M,): LIME's kernel weight on sklearn's cosine distance x100, shared by the C(F, k) masks of k."""
+    masks = np.array([bits for bits in itertools.product([0.0, 1.0], repeat=n_features)
+                      if 1 <= n_features - sum(bits) <= n_features - 1])
+    distances = pairwise_distances(masks, np.ones((1, n_features)), metric="cosine").ravel() * 100
+    masked = (n_features - masks.sum(axis=1)).astype(int)
+    probability = np.sqrt(np.exp(-(distances**2) / width**2)) / np.array([comb(n_features, k) for k in masked])
+    return masks, probability / probability.sum()
+
+
+def test_lime_projects_interaction_terms_as_weighted_least_squares_over_every_mask():
+    masks, probability = _every_lime_mask(6, 25.0)
+    terms = [(0, 1), (2, 4, 5), (1, 3), (0, 1, 2, 3)]
+    for term, ours in zip(terms, projected_terms(terms, 6, 25.0)):
+        reference = LinearRegression().fit(masks, masks[:, list(term)].prod(axis=1), sample_weight=probability)
+        np.testing.assert_allclose(ours, np.r_[reference.intercept_, reference.coef_], atol=1e-12)
+
+
+def test_lime_regression_adjustment_estimates_lime_estimand_with_less_noise():
+    """On a game of 8 features with strong interactions, LIME's estimand (weighted least squares
+    over every mask) is recovered exactly from 400 samples when the interactions are in the
+    adjustment's fit (orders 2-3), and without bias and with less spread than LIME's linear fit
+    when one (order 4) is not."""
+    n_features, width, n = 8, 25.0, 400
+    masks, probability = _every_lime_mask(n_features, width)
+
+    def game(z):
+        return z @ np.arange(1.0, 9.0) + 6 * z[:, 0] * z[:, 1] - 5 * z[:, 2] * z[:, 3] * z[:, 4] + 4 * z[:, 6] * z[:, 7]
+
+    def order_four(z):
+        return game(z) + 8 * z[:, 2:6].prod(axis=1)
+
+    model = CountingModel(MotifDetector(OneHotTokenizer()))
+    lime = build_method({"name": "lime", "interactions": 8, "ridge_alpha": 1e-9}, model, tss=249)
+    narrow = build_method({"name": "lime", "interactions": 3, "ridge_alpha": 1e-9}, model, tss=249)
+    for method, f in ((lime, game), (narrow, order_four)):
+        estimand = LinearRegression().fit(masks, f(masks), sample_weight=probability).coef_
+        plain, adjusted = [], []
+        for seed in range(30):
+            kept = random_masks(n, n_features, np.random.default_rng(seed), width).astype(float)
+            linear = Ridge(alpha=1e-9).fit(kept, f(kept)).coef_
+            plain.append(linear)
+            terms = interaction_terms(linear, method.interactions)
+            adjusted.append(method.adjusted_weights(kept, f(kept), terms)[1])
+        plain, adjusted = np.array(plain), np.array(adjusted)
+        if method is lime:
+            np.testing.assert_allclose(adjusted, np.broadcast_to(estimand, adjusted.shape), atol=1e-6)
+            assert np.abs(plain - estimand).max() > 0.1
+        else:
+            spread = adjusted.std(axis=0)
+            assert np.abs(adjusted.mean(axis=0) - estimand).max() < 4 * spread.max() / np.sqrt(len(adjusted))
+            assert (spread ** 2).sum() < 0.5 * (plain.std(axis=0) ** 2).sum()
 
 
 def test_shared_backgrounds_depend_on_the_sequence_and_the_background_seed_only():

@@ -10,8 +10,21 @@ trained CNN, docs/scale.md). Sample 0 is the sequence itself; every other sample
 chosen at random and fills them from one background of the pool picked at random (replacing,
 never deleting). LimeBase fits a ridge model of the explained output (``link``: p(promoter), or
 its log-odds, default) on the binary "feature kept" matrix.
+
+Regression adjustment (``interactions``, default): LIME's weights estimate the least-squares
+projection of the output onto the "feature kept" indicators over the sampling distribution.
+From a thousand samples a linear fit estimates the projection of the output's interactions
+(a motif split over neighbouring windows, motifs that act together, a saturating log-odds)
+with much noise. So the samples are fitted with the interactions as well (products of up to
+three of the ``interactions`` features of largest linear weight, and of features at most two
+apart), and that surrogate is projected onto the indicators exactly, from the moments of the
+sampling distribution. Same estimand (a linear output is fitted exactly, and with no
+interaction terms this is LIME's own fit); seed-to-seed Spearman 0.76 -> 0.93 on the trained
+CNN with one background (docs/scale.md).
 """
 from __future__ import annotations
+
+from itertools import combinations
 
 import numpy as np
 from lime.lime_base import LimeBase
@@ -44,24 +57,81 @@ def random_masks(n: int, n_features: int, rng: np.random.Generator, kernel_width
     return keep
 
 
+def kept_moments(n_features: int, kernel_width: float, orders: int) -> np.ndarray:
+    """q (orders + 1,): q[r] = P(r given features are all kept) for a mask of ``random_masks``
+    (row 0 aside), r = 0..orders."""
+    weights = kernel_weights(n_features, kernel_width)
+    kept = n_features - np.arange(1, n_features)
+    q = np.ones(orders + 1)
+    for r in range(1, orders + 1):
+        falling = np.prod([(kept - i) / (n_features - i) for i in range(r)], axis=0)
+        q[r] = float(weights @ np.clip(falling, 0, None) / weights.sum())
+    return q
+
+
+def interaction_terms(weights: np.ndarray, n_top: int, max_order: int = 3, max_distance: int = 2) -> list[tuple]:
+    """Feature sets whose product enters the surrogate: every 2 to ``max_order`` of the ``n_top``
+    features of largest |weight|, and every pair at most ``max_distance`` features apart."""
+    top = sorted(np.argsort(-np.abs(weights), kind="stable")[:n_top].tolist())
+    terms = [t for order in range(2, max_order + 1) for t in combinations(top, order)]
+    near = [(j, j + d) for d in range(1, max_distance + 1) for j in range(len(weights) - d)]
+    return list(dict.fromkeys(terms + near))
+
+
+def projected_terms(terms: list[tuple], n_features: int, kernel_width: float) -> np.ndarray:
+    """(len(terms), F + 1): intercept and slopes of the least-squares projection of each product
+    of kept indicators z_T onto the indicators z, over the sampling distribution of
+    ``random_masks``: slopes Cov(z)^-1 Cov(z, z_T), from the moments of an exchangeable mask
+    (``kept_moments``)."""
+    if not terms:
+        return np.zeros((0, n_features + 1))
+    q = kept_moments(n_features, kernel_width, max(map(len, terms)) + 1)
+    covariance = np.full((n_features, n_features), q[2] - q[1] ** 2)
+    np.fill_diagonal(covariance, q[1] - q[1] ** 2)
+    cross = np.empty((n_features, len(terms)))
+    for column, term in enumerate(terms):
+        cross[:, column] = q[len(term) + 1] - q[1] * q[len(term)]
+        cross[list(term), column] = q[len(term)] - q[1] * q[len(term)]
+    slopes = np.linalg.solve(covariance, cross).T
+    intercepts = q[[len(t) for t in terms]] - q[1] * slopes.sum(axis=1)
+    return np.column_stack([intercepts, slopes])
+
+
 @register("lime")
 class Lime(PerturbationMethod):
     """num_samples: perturbed sequences per explained sequence (num_samples - 1 model
     evaluations with ``link=identity``, whose unperturbed prediction is reused; num_samples with
     ``logit``, whose log-odds are not recoverable from a saturated float32 probability);
     kernel_width: of LIME's exponential kernel on cosine distance x100 (it sets how often each
-    number of masked features is drawn); ridge_alpha: regularisation of the local ridge model."""
+    number of masked features is drawn); ridge_alpha: regularisation of the local ridge model;
+    interactions: the number of largest-weight features whose products the regression
+    adjustment fits (see the module docstring; 0: LIME's linear fit alone). The adjustment needs
+    at least two samples per fitted coefficient; with fewer (about 460 samples for 50 windows)
+    LIME's linear fit is kept, and the record's ``adjusted`` says which was used."""
 
     records_file = "features.jsonl"
 
     def __init__(self, model: CountingModel, tss: int = 249, features: str = "windows", window: int = 6,
                  background: str = "dinuc_shuffle", n_backgrounds: int = 128, background_seed: int | None = None,
                  link: str = "identity", num_samples: int = 1000, kernel_width: float = 25.0,
-                 ridge_alpha: float = 1.0):
+                 ridge_alpha: float = 1.0, interactions: int = 0):
         super().__init__(model, tss, features, window, background, n_backgrounds, background_seed, link)
         if num_samples < 2:
             raise ValueError(f"lime needs num_samples >= 2, got {num_samples}")
+        if interactions < 0:
+            raise ValueError(f"lime needs interactions >= 0, got {interactions}")
         self.num_samples, self.kernel_width, self.ridge_alpha = num_samples, kernel_width, ridge_alpha
+        self.interactions = interactions
+
+    def adjusted_weights(self, kept: np.ndarray, output: np.ndarray, terms: list[tuple]) -> tuple[float, np.ndarray]:
+        """Intercept and weights (F,) of the regression adjustment: a ridge fit of ``output`` (n,)
+        on ``kept`` (n, F) and the products of its feature sets ``terms`` (``interaction_terms``),
+        the products' part projected onto the indicators (``projected_terms``)."""
+        products = np.column_stack([kept[:, list(t)].prod(axis=1) for t in terms])
+        fit = Ridge(alpha=self.ridge_alpha).fit(np.hstack([kept, products]), output)
+        linear, coupled = fit.coef_[: kept.shape[1]], fit.coef_[kept.shape[1]:]
+        projected = coupled @ projected_terms(terms, kept.shape[1], self.kernel_width)
+        return float(fit.intercept_ + projected[0]), linear + projected[1:]
 
     def explain_one(self, codes: np.ndarray, prob: float, rng: np.random.Generator) -> Attribution:
         features = self.features_of(codes)
@@ -82,6 +152,10 @@ class Lime(PerturbationMethod):
         weights = np.zeros(len(features))
         for feature, weight in weights_by_rank:
             weights[feature] = weight
-        record = {"intercept": float(intercept), "r2": float(r2),
+        terms = interaction_terms(weights, self.interactions) if self.interactions else []
+        adjusted = bool(terms) and len(data) >= 2 * (len(features) + len(terms))
+        if adjusted:
+            intercept, weights = self.adjusted_weights(data, output, terms)
+        record = {"intercept": float(intercept), "r2": float(r2), "adjusted": adjusted,
                   "features": self.weighted_features(codes, features, weights)}
         return Attribution(ft.spread(weights, features.spans, len(codes)), record=record)
