@@ -1,10 +1,11 @@
 """Stability of LIME and SHAP attributions against their sample budget and estimator: per
 sequence, the Spearman rank correlation and the top-k overlap of the feature attributions of
 two runs that differ only in ``explain.seed`` (``--vary seed``: the samples; the background pool
-too where ``xai.background_seed=null``) or only in ``xai.background_seed`` (``--vary
-background``: the shared background pool, same samples' seed), with the cost of each setting.
+too where ``xai.background_seed=null``), only in ``xai.background_seed`` (``--vary
+background``: the shared background pool, same samples' seed) or in both (``--vary both``:
+every random choice), with the cost of each setting.
 
-    python benchmarks/stability.py [--model cnn | --ckpt CKPT] [--n 8] [--top-k 5] [--vary seed|background]
+    python benchmarks/stability.py [--model cnn | --ckpt CKPT] [--n 8] [--top-k 5] [--vary seed|background|both]
         [--settings "xai=lime xai.num_samples=1000" "xai=shap xai.permutations=1" ...]
 
 Hydra overrides for every job go before ``--settings`` (which takes every word after it). Each
@@ -27,8 +28,11 @@ from glmxai.xai.store import load_npz
 
 from common import compose, print_table, quick_checkpoint, quiet_logs
 
-SETTINGS = ["xai=lime xai.link=identity xai.background_seed=null", "xai=lime",
+SETTINGS = ["xai=lime xai.link=identity xai.background_seed=null xai.n_backgrounds=16 xai.interactions=0", "xai=lime",
+            "xai=lime xai.n_backgrounds=1 xai.interactions=0", "xai=lime xai.n_backgrounds=1",
             "xai=shap xai.link=identity xai.background_seed=null", "xai=shap"]
+VARIED = {"seed": ("explain.seed",), "background": ("xai.background_seed",),
+          "both": ("explain.seed", "xai.background_seed")}
 
 
 def feature_scores(folder: Path, window: int) -> np.ndarray:
@@ -45,8 +49,8 @@ def top_k_overlap(a: np.ndarray, b: np.ndarray, k: int) -> float:
 def compare(ckpt: Path, folder: Path, setting: str, n: int, top_k: int, vary: str, overrides: list[str]) -> dict:
     runs, metas = [], []
     for seed in (0, 1):
-        varied = f"explain.seed={seed}" if vary == "seed" else f"xai.background_seed={seed}"
-        cfg = compose("explain", [f"ckpt_path={ckpt}", *setting.split(), f"explain.n={n}", varied, *overrides],
+        varied = [f"{key}={seed}" for key in VARIED[vary]]
+        cfg = compose("explain", [f"ckpt_path={ckpt}", *setting.split(), f"explain.n={n}", *varied, *overrides],
                       folder / str(seed))
         metas.append(explain(cfg))
         runs.append(feature_scores(folder / str(seed), int(cfg.xai.window)))
@@ -64,8 +68,8 @@ def main() -> None:
     parser.add_argument("--ckpt", type=Path)
     parser.add_argument("--n", type=int, default=8, help="sequences explained per setting and seed")
     parser.add_argument("--top-k", type=int, default=5)
-    parser.add_argument("--vary", choices=("seed", "background"), default="seed",
-                        help="what differs between the two runs: explain.seed or xai.background_seed")
+    parser.add_argument("--vary", choices=tuple(VARIED), default="seed",
+                        help="what differs between the two runs: explain.seed, xai.background_seed or both")
     parser.add_argument("--settings", nargs="*", default=SETTINGS)
     parser.add_argument("overrides", nargs="*", help="Hydra overrides for every explain.py job")
     args = parser.parse_args()
@@ -75,7 +79,7 @@ def main() -> None:
         ckpt = args.ckpt or quick_checkpoint(args.model, tmp / "train")
         rows = [compare(ckpt, tmp / str(i), setting, args.n, args.top_k, args.vary, args.overrides)
                 for i, setting in enumerate(args.settings)]
-    print_table(rows, f"stability across {'explain.seed' if args.vary == 'seed' else 'xai.background_seed'}, "
+    print_table(rows, f"stability across {' and '.join(VARIED[args.vary])}, "
                       f"{args.n} sequences, torch threads {torch.get_num_threads()}")
 
 
