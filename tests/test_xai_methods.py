@@ -105,7 +105,8 @@ def _motif_log_odds_per_feature(backbone, codes: np.ndarray, backgrounds: np.nda
 
 
 @pytest.mark.parametrize("name,params", [("shap", {"n_backgrounds": 3, "permutations": 1}),
-                                         ("lime", {"n_backgrounds": 1, "num_samples": 1000, "ridge_alpha": 1e-6, "interactions": 8})])
+                                         ("lime", {"n_backgrounds": 1, "num_samples": 1000, "ridge_alpha": 1e-6,
+                                                   "interactions": 8})])
 def test_log_odds_link_recovers_a_game_additive_in_log_odds_exactly(name, params):
     """With 3-bp features the toy's motif spans two features whose log-odds add: in log-odds SHAP
     is exact for any permutation (two seeds agree) and LIME's linear model fits exactly, also
