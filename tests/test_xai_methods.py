@@ -118,7 +118,7 @@ def test_log_odds_link_recovers_a_game_additive_in_log_odds_exactly(name, params
     prob = float(CountingModel(backbone).p_promoter(codes)[0])
     results = [method.explain_one(codes[0], prob, np.random.default_rng(seed)) for seed in (1, 2)]
     runs = [result.scores for result in results]
-    if name == "lime":  # with the regression adjustment (100 features, 381 interaction terms)
+    if name == "lime":  # through the regression adjustment (100 features, at most 281 interaction terms)
         assert all(result.record["adjusted"] for result in results)
     expected = _motif_log_odds_per_feature(backbone, codes[0], method.backgrounds_of(codes[0], None), 3)
     assert np.abs(expected).max() > 1  # the motif's features carry the effect
