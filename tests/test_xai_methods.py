@@ -137,6 +137,13 @@ def test_ig_default_budget_is_100_expected_gradient_samples_or_50_path_points():
         assert (method.baseline, model.evaluations) == (baseline, evaluations)
 
 
+def _lime_kernel_weight(kept: np.ndarray, width: float) -> np.ndarray:
+    """LIME's sample weight (M,) of "kept" vectors (M, F), as LIME computes it: its exponential
+    kernel on sklearn's cosine distance (x100) to the unperturbed all-ones vector."""
+    distances = pairwise_distances(kept, np.ones((1, kept.shape[1])), metric="cosine").ravel() * 100
+    return np.sqrt(np.exp(-(distances**2) / width**2))
+
+
 def test_lime_draws_mask_sizes_in_proportion_to_lime_kernel_weights():
     """Importance sampling keeps LIME's objective: k masked features are drawn as often as LIME's
     kernel (on sklearn's cosine distance x100, as LIME computes it) would weight them."""
@@ -146,8 +153,7 @@ def test_lime_draws_mask_sizes_in_proportion_to_lime_kernel_weights():
     vectors = np.ones((n_features - 1, n_features))
     for masked in range(1, n_features):
         vectors[masked - 1, :masked] = 0
-    distances = pairwise_distances(vectors, np.ones((1, n_features)), metric="cosine").ravel() * 100
-    weights = np.sqrt(np.exp(-(distances**2) / width**2))
+    weights = _lime_kernel_weight(vectors, width)
     observed = np.bincount((~keep[1:]).sum(axis=1), minlength=n_features)[1:]
     assert observed.sum() == n - 1
     assert chisquare(observed, weights / weights.sum() * (n - 1)).pvalue > 0.001
@@ -158,9 +164,8 @@ def _every_lime_mask(n_features: int, width: float) -> tuple[np.ndarray, np.ndar
     (M,): LIME's kernel weight on sklearn's cosine distance x100, shared by the C(F, k) masks of k."""
     masks = np.array([bits for bits in itertools.product([0.0, 1.0], repeat=n_features)
                       if 1 <= n_features - sum(bits) <= n_features - 1])
-    distances = pairwise_distances(masks, np.ones((1, n_features)), metric="cosine").ravel() * 100
     masked = (n_features - masks.sum(axis=1)).astype(int)
-    probability = np.sqrt(np.exp(-(distances**2) / width**2)) / np.array([comb(n_features, k) for k in masked])
+    probability = _lime_kernel_weight(masks, width) / np.array([comb(n_features, k) for k in masked])
     return masks, probability / probability.sum()
 
 
