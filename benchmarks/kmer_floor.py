@@ -33,7 +33,7 @@ def main() -> None:
     parser.add_argument("--tokens", choices=("kmers", "nt", "bpe"), default="kmers")
     parser.add_argument("--vocab-size", type=int, default=4096, help="BPE vocabulary (--tokens bpe)")
     args = parser.parse_args()
-    data = GueDataModule(root=args.root)
+    data = GueDataModule(root=args.root, seq_len=None, tss=0)  # a bag of k-mers reads any length; no positions
     train, dev, test = (data.table(s) for s in ("train", "val", "test"))
     if args.tokens == "kmers":
         vectorizer = CountVectorizer(analyzer="char", ngram_range=(args.k, args.k), lowercase=False)

@@ -122,7 +122,7 @@ def test_check_lengths_reports_first_bad_row(tmp_path):
 
 
 def test_real_gue_subset_reads_with_its_n(gue_root):
-    dm = GueDataModule(root=str(gue_root))
+    dm = GueDataModule(root=str(gue_root), seq_len=300, tss=249)
     train = dm.table("train")
     assert len(train) == 4736 and len(dm.table("dev")) == 592
     assert any("N" in s for s in train.sequences)
@@ -131,7 +131,7 @@ def test_real_gue_subset_reads_with_its_n(gue_root):
 
 def test_gue_module_errors_on_missing_folder(tmp_path):
     with pytest.raises(SequenceDataError, match="data folder not found"):
-        GueDataModule(root=str(tmp_path / "nope")).table("train")
+        GueDataModule(root=str(tmp_path / "nope"), seq_len=300, tss=249).table("train")
 
 
 def test_generator_is_seeded_and_masks_mark_functional_motifs():
@@ -174,11 +174,11 @@ def test_generator_defeats_bag_of_kmers():
 def test_synthetic_writes_readable_gue_folder(tmp_path):
     splits = SyntheticPromoterGenerator().splits(50, 20, 20, seed=3)
     out = write_gue_folder(splits, tmp_path / "syn")
-    dm = GueDataModule(root=str(out))
+    dm = GueDataModule(root=str(out), seq_len=300, tss=249)
     assert dm.table("test").sequences == splits["test"].sequences
     masks = np.load(out / "test_masks.npy")
     assert (masks == splits["test"].masks).all()
-    single = CsvDataModule(path=str(out / "dev.csv")).table("test")
+    single = CsvDataModule(path=str(out / "dev.csv"), seq_len=300, tss=249).table("test")
     assert single.sequences == splits["val"].sequences
 
 

@@ -381,8 +381,10 @@ def _run(tmp_path: Path, *overrides: str, output: Path | None = None) -> dict:
 
 @pytest.mark.parametrize(("override", "message"), [
     ("probes.patterns=[{motif: TBP, position: -31}]", "unknown motif 'TBP'"),
-    ("probes.patterns=[{consensus: TATAAA, name: T, position: -260}]", r"pattern T at -260 .* is off the 300-bp"),
-    (f"probes.patterns=[{{consensus: {'A' * 301}, name: long, position: -249}}]", "301 bp, longer than the 300-bp"),
+    ("probes.patterns=[{consensus: TATAAA, name: T, position: -260}]",
+     r"no pattern .* inside the sequences: pattern T: its canonical start -260 bp lies outside the 300-bp"),
+    (f"probes.patterns=[{{consensus: {'A' * 301}, name: long, position: -249}}]",
+     "pattern long: its canonical start -249 bp lies outside the 300-bp"),
     ("probes.dose.positions=[-60, -55]", r"copies of GC-box \(9 bp\) at \[-60, -55\] overlap"),
     ("probes.spacing.pairs=[[TATA, TBP]]", "must name two of probes.patterns"),
     ("probes.experiments=[insertion, wiggle]", r"unknown \['wiggle'\]"),

@@ -84,8 +84,8 @@ def allow(target: str, **args: Arg) -> tuple[str, Allowed]:
     return target, Allowed(target, args)
 
 
-_DATA_ARGS = {"seq_len": optional(INT), "tss": INT, "batch_size": INT, "num_workers": INT, "seed": INT,
-              "shift_augment": INT}
+_DATA_ARGS = {"task": optional(STRING), "seq_len": optional(INT), "tss": INT, "batch_size": INT, "num_workers": INT,
+              "seed": INT, "shift_augment": INT}
 _HF_ARGS = {"size": STRING, "config": optional(PLAIN)}
 
 TOKENIZERS: dict[str, Allowed] = dict([
@@ -98,7 +98,7 @@ TOKENIZERS: dict[str, Allowed] = dict([
 ])
 BACKBONES: dict[str, Allowed] = dict([
     allow("glmxai.models.cnn.CNNBackbone", seq_len=INT, channels=INT_LIST, kernel_sizes=INT_LIST,
-          pool_sizes=INT_LIST, hidden=INT, dropout=NUMBER),
+          pool_sizes=INT_LIST, hidden=INT, dropout=NUMBER, pooling=STRING),
     allow("glmxai.models.dnabert.DNABERTBackbone", **_HF_ARGS, pooling=STRING, seq_len=optional(INT)),
     allow("glmxai.models.nt.NTBackbone", **_HF_ARGS, pooling=STRING, seq_len=optional(INT)),
     allow("glmxai.models.nt2.NT2Backbone", **_HF_ARGS, pooling=STRING, seq_len=optional(INT)),

@@ -16,11 +16,10 @@ import numpy as np
 import pandas as pd
 
 from glmxai.allowlist import DATA_MODULES, check
+from glmxai.data.datamodule import data_identity
 
 log = logging.getLogger(__name__)
 REQUIRED_FIELDS = ("scores", "sequences", "labels", "probs", "index")
-# data-config keys that change how data is served, not which sequences it holds
-RUNTIME_DATA_KEYS = ("batch_size", "num_workers", "seed")
 
 
 class ExplainInputError(ValueError):
@@ -82,7 +81,7 @@ class ExplainRun:
     def data_identity(self) -> dict | None:
         """``data_config`` without the keys that only change how data is served."""
         config = self.data_config
-        return None if config is None else {k: v for k, v in config.items() if k not in RUNTIME_DATA_KEYS}
+        return None if config is None else data_identity(config)
 
     @property
     def data_key(self) -> str:

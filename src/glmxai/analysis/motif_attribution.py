@@ -130,7 +130,7 @@ def attribution_verdict(run: str, motif: str, row: Mapping, alpha: float = 0.05)
             f"{fmt(100 * row['share_inside_higher'], 2)}% of hits.")
 
 
-def positional_profile(scores: np.ndarray, labels: np.ndarray, tss: int = 249) -> pd.DataFrame:
+def positional_profile(scores: np.ndarray, labels: np.ndarray, tss: int) -> pd.DataFrame:
     """Mean scaled attribution per position by label: columns ``rel_pos`` (bp vs TSS),
     ``label``, ``mean``, ``sem``."""
     scaled = scale_scores(scores)

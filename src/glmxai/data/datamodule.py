@@ -6,6 +6,7 @@ model tokenizes strings itself, so every model sees the same data.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ import lightning as L
 import numpy as np
 import torch
 from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Sampler
 
 from glmxai.data.synthetic import SyntheticPromoterGenerator
 from glmxai.data.table import SequenceDataError, SequenceTable, read_sequence_csv
@@ -21,6 +22,14 @@ from glmxai.io import sha256_file
 
 SPLITS = ("train", "val", "test")
 GUE_FILES = {"train": "train.csv", "val": "dev.csv", "test": "test.csv"}
+# How rows are served, not which rows: left out of a data set's identity.
+RUNTIME_DATA_KEYS = ("batch_size", "num_workers", "seed")
+
+
+def data_identity(config: Mapping[str, Any]) -> dict[str, Any]:
+    """What names a data set in a data module's ``config()``: its source, layout and task, without
+    the keys of how it is served (``RUNTIME_DATA_KEYS``). Two configs of one identity read the same rows."""
+    return {k: v for k, v in config.items() if k not in RUNTIME_DATA_KEYS}
 
 
 def split_sha256(table: SequenceTable) -> str:
@@ -36,22 +45,42 @@ def split_sha256(table: SequenceTable) -> str:
 
 
 class _TableDataset(Dataset):
-    """Rows of a table; with ``shift`` > 0 each sequence is rolled circularly by a random 0..shift
-    bases to the right every time it is read (training augmentation: length kept)."""
+    """Rows of a table, read by ``(row, offset)``: the sequence rolled circularly ``offset`` bases to
+    the right (training augmentation: length kept); a plain row index reads it unrolled."""
 
-    def __init__(self, table: SequenceTable, shift: int = 0, seed: int = 0):
-        self.table, self.shift = table, shift
-        self.rng = np.random.default_rng(seed)
+    def __init__(self, table: SequenceTable):
+        self.table = table
 
     def __len__(self) -> int:
         return len(self.table)
 
-    def __getitem__(self, i: int):
+    def __getitem__(self, item):
+        i, offset = item if isinstance(item, tuple) else (item, 0)
         sequence = self.table.sequences[i]
-        if self.shift:
-            offset = int(self.rng.integers(self.shift + 1))
+        if offset:
             sequence = sequence[len(sequence) - offset:] + sequence[: len(sequence) - offset]
         return sequence, int(self.table.labels[i]), i
+
+
+class EpochSampler(Sampler):
+    """The training order of one epoch: a permutation of the rows, each with a roll offset in
+    0..shift, drawn from ``(seed, epoch)`` alone. Lightning calls ``set_epoch`` before every epoch,
+    so a run resumed from a checkpoint serves the same batches as one never interrupted."""
+
+    def __init__(self, n: int, seed: int, shift: int = 0):
+        self.n, self.seed, self.shift, self.epoch = n, seed, shift, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __iter__(self):
+        rng = np.random.default_rng([self.seed, self.epoch])
+        order = rng.permutation(self.n)
+        offsets = rng.integers(self.shift + 1, size=self.n) if self.shift else np.zeros(self.n, dtype=int)
+        return iter(zip(order.tolist(), offsets.tolist()))
 
 
 def collate(items) -> dict:
@@ -64,29 +93,34 @@ class PromoterDataModule(L.LightningDataModule):
 
     seq_len: the length every sequence must have (null: any length); tss: 0-based index of the
     transcription start site in every sequence (the one place the TSS is set: explanations and
-    analyses take it from here, or from the data record a checkpoint carries).
+    analyses take it from here, or from the data record a checkpoint carries). Neither has a
+    default: a data set's layout is said by its config (``conf/data/gue_<task>.yaml``), never assumed.
+    task: the benchmark task these splits belong to (``prom_300_all``, ``prom_core_all``, ...;
+    None: not a named task), recorded in checkpoints and results beside length and TSS.
     shift_augment: training sequences are rolled circularly by a random 0..shift_augment bases
     each time they are served (0: never). It moves every motif by up to that many bases and, for
     models of non-overlapping k-mers (NT), into every token frame; validation and test data are
     never shifted.
     """
 
-    def __init__(self, batch_size: int = 64, num_workers: int = 0, seq_len: int | None = 300, seed: int = 0,
-                 tss: int = 249, shift_augment: int = 0):
+    def __init__(self, *, seq_len: int | None, tss: int, batch_size: int = 64, num_workers: int = 0, seed: int = 0,
+                 shift_augment: int = 0, task: str | None = None):
         super().__init__()
         if shift_augment < 0:
             raise ValueError(f"data.shift_augment must be >= 0, got {shift_augment}")
+        if seq_len is not None and not 0 <= tss < seq_len:
+            raise ValueError(f"data.tss={tss} lies outside sequences of data.seq_len={seq_len} bases")
         self.batch_size, self.num_workers = batch_size, num_workers
         self.seq_len, self.seed, self.tss = seq_len, seed, tss
-        self.shift_augment = shift_augment
+        self.shift_augment, self.task = shift_augment, task
         self.tables: dict[str, SequenceTable] = {}
 
     def config(self) -> dict[str, Any]:
         """The arguments that rebuild this data module, with its ``_target_`` (buildable through
         ``glmxai.allowlist``, so a checkpoint or results folder can carry it safely)."""
         cls = type(self)
-        return {"_target_": f"{cls.__module__}.{cls.__qualname__}", "seq_len": self.seq_len, "tss": self.tss,
-                "batch_size": self.batch_size, "num_workers": self.num_workers, "seed": self.seed,
+        return {"_target_": f"{cls.__module__}.{cls.__qualname__}", "task": self.task, "seq_len": self.seq_len,
+                "tss": self.tss, "batch_size": self.batch_size, "num_workers": self.num_workers, "seed": self.seed,
                 "shift_augment": self.shift_augment, **self.source_args()}
 
     def source_args(self) -> dict[str, Any]:
@@ -123,15 +157,17 @@ class PromoterDataModule(L.LightningDataModule):
         return self.tables[split]
 
     def _loader(self, split: str, shuffle: bool) -> DataLoader:
-        generator = torch.Generator().manual_seed(self.seed)
-        dataset = _TableDataset(self.table(split), self.shift_augment if split == "train" else 0, self.seed)
-        sampler = None
-        if not shuffle and torch.distributed.is_available() and torch.distributed.is_initialized():
+        dataset = _TableDataset(self.table(split))
+        if shuffle:
+            sampler = EpochSampler(len(dataset), self.seed, self.shift_augment)
+        elif torch.distributed.is_available() and torch.distributed.is_initialized():
             # Under DDP, evaluate every row exactly once: Lightning's default sampler pads the
             # split with repeated rows to a multiple of the world size, which skews metrics.
             sampler = UnrepeatedDistributedSampler(dataset, shuffle=False)
-        return DataLoader(dataset, batch_size=self.batch_size, shuffle=shuffle, sampler=sampler,
-                          num_workers=self.num_workers, collate_fn=collate, generator=generator)
+        else:
+            sampler = None
+        return DataLoader(dataset, batch_size=self.batch_size, sampler=sampler, num_workers=self.num_workers,
+                          collate_fn=collate)
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", shuffle=True)
@@ -186,8 +222,8 @@ class SyntheticDataModule(PromoterDataModule):
     """The embedded synthetic promoter generator (no files needed); keeps ground-truth masks."""
 
     def __init__(self, n_train: int = 16000, n_val: int = 1000, n_test: int = 1000, data_seed: int = 12345,
-                 **kwargs):
-        super().__init__(**kwargs)
+                 seq_len: int = SyntheticPromoterGenerator.LENGTH, tss: int = SyntheticPromoterGenerator.TSS, **kwargs):
+        super().__init__(seq_len=seq_len, tss=tss, **kwargs)
         self.sizes = {"train": n_train, "val": n_val, "test": n_test}
         self.data_seed = data_seed
         self.generator = SyntheticPromoterGenerator(length=self.seq_len or 300, tss=self.tss)

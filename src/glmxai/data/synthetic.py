@@ -49,10 +49,13 @@ class SyntheticPromoterGenerator:
 
     length/tss: sequence length and 0-based TSS index; gc_range: per-sequence GC
     fraction of the background, drawn uniformly (same for both classes);
-    positive_fraction: share of label-1 sequences.
+    positive_fraction: share of label-1 sequences. The default layout is GUE prom_300's (LENGTH,
+    TSS), in which the motifs above are placed.
     """
 
-    def __init__(self, length: int = 300, tss: int = 249, gc_range=(0.35, 0.65), positive_fraction: float = 0.5):
+    LENGTH, TSS = 300, 249
+
+    def __init__(self, length: int = LENGTH, tss: int = TSS, gc_range=(0.35, 0.65), positive_fraction: float = 0.5):
         self.length, self.tss = length, tss
         self.gc_range = tuple(gc_range)
         self.positive_fraction = positive_fraction

@@ -26,10 +26,10 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from glmxai.allowlist import DATA_MODULES, build
-from glmxai.analysis.inputs import RUNTIME_DATA_KEYS, ExplainRun
+from glmxai.analysis.inputs import ExplainRun
 from glmxai.analysis.motifs import Motif
 from glmxai.analysis.report import slug
-from glmxai.data.datamodule import split_sha256
+from glmxai.data.datamodule import data_identity, split_sha256
 from glmxai.data.encoding import to_codes
 from glmxai.io import sha256_file
 from glmxai.probes import experiments as ex
@@ -136,20 +136,53 @@ def _check_names(options: Mapping, patterns: list[Pattern]) -> None:
                               f"{names}")
 
 
-def check_positions(plan: ProbePlan, model: ProbeModel) -> None:
-    """Refuse a pattern, pair or dose layout that does not fit the model's sequences."""
-    target, experiments = model.target, plan.options["experiments"]
+def fits(target: ex.Target, width: int, position: int) -> bool:
+    """Whether a ``width``-bp pattern starting ``position`` bp from the TSS lies inside the target's
+    sequences in each of its token frames."""
+    offsets = ex.frame_offsets(target.frame)
+    return target.tss + position + offsets[0] >= 0 and target.tss + position + offsets[-1] + width <= target.length
+
+
+def drop_off_sequence(plan: ProbePlan) -> None:
+    """Leave out, and list in ``plan.skipped``, every pattern whose canonical position lies outside
+    some probed model's sequences (the GC-box at -60 in 70-bp core promoters, say), the spacing pairs
+    of such a pattern, and the dose experiment if any of its copies is off: never shifted elsewhere."""
+    off = {}
     for pattern in plan.patterns:
-        if pattern.width > target.length:
-            raise ProbeInputError(f"pattern {pattern.name} is {pattern.width} bp, longer than the {target.length}-bp "
-                                  f"sequences of {model.label} ({model.checkpoint})")
-        offsets = ex.frame_offsets(target.frame)
-        first, last = target.tss + pattern.position + offsets[0], target.tss + pattern.position + offsets[-1]
-        if first < 0 or last + pattern.width > target.length:
-            raise ProbeInputError(
-                f"pattern {pattern.name} at {pattern.position} (bp vs the TSS at index {target.tss}"
-                f"{', with its frame offsets' if target.frame > 1 else ''}) is off the {target.length}-bp sequences "
-                f"of {model.label}: positions {-target.tss}..{target.length - pattern.width - target.tss} fit")
+        outside = [m for m in plan.models if not fits(m.target, pattern.width, pattern.position)]
+        if outside:
+            m = outside[0]
+            off[pattern.name] = (f"its canonical start {pattern.position:+d} bp lies outside the {m.target.length}-bp "
+                                 f"sequences of {', '.join(x.label for x in outside)} (starts "
+                                 f"{-m.target.tss:+d}..{m.target.length - pattern.width - m.target.tss:+d} fit); "
+                                 "not moved elsewhere")
+    if len(off) == len(plan.patterns):
+        raise ProbeInputError("no pattern of probes.patterns lies inside the sequences: "
+                              + "; ".join(f"pattern {name}: {why}" for name, why in off.items()))
+    for name, why in off.items():
+        plan.skipped.append((f"motif probes of {name}", why))
+    plan.patterns = [p for p in plan.patterns if p.name not in off]
+    options = plan.options
+    if "spacing" in options["experiments"]:
+        kept = [pair for pair in options["spacing"]["pairs"] if not set(pair) & set(off)]
+        for pair in options["spacing"]["pairs"]:
+            if pair not in kept:
+                plan.skipped.append((f"spacing of {pair[0]} and {pair[1]}", f"{', '.join(set(pair) & set(off))} "
+                                                                            "lies outside the sequences"))
+        options["spacing"]["pairs"] = kept
+    if "dose" in options["experiments"]:
+        dose = options["dose"]
+        width = next((p.width for p in plan.patterns if p.name == dose["pattern"]), None)
+        if width is None or any(not fits(m.target, width, pos) for m in plan.models for pos in dose["positions"]):
+            plan.skipped.append((f"dose of {dose['pattern']}", f"copies at {list(dose['positions'])} bp do not all "
+                                                               "lie inside the sequences"))
+            options["experiments"] = [e for e in options["experiments"] if e != "dose"]
+
+
+def check_positions(plan: ProbePlan) -> None:
+    """Refuse spacing pairs or dose copies that overlap at their positions (once the patterns off the
+    sequences are left out: ``drop_off_sequence``)."""
+    experiments = plan.options["experiments"]
     if "spacing" in experiments:
         for a, b in plan.pairs:
             if ex.overlap(a.position, a.width, b.position, b.width):
@@ -159,9 +192,6 @@ def check_positions(plan: ProbePlan, model: ProbeModel) -> None:
         dose = plan.pattern(plan.options["dose"]["pattern"])
         positions = list(plan.options["dose"]["positions"])
         for i, position in enumerate(positions):
-            if not 0 <= target.tss + position <= target.length - dose.width:
-                raise ProbeInputError(f"probes.dose.positions: {dose.name} at {position} is off the "
-                                      f"{target.length}-bp sequences of {model.label}")
             if any(ex.overlap(position, dose.width, other, dose.width) for other in positions[:i]):
                 raise ProbeInputError(f"probes.dose.positions: copies of {dose.name} ({dose.width} bp) at "
                                       f"{positions} overlap")
@@ -266,9 +296,10 @@ def prepare_probes(cfg: DictConfig, runs: list[ExplainRun], motifs: list[Motif])
         sha = hashes.get(str(path)) or sha256_file(path)
         target = ex.Target(CountingModel(backbone, int(options["batch_size"])), int(data.tss), length,
                            token_frame(backbone.tokenizer), token_counter(backbone.tokenizer, length))
-        model = ProbeModel(label, path, sha, target, data, data.describe(), out / f"{slug(label)}-{sha[:12]}")
-        check_positions(plan, model)
-        plan.models.append(model)
+        plan.models.append(ProbeModel(label, path, sha, target, data, data.describe(),
+                                      out / f"{slug(label)}-{sha[:12]}"))
+    drop_off_sequence(plan)
+    check_positions(plan)
     for model in plan.models:
         model.fingerprints = unit_fingerprints(plan, model)
         for path, fingerprint in model.fingerprints.items():
@@ -279,7 +310,7 @@ def prepare_probes(cfg: DictConfig, runs: list[ExplainRun], motifs: list[Motif])
 
 
 def _data_identity(model: ProbeModel) -> dict:
-    return {k: v for k, v in model.data.config().items() if k not in RUNTIME_DATA_KEYS}
+    return data_identity(model.data.config())
 
 
 def unit_fingerprints(plan: ProbePlan, model: ProbeModel) -> dict[Path, str]:

@@ -35,7 +35,7 @@ class Anchor(PerturbationMethod):
 
     records_file = "anchors.jsonl"
 
-    def __init__(self, model: CountingModel, tss: int = 249, features: str = "windows", window: int = 6,
+    def __init__(self, model: CountingModel, tss: int, features: str = "windows", window: int = 6,
                  background: str = "dinuc_shuffle", n_backgrounds: int = 16, background_seed: int | None = None,
                  threshold: float = 0.9,
                  delta: float = 0.2, epsilon: float = 0.2, batch_size: int = 64, beam_size: int = 1,

@@ -91,7 +91,7 @@ class AttentionMethod(Method):
     signed = False
     reads_predictions = False
 
-    def __init__(self, model: CountingModel, tss: int = 249, mode: str = "cls_row", layer=None, heads="sum",
+    def __init__(self, model: CountingModel, tss: int, mode: str = "cls_row", layer=None, heads="sum",
                  query: str = "cls", batch_size: int = 16):
         super().__init__(model, tss)
         if not has_attention(model.backbone):

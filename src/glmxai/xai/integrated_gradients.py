@@ -55,7 +55,7 @@ class IntegratedGradientsMethod(Method):
 
     reads_predictions = False
 
-    def __init__(self, model: CountingModel, tss: int = 249, n_steps: int | None = None, baseline: str = "auto",
+    def __init__(self, model: CountingModel, tss: int, n_steps: int | None = None, baseline: str = "auto",
                  background: str = "dinuc_shuffle", n_backgrounds: int = 4, gradient_correction: bool = False):
         super().__init__(model, tss)
         if baseline not in BASELINES:

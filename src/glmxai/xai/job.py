@@ -28,7 +28,7 @@ from omegaconf import DictConfig, OmegaConf
 from tqdm.auto import tqdm
 
 from glmxai.allowlist import DATA_MODULES, PLAIN, UntrustedConfigError, build
-from glmxai.data.datamodule import split_sha256
+from glmxai.data.datamodule import data_identity, split_sha256
 from glmxai.data.encoding import to_codes
 from glmxai.data.table import SequenceDataError, SequenceTable, check_lengths
 from glmxai.io import sha256_file, write_json_atomic
@@ -144,7 +144,8 @@ def _check_against_training(datamodule, split_table: SequenceTable, split: str, 
                                                     f"with the TSS at index {trained['tss']}; explain data with the "
                                                     "same TSS, or set data.tss to where this data's TSS really is")
     trained_sha = (splits.get(split) or {}).get("sha256")
-    if datamodule.config() == trained and trained_sha and trained_sha != split_sha256(split_table):
+    if data_identity(datamodule.config()) == data_identity(trained) and trained_sha \
+            and trained_sha != split_sha256(split_table):
         log.warning("%s has changed since %s was trained on it", split_table.source, checkpoint)
 
 

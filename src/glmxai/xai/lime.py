@@ -113,7 +113,7 @@ class Lime(PerturbationMethod):
 
     records_file = "features.jsonl"
 
-    def __init__(self, model: CountingModel, tss: int = 249, features: str = "windows", window: int = 6,
+    def __init__(self, model: CountingModel, tss: int, features: str = "windows", window: int = 6,
                  background: str = "dinuc_shuffle", n_backgrounds: int = 128, background_seed: int | None = None,
                  link: str = "identity", num_samples: int = 1000, kernel_width: float = 25.0,
                  ridge_alpha: float = 1.0, interactions: int = 0):

@@ -28,7 +28,7 @@ class PerturbationMethod(Method):
     log-odds, log p1 - log p0).
     """
 
-    def __init__(self, model: CountingModel, tss: int = 249, features: str = "windows", window: int = 6,
+    def __init__(self, model: CountingModel, tss: int, features: str = "windows", window: int = 6,
                  background: str = "dinuc_shuffle", n_backgrounds: int = 8, background_seed: int | None = None,
                  link: str = "identity"):
         super().__init__(model, tss)

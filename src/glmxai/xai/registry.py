@@ -35,7 +35,7 @@ class Method:
     signed: bool = True
     reads_predictions: bool = True
 
-    def __init__(self, model: CountingModel, tss: int = 249):
+    def __init__(self, model: CountingModel, tss: int):
         self.model = model
         self.tss = tss
 

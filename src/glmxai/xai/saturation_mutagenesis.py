@@ -101,7 +101,7 @@ class ReceptiveFieldISM:
 class SaturationMutagenesis(Method):
     """L x 3 model evaluations per sequence; fast: receptive-field recomputation on the CNN."""
 
-    def __init__(self, model: CountingModel, tss: int = 249, fast: bool = True):
+    def __init__(self, model: CountingModel, tss: int, fast: bool = True):
         super().__init__(model, tss)
         self.receptive_field = ReceptiveFieldISM(model.backbone) \
             if fast and ReceptiveFieldISM.supports(model.backbone) else None
