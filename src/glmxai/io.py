@@ -41,6 +41,11 @@ def write_json_atomic(data: Any, path: str | os.PathLike) -> None:
     write_bytes_atomic(json.dumps(data, indent=2, default=str).encode(), path)
 
 
+def read_json(path: str | os.PathLike) -> Any:
+    """The JSON data of a file (a result file written by ``write_json_atomic``)."""
+    return json.loads(Path(path).read_text())
+
+
 def sha256_file(path: str | os.PathLike, block: int = 1 << 20) -> str:
     """Hex SHA-256 of a file's bytes, streamed (a checkpoint never sits in memory twice)."""
     digest = hashlib.sha256()

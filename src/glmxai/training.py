@@ -11,20 +11,24 @@ from __future__ import annotations
 
 import logging
 import math
+import platform
+import random
 import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import lightning as L
+import numpy as np
+import torch
 from hydra.utils import instantiate
 from lightning.pytorch.callbacks import LearningRateMonitor
 from lightning.pytorch.loggers import WandbLogger
 from omegaconf import DictConfig, OmegaConf
 
 from glmxai.data.table import check_both_classes, check_lengths
-from glmxai.io import write_json_atomic
-from glmxai.models.build import build_classifier, load_classifier
+from glmxai.io import read_json, write_json_atomic
+from glmxai.models.build import build_classifier, load_classifier, read_checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +52,27 @@ class EpochLog(L.Callback):
     def __init__(self) -> None:
         self.history: list[dict[str, float]] = []
         self._loss_sum, self._loss_n = 0.0, 0
+        self._seconds_before, self._started = 0.0, None
+
+    def on_train_start(self, trainer, pl_module) -> None:
+        self._started = time.perf_counter()
+
+    def on_train_end(self, trainer, pl_module) -> None:
+        self._seconds_before, self._started = self.train_seconds, None
+
+    @property
+    def train_seconds(self) -> float:
+        """Seconds spent training, over every (resumed) part of the run."""
+        running = time.perf_counter() - self._started if self._started is not None else 0.0
+        return self._seconds_before + running
+
+    def state_dict(self) -> dict:
+        """Kept in checkpoints, so a resumed run reports every epoch and its whole training time."""
+        return {"history": self.history, "train_seconds": self.train_seconds}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.history = list(state.get("history", []))
+        self._seconds_before = float(state.get("train_seconds", 0.0))
 
     def on_train_epoch_start(self, trainer, pl_module) -> None:
         self._loss_sum, self._loss_n = 0.0, 0
@@ -79,6 +104,47 @@ class EpochLog(L.Callback):
         """The first record with the highest finite ``key`` (the epoch ModelCheckpoint keeps)."""
         scored = [r for r in self.history if key in r and math.isfinite(r[key])]
         return max(scored, key=lambda r: r[key]) if scored else None
+
+
+class RandomState(L.Callback):
+    """Keeps the random generators that training draws from (torch's, CUDA's, numpy's, python's)
+    in every checkpoint and restores them on resume, so dropout draws the same masks as a run
+    never interrupted (the batch order is drawn from the epoch alone: ``EpochSampler``)."""
+
+    def state_dict(self) -> dict:
+        state = {"torch": torch.get_rng_state(), "numpy": _numpy_state_tensor(),
+                 "python": list(random.getstate()[1])}
+        if torch.cuda.is_available() and torch.cuda.is_initialized():
+            state["cuda"] = torch.cuda.get_rng_state_all()
+        return state
+
+    def load_state_dict(self, state: dict) -> None:
+        torch.set_rng_state(state["torch"])
+        if "cuda" in state and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["cuda"])
+        keys = state["numpy"]
+        np.random.set_state(("MT19937", keys[:-1].numpy().astype(np.uint32), int(keys[-1]), 0, 0.0))
+        random.setstate((3, tuple(state["python"]), None))
+
+
+def _numpy_state_tensor() -> torch.Tensor:
+    """numpy's global MT19937 keys and position as one int64 tensor (plain data for a checkpoint)."""
+    _, keys, pos, _, _ = np.random.get_state()
+    return torch.tensor([*keys.astype(np.int64).tolist(), pos], dtype=torch.int64)
+
+
+def hardware(trainer: L.Trainer) -> str:
+    """What the run trained on, for the model table: the accelerator's name, or the CPU's model
+    with the threads torch used."""
+    if trainer.strategy.root_device.type == "cuda":
+        return f"{trainer.num_devices} x {torch.cuda.get_device_name(trainer.strategy.root_device)}"
+    cpu = platform.processor() or platform.machine()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        names = [line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines()
+                 if line.startswith("model name")]
+        cpu = names[0] if names else cpu
+    return f"CPU {cpu}, {torch.get_num_threads()} threads"
 
 
 def build_loggers(cfg: DictConfig) -> list:
@@ -126,15 +192,26 @@ def _finish_wandb(loggers: list, summary: dict[str, Any] | None, failed: bool) -
 
 def run(cfg: DictConfig) -> dict[str, Any]:
     """Train and/or test as ``cfg`` says; return the metrics written to ``metrics.json``.
-    Data, model and checkpoint are checked before any logger, callback or trainer writes a file."""
+    Data, model and checkpoint are checked before any logger, callback or trainer writes a file.
+
+    Resume: training into a run folder that holds ``checkpoints/last.ckpt`` of the same model and
+    data (a run that was killed) continues from it; one that holds ``metrics.json`` is finished and
+    its metrics are returned as they are."""
     L.seed_everything(cfg.seed, workers=True)
     output_dir = Path(cfg.paths.output_dir)
+    if cfg.train and (output_dir / "metrics.json").is_file():
+        log.info("%s: this run is finished already; its metrics are kept (a new run needs a new run folder)",
+                 output_dir / "metrics.json")
+        return read_json(output_dir / "metrics.json")
     datamodule = instantiate(cfg.data)
     trust_remote_code = bool(cfg.model.get("trust_remote_code", False))
+    resume = None
     if cfg.train:
         for split in ("train", "val"):
             check_both_classes(datamodule.table(split), split)
-        module = build_classifier(cfg.model, datamodule.table("train").sequences, data=datamodule.provenance())
+        resume = interrupted_checkpoint(output_dir, cfg.model, datamodule)
+        module = build_classifier(cfg.model, datamodule.table("train").sequences, data=datamodule.provenance(),
+                                  tokenizer_state=resume["tokenizer_state"] if resume else None)
         log.info("model %s: %d parameters", cfg.model.name, sum(p.numel() for p in module.parameters()))
     else:
         if not cfg.get("ckpt_path"):
@@ -148,13 +225,14 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     if not loggers and any(isinstance(c, LearningRateMonitor) for c in callbacks):
         callbacks = [c for c in callbacks if not isinstance(c, LearningRateMonitor)]  # it needs a logger
     epochs = EpochLog()
-    trainer = instantiate(cfg.trainer, callbacks=[*callbacks, epochs], logger=loggers or False)
+    trainer = instantiate(cfg.trainer, callbacks=[*callbacks, epochs, RandomState()], logger=loggers or False)
     summary, failed = None, True
     try:
         for logger in loggers:
             logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
         _define_wandb_metrics(loggers)  # on other DDP ranks the experiment is a no-op dummy
-        metrics = _fit_and_test(cfg, trainer, module, datamodule, output_dir, trust_remote_code)
+        metrics = _fit_and_test(cfg, trainer, module, datamodule, output_dir, trust_remote_code, epochs,
+                                resume["path"] if resume else None)
         for logger in loggers:
             logger.log_metrics({"params": metrics["params"], "train_seconds": metrics["train_seconds"]})
         summary = {k: v for k, v in metrics.items()
@@ -171,14 +249,35 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     return metrics
 
 
+def interrupted_checkpoint(output_dir: Path, model_cfg: DictConfig, datamodule) -> dict[str, Any] | None:
+    """``{"path", "tokenizer_state"}`` of the run folder's ``checkpoints/last.ckpt`` (an interrupted
+    run), or None without one. One of another model or other data is refused: a run folder holds
+    one run."""
+    path = output_dir / "checkpoints" / "last.ckpt"
+    if not path.is_file():
+        return None
+    checkpoint = read_checkpoint(path)
+    stored = checkpoint.get("hyper_parameters") or {}
+    current_model = OmegaConf.to_container(model_cfg, resolve=True)
+    stored_model = stored.get("model_cfg") or {}
+    if stored_model.get("pretrained_from") is None and stored_model != current_model:
+        raise ValueError(f"{path}: this run folder holds an interrupted run of another model config; resume it "
+                         "with the same command, or train into a new run folder")
+    stored_data = (stored.get("data") or {}).get("config") or {}
+    if stored_data != datamodule.config():
+        raise ValueError(f"{path}: this run folder holds an interrupted run on other data ({stored_data}); "
+                         "resume it with the same data, or train into a new run folder")
+    log.info("resuming the interrupted run from %s (epoch %s)", path, checkpoint.get("epoch"))
+    return {"path": str(path), "tokenizer_state": checkpoint.get("tokenizer_state") or {}}
+
+
 def _fit_and_test(cfg: DictConfig, trainer: L.Trainer, module, datamodule, output_dir: Path,
-                  trust_remote_code: bool) -> dict[str, Any]:
-    """Fit (``cfg.train``), reload the best checkpoint, test (``cfg.test``) and write ``metrics.json``."""
-    ckpt_path, train_seconds = cfg.get("ckpt_path"), 0.0
+                  trust_remote_code: bool, epochs: EpochLog, resume_from: str | None) -> dict[str, Any]:
+    """Fit (``cfg.train``, from ``resume_from`` if given), reload the best checkpoint, test
+    (``cfg.test``) and write ``metrics.json``."""
+    ckpt_path = cfg.get("ckpt_path")
     if cfg.train:
-        start = time.perf_counter()
-        trainer.fit(module, datamodule=datamodule)
-        train_seconds = time.perf_counter() - start
+        trainer.fit(module, datamodule=datamodule, ckpt_path=resume_from, weights_only=True)
         ckpt_path = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else None
         if ckpt_path:
             module = load_classifier(ckpt_path, trust_remote_code=trust_remote_code)
@@ -187,7 +286,9 @@ def _fit_and_test(cfg: DictConfig, trainer: L.Trainer, module, datamodule, outpu
         **{k: float(v) for k, v in test_metrics.items() if k.startswith("test/") and not k.endswith("loss")},
         "test/loss": float(test_metrics.get("test/loss", float("nan"))) if test_metrics else None,
         "params": sum(p.numel() for p in module.parameters()),
-        "train_seconds": round(train_seconds, 2),
+        "train_seconds": round(epochs.train_seconds, 2),
+        "epochs": len(epochs.history),
+        "hardware": hardware(trainer),
         "checkpoint": str(ckpt_path) if ckpt_path else None,
         "data": datamodule.describe(),
         "config": OmegaConf.to_container(cfg, resolve=True),

@@ -26,12 +26,14 @@ def _plain(cfg: Mapping | DictConfig) -> dict[str, Any]:
     return OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else dict(cfg)
 
 
-def build_backbone(model_cfg: Mapping | DictConfig, train_sequences: Sequence[str] = ()) -> Backbone:
+def build_backbone(model_cfg: Mapping | DictConfig, train_sequences: Sequence[str] = (),
+                   tokenizer_state: dict | None = None) -> Backbone:
     """The backbone of ``model_cfg`` (the ``model`` config group).
 
     With ``pretrained`` set, tokenizer and weights come from that hub id or folder
     (``Backbone.from_pretrained``); otherwise the tokenizer is built (and fitted on
-    ``train_sequences`` if it learns a vocabulary) and the network is built from config.
+    ``train_sequences`` if it learns a vocabulary, or given ``tokenizer_state``, the vocabulary a
+    checkpoint of an interrupted run kept) and the network is built from config.
     """
     cfg = _plain(model_cfg)
     if cfg.get("pretrained"):
@@ -39,7 +41,9 @@ def build_backbone(model_cfg: Mapping | DictConfig, train_sequences: Sequence[st
         return backbone_cls.from_pretrained(cfg["pretrained"], trust_remote_code=bool(cfg.get("trust_remote_code")),
                                             **cfg.get("pretrained_kwargs", {}))
     tokenizer = instantiate(cfg["tokenizer"])
-    if tokenizer.needs_fit:
+    if tokenizer_state:
+        tokenizer.load_state_dict(tokenizer_state)
+    elif tokenizer.needs_fit:
         if not train_sequences:
             raise ValueError(f"tokenizer {type(tokenizer).__name__} must be fitted on training sequences")
         tokenizer.fit(train_sequences)
@@ -47,12 +51,12 @@ def build_backbone(model_cfg: Mapping | DictConfig, train_sequences: Sequence[st
 
 
 def build_classifier(model_cfg: Mapping | DictConfig, train_sequences: Sequence[str] = (),
-                     data: dict | None = None) -> SequenceClassifier:
+                     data: dict | None = None, tokenizer_state: dict | None = None) -> SequenceClassifier:
     """The LightningModule for ``model_cfg`` with its backbone injected; ``data``: the provenance
-    of the training data, recorded in its checkpoints."""
+    of the training data, recorded in its checkpoints; ``tokenizer_state``: see ``build_backbone``."""
     cfg = _plain(model_cfg)
     optimizer = instantiate(cfg["optimizer"]) if cfg.get("optimizer") else None
-    backbone = build_backbone(cfg, train_sequences)
+    backbone = build_backbone(cfg, train_sequences, tokenizer_state)
     if cfg.get("pretrained"):
         cfg = _rebuildable(cfg, backbone)
     return SequenceClassifier(backbone, optimizer=optimizer, warmup_ratio=cfg.get("warmup_ratio", 0.1), model_cfg=cfg,
