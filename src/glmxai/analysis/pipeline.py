@@ -17,6 +17,7 @@ from glmxai.analysis.faithfulness import faithfulness_section
 from glmxai.analysis.ground_truth import ground_truth_section
 from glmxai.analysis.inputs import ExplainRun, load_runs
 from glmxai.analysis.kmer_tables import kmer_section
+from glmxai.analysis.model_table import metrics_files, model_table_section
 from glmxai.analysis.motif_attribution import motif_attribution_section
 from glmxai.analysis.motif_finding import motif_finding_section
 from glmxai.analysis.motifs import build_motifs, motif_table_section, scan
@@ -36,15 +37,18 @@ def run(cfg: DictConfig) -> dict:
     inputs = cfg.get("inputs") or []
     inputs = [inputs] if isinstance(inputs, str) else list(inputs)  # inputs=DIR or inputs=[DIR, ...]
     probing = bool((cfg.get("probes") or {}).get("enabled"))
-    if not inputs and not cfg.get("data") and not probing:
+    train_runs = cfg.get("train_runs") or []
+    train_runs = [train_runs] if isinstance(train_runs, str) else list(train_runs)
+    if not inputs and not cfg.get("data") and not probing and not train_runs:
         raise ValueError("nothing to analyze: give inputs=[explain folders] and/or data=<group> for the audit, "
-                         "or probes.enabled=true probes.checkpoints=[CKPT] for motif probes")
+                         "probes.enabled=true probes.checkpoints=[CKPT] for motif probes, or train_runs=[RUN] "
+                         "for the model comparison")
+    model_files = metrics_files(train_runs)  # checked before any work
     # every check before any work: bad inputs, disagreeing runs, a misspelt discovery method
     unfinished: dict[Path, str] = {}
     runs = load_runs(inputs, unfinished) if inputs else []
     tss = runs_tss(runs) if runs else None
-    if runs:
-        runs_length(runs)
+    length = runs_length(runs) if runs else None
     discovery_runs = runs_of_methods(runs, cfg.discovery.methods) if cfg.discovery.enabled else []
     finding_runs = (runs_of_methods(runs, cfg.motif_finding.methods, "motif_finding.methods")
                     if cfg.motif_finding.enabled else [])
@@ -60,7 +64,11 @@ def run(cfg: DictConfig) -> dict:
     for folder, why in unfinished.items():
         report.skip(f"explain job {folder}", why)
     summary: dict = {"inputs": [str(r.path) for r in runs], "tss": tss}
-    motif_table_section(report, motifs, cfg.motifs.pvalue, cfg.motifs.pseudocount)
+    if model_files:
+        summary["models"] = model_table_section(report, model_files,
+                                                OmegaConf.to_container(cfg.published, resolve=True))
+    layout = (tss, length) if runs else _data_layout(audited.datamodule)
+    motif_table_section(report, motifs, cfg.motifs.pvalue, cfg.motifs.pseudocount, layout)
     summary["audit"] = audit_section(report, audited, motifs, cfg.audit, cfg.motifs.tata)
     parts = []
     if runs:
@@ -101,6 +109,13 @@ def run(cfg: DictConfig) -> dict:
                    directory=out)
     log.info("analyze: report %s", summary["report"])
     return summary
+
+
+def _data_layout(datamodule) -> tuple[int, int] | None:
+    """(tss, length) of audited data of one length, else None."""
+    if datamodule is None or datamodule.seq_len is None:
+        return None
+    return int(datamodule.tss), int(datamodule.seq_len)
 
 
 def _per_method_section(report: Report, runs: list[ExplainRun], chosen: list[ExplainRun], options: DictConfig,
