@@ -58,7 +58,8 @@ def test_every_method_ranks_the_motif_on_top_of_a_one_hot_model(name):
         assert result.scores[list(MOTIF_POSITIONS)].min() > 0
     per_sequence = (model.evaluations - len(codes)) / len(codes)  # after the unperturbed predictions
     n_features = codes.shape[1] // 6
-    expected = {"ism": 3 * codes.shape[1], "ig": FAST["ig"]["n_steps"], "lime": FAST["lime"]["num_samples"] - 1,
+    # LIME's first sample is the sequence itself: its prediction is reused when LIME explains p, not its log-odds
+    expected = {"ism": 3 * codes.shape[1], "ig": FAST["ig"]["n_steps"], "lime": FAST["lime"]["num_samples"],
                 "shap": FAST["shap"]["permutations"] * (2 * n_features + 1) * FAST["shap"]["n_backgrounds"]}
     if name in expected:
         assert per_sequence == expected[name]
@@ -84,14 +85,6 @@ def test_ism_scores_and_deltas_follow_the_single_mutants():
     np.testing.assert_allclose(results[0].scores, -delta.sum(0) / 3, rtol=1e-6)
 
 
-@pytest.mark.parametrize("per_background", [True, False])
-def test_shap_scores_are_additive(per_background):
-    _, probs, results, _ = _explain(MotifDetector(OneHotTokenizer()), "shap", n=1, permutations=2, n_backgrounds=2,
-                                    permutation_per_background=per_background)
-    record = results[0].record
-    assert results[0].scores.sum() == pytest.approx(probs[0] - record["base_value"], abs=1e-4)
-
-
 def _motif_log_odds_per_feature(backbone, codes: np.ndarray, backgrounds: np.ndarray, window: int) -> np.ndarray:
     """The toy's log-odds change (F,) from replacing each ``window``-bp feature of ``codes`` by the
     backgrounds' bases, averaged over the backgrounds: scale x (motif matches lost), from the
@@ -105,6 +98,8 @@ def _motif_log_odds_per_feature(backbone, codes: np.ndarray, backgrounds: np.nda
 
 
 @pytest.mark.parametrize("name,params", [("shap", {"n_backgrounds": 3, "permutations": 1}),
+                                         ("shap", {"n_backgrounds": 3, "permutations": 2,
+                                                   "permutation_per_background": False}),
                                          ("lime", {"n_backgrounds": 1, "num_samples": 1000, "ridge_alpha": 1e-6,
                                                    "interactions": 8})])
 def test_log_odds_link_recovers_a_game_additive_in_log_odds_exactly(name, params):
@@ -347,3 +342,23 @@ def test_expected_gradients_rank_the_motif_and_repeat_with_the_seed():
         == "zeros"  # auto, token model
     with pytest.raises(ValueError, match="gradient_correction needs"):
         build_method({"name": "ig", "gradient_correction": True}, model, tss=249)
+
+
+@pytest.mark.parametrize("name", ["ism", "ig", "lime", "shap", "anchor", "attention"])
+def test_method_defaults_are_the_shipped_settings(name):
+    """conf/xai/<name>.yaml (what explain.py runs) and the constructor's defaults (what every Python
+    caller, test and benchmark gets) are one set of settings."""
+    import inspect
+
+    from omegaconf import OmegaConf
+
+    from glmxai.xai.registry import get_method
+
+    from conftest import CONF_DIR
+
+    shipped = OmegaConf.to_container(OmegaConf.load(f"{CONF_DIR}/xai/{name}.yaml"))
+    assert shipped.pop("name") == name
+    parameters = inspect.signature(get_method(name).__init__).parameters
+    assert set(shipped) == set(parameters) - {"self", "model", "tss"}
+    for key, value in shipped.items():
+        assert parameters[key].default == value, f"{name}.{key}: yaml {value!r}, constructor {parameters[key].default!r}"

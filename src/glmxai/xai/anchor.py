@@ -36,7 +36,7 @@ class Anchor(PerturbationMethod):
     records_file = "anchors.jsonl"
 
     def __init__(self, model: CountingModel, tss: int, features: str = "windows", window: int = 6,
-                 background: str = "dinuc_shuffle", n_backgrounds: int = 16, background_seed: int | None = None,
+                 background: str = "dinuc_shuffle", n_backgrounds: int = 16, background_seed: int | None = 0,
                  threshold: float = 0.9,
                  delta: float = 0.2, epsilon: float = 0.2, batch_size: int = 64, beam_size: int = 1,
                  max_anchor_size: int | None = 4, min_samples_start: int = 128, coverage_samples: int = 1000,

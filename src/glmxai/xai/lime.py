@@ -114,9 +114,9 @@ class Lime(PerturbationMethod):
     records_file = "features.jsonl"
 
     def __init__(self, model: CountingModel, tss: int, features: str = "windows", window: int = 6,
-                 background: str = "dinuc_shuffle", n_backgrounds: int = 128, background_seed: int | None = None,
-                 link: str = "identity", num_samples: int = 1000, kernel_width: float = 25.0,
-                 ridge_alpha: float = 1.0, interactions: int = 0):
+                 background: str = "dinuc_shuffle", n_backgrounds: int = 128, background_seed: int | None = 0,
+                 link: str = "logit", num_samples: int = 1000, kernel_width: float = 25.0,
+                 ridge_alpha: float = 1.0, interactions: int = 8):
         super().__init__(model, tss, features, window, background, n_backgrounds, background_seed, link)
         if num_samples < 2:
             raise ValueError(f"lime needs num_samples >= 2, got {num_samples}")

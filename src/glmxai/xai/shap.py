@@ -40,8 +40,8 @@ class Shap(PerturbationMethod):
     records_file = "features.jsonl"
 
     def __init__(self, model: CountingModel, tss: int, features: str = "windows", window: int = 6,
-                 background: str = "dinuc_shuffle", n_backgrounds: int = 8, background_seed: int | None = None,
-                 link: str = "identity", permutations: int = 1, permutation_per_background: bool = True):
+                 background: str = "dinuc_shuffle", n_backgrounds: int = 8, background_seed: int | None = 0,
+                 link: str = "logit", permutations: int = 1, permutation_per_background: bool = True):
         super().__init__(model, tss, features, window, background, n_backgrounds, background_seed, link)
         if permutations < 1:
             raise ValueError(f"shap needs permutations >= 1, got {permutations}")
