@@ -98,7 +98,7 @@ TOKENIZERS: dict[str, Allowed] = dict([
 ])
 BACKBONES: dict[str, Allowed] = dict([
     allow("glmxai.models.cnn.CNNBackbone", seq_len=INT, channels=INT_LIST, kernel_sizes=INT_LIST,
-          pool_sizes=INT_LIST, hidden=INT, dropout=NUMBER, pooling=STRING),
+          pool_sizes=INT_LIST, hidden=INT, dropout=NUMBER),
     allow("glmxai.models.dnabert.DNABERTBackbone", **_HF_ARGS, pooling=STRING, seq_len=optional(INT)),
     allow("glmxai.models.nt.NTBackbone", **_HF_ARGS, pooling=STRING, seq_len=optional(INT)),
     allow("glmxai.models.nt2.NT2Backbone", **_HF_ARGS, pooling=STRING, seq_len=optional(INT)),
