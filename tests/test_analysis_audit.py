@@ -99,3 +99,24 @@ def test_data_without_related_pairs_gives_empty_counts():
     assert summary.loc["test: non-promoters with a promoter relative", "count"] == 0
     assert summary.loc["test: non-promoters with a promoter relative", "of"] == 2
     assert related.motif_retention(pairs, pd.DataFrame(columns=["row", "motif", "start", "strand"])).empty
+
+
+def test_enrichment_of_a_large_table_is_the_sample_odds_ratio_with_woolfs_interval():
+    """Above 10,000 sequences: the cross-product ratio and its Woolf 95% interval, computed here by
+    the textbook formula; below, the conditional MLE (which differs from it slightly)."""
+    rng = np.random.default_rng(2)
+    for n, kind in ((12_000, "sample"), (2_000, "conditional")):
+        labels = np.r_[np.ones(n // 2, int), np.zeros(n // 2, int)]
+        present = pd.DataFrame({"m": np.r_[rng.random(n // 2) < 0.3, rng.random(n // 2) < 0.2]})
+        row = audit.motif_enrichment(present, labels).iloc[0]
+        a, b = row["with_motif_promoter"], row["with_motif_nonpromoter"]
+        c, d = n // 2 - a, n // 2 - b
+        sample = a * d / (b * c)
+        assert row["or_kind"] == kind
+        if kind == "sample":
+            half = 1.959964 * np.sqrt(1 / a + 1 / b + 1 / c + 1 / d)
+            assert row["odds_ratio"] == pytest.approx(sample, rel=1e-12)
+            assert (row["or_ci_low"], row["or_ci_high"]) == pytest.approx(
+                (sample * np.exp(-half), sample * np.exp(half)), rel=1e-5)
+        else:
+            assert row["odds_ratio"] != pytest.approx(sample, rel=1e-6)

@@ -74,3 +74,25 @@ def test_polii_collection_and_unknown_id():
     assert inr.matrix_id.startswith("POL002") and inr.width == 8
     with pytest.raises(ValueError, match="not found"):
         build_motif("MA9999")
+
+
+def test_vectorised_scan_gives_biopythons_scores_and_hits(tbp, sp1):
+    """Every hit and score as Bio.motifs' own ``pssm.calculate`` gives them, per sequence and
+    strand (Bio scores in float32, here in float64: compared to 4 decimals), on sequences of two lengths
+    with N inside (windows with N never hit)."""
+    inr = build_motif("POL002", "Inr", pvalue=1e-2, strands="+")
+    rng = np.random.default_rng(7)
+    seqs = _background(40, 1) + ["".join(rng.choice(list("ACGTN"), 70, p=[0.24] * 4 + [0.04])) for _ in range(30)]
+    seqs[0] = _plant(seqs[0], tbp.consensus, 100)
+    expected = set()
+    for motif in (tbp, sp1, inr):
+        strands = [("+", motif.pssm)] + ([("-", motif.pssm.reverse_complement())] if motif.strands == "both" else [])
+        for row, seq in enumerate(seqs):
+            for strand, pssm in strands:
+                scores = np.asarray(pssm.calculate(seq))
+                for start in np.flatnonzero(np.nan_to_num(scores, nan=-np.inf) >= motif.threshold):
+                    expected.add((row, motif.name, int(start), strand, round(float(scores[start]), 4)))
+    hits = scan(seqs, [tbp, sp1, inr], tss=TSS, batch=16)
+    found = {(r.row, r.motif, r.start, r.strand, round(r.score, 4)) for r in hits.itertuples()}
+    assert len(expected) > 100 and found == expected
+    assert (hits["rel_start"] == hits["start"] - TSS).all() and (hits["end"] - hits["start"] > 0).all()

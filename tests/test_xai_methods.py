@@ -361,4 +361,5 @@ def test_method_defaults_are_the_shipped_settings(name):
     parameters = inspect.signature(get_method(name).__init__).parameters
     assert set(shipped) == set(parameters) - {"self", "model", "tss"}
     for key, value in shipped.items():
-        assert parameters[key].default == value, f"{name}.{key}: yaml {value!r}, constructor {parameters[key].default!r}"
+        default = parameters[key].default
+        assert default == value, f"{name}.{key}: yaml {value!r}, constructor {default!r}"

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from glmxai.analysis.report import Report
+from glmxai.data.encoding import to_codes
 
 CURRENT_RELEASE = "JASPAR2026"
 POLII_RELEASE = "JASPAR2020"
@@ -90,31 +91,56 @@ def build_motifs(specs: Iterable[Mapping], pvalue: float = 1e-4, pseudocount: fl
                         s.get("window")) for s in specs]
 
 
-def scan(sequences: Sequence[str], motifs: Sequence[Motif], tss: int) -> pd.DataFrame:
+def log_odds_matrix(pssm) -> np.ndarray:
+    """A Bio PSSM as a (width, 5) float64 matrix over codes A, C, G, T, N (N: -inf, never a hit)."""
+    matrix = np.array([[pssm[base][j] for base in "ACGT"] for j in range(pssm.length)], dtype=np.float64)
+    return np.hstack([matrix, np.full((pssm.length, 1), -np.inf)])
+
+
+def window_scores(codes: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    """(N, L) int8 codes, (w, 5) log-odds -> (N, L - w + 1) score of the window starting at each
+    position (what ``pssm.calculate`` gives per sequence, for all sequences at once)."""
+    width = len(matrix)
+    scores = np.zeros((codes.shape[0], codes.shape[1] - width + 1))
+    for j in range(width):
+        scores += matrix[j][codes[:, j : j + scores.shape[1]]]
+    return scores
+
+
+def scan(sequences: Sequence[str], motifs: Sequence[Motif], tss: int, batch: int = 4096) -> pd.DataFrame:
     """All hits of ``motifs`` in ``sequences``.
 
     Returns one row per hit with ``row`` (sequence position in the input), ``motif`` (name),
     ``start``/``end`` (0-based, end exclusive, forward-strand coordinates), ``strand``,
     ``score`` (log2-odds), ``rel_start`` = start - tss and ``rel_center`` = centre - tss.
-    Windows containing ``N`` never hit.
+    Windows containing ``N`` never hit. Sequences of one length are scored together, ``batch``
+    rows at a time (vectorised: the same scores as ``pssm.calculate``, in a fraction of the time).
     """
-    records = []
+    parts = []
+    by_length: dict[int, list[int]] = {}
+    for row, sequence in enumerate(sequences):
+        by_length.setdefault(len(sequence), []).append(row)
     for motif in motifs:
-        strands = [("+", motif.pssm)]
+        strands = [("+", log_odds_matrix(motif.pssm))]
         if motif.strands == "both":
-            strands.append(("-", motif.pssm.reverse_complement()))
-        for row, seq in enumerate(sequences):
-            if len(seq) < motif.width:
+            strands.append(("-", log_odds_matrix(motif.pssm.reverse_complement())))
+        for length, rows in by_length.items():
+            if length < motif.width:
                 continue
-            for strand, pssm in strands:
-                scores = np.nan_to_num(np.asarray(pssm.calculate(seq)), nan=-np.inf)
-                for start in np.flatnonzero(scores >= motif.threshold):
-                    records.append((row, motif.name, int(start), int(start) + motif.width, strand,
-                                    float(scores[start])))
-    hits = pd.DataFrame.from_records(records, columns=HIT_COLUMNS[:6])
+            for first in range(0, len(rows), batch):
+                chunk = np.asarray(rows[first : first + batch])
+                codes = to_codes([sequences[i] for i in chunk])
+                for strand, matrix in strands:
+                    scores = window_scores(codes, matrix)
+                    hit_row, hit_start = np.nonzero(scores >= motif.threshold)
+                    parts.append(pd.DataFrame({"row": chunk[hit_row], "motif": motif.name, "start": hit_start,
+                                               "end": hit_start + motif.width, "strand": strand,
+                                               "score": scores[hit_row, hit_start]}))
+    hits = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=HIT_COLUMNS[:6])
+    hits = hits.sort_values(["row", "motif", "start", "strand"], kind="stable", ignore_index=True)
     hits["rel_start"] = hits["start"] - tss
     hits["rel_center"] = (hits["start"] + hits["end"] - 1) / 2 - tss
-    return hits.astype({"row": int, "start": int, "end": int, "rel_start": int})
+    return hits[HIT_COLUMNS].astype({"row": int, "start": int, "end": int, "rel_start": int, "score": float})
 
 
 def in_window(hits: pd.DataFrame, motifs: Sequence[Motif]) -> pd.Series:
