@@ -17,6 +17,7 @@ padded, and maps each token back to the nucleotides it covers with ``token_spans
 from __future__ import annotations
 
 import itertools
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -27,6 +28,8 @@ from tokenizers import models, pre_tokenizers, processors, trainers
 
 from glmxai.data.encoding import ALPHABET, ALPHABET_N, codes_to_one_hot, one_hot, to_codes
 from glmxai.models.base import Tokenizer
+
+log = logging.getLogger(__name__)
 
 Piece = tuple[str, int, int]  # (token, start, end); start = end = -1 for special tokens
 
@@ -254,6 +257,7 @@ class BPETokenizer(Tokenizer):
 
     needs_fit = True
     SPECIALS = ("[UNK]", "[CLS]", "[SEP]", "[PAD]", "[MASK]")
+    PROGRESS_FROM = 10_000  # sequences from which training shows its progress
 
     def __init__(self, vocab_size: int = 4096, min_frequency: int = 2):
         self.target_vocab_size = vocab_size
@@ -265,7 +269,9 @@ class BPETokenizer(Tokenizer):
         tok.pre_tokenizer = pre_tokenizers.Whitespace()
         trainer = trainers.BpeTrainer(vocab_size=self.target_vocab_size, min_frequency=self.min_frequency,
                                       special_tokens=list(self.SPECIALS), initial_alphabet=list(ALPHABET_N),
-                                      show_progress=False)
+                                      show_progress=len(sequences) >= self.PROGRESS_FROM)
+        if len(sequences) >= self.PROGRESS_FROM:  # about a minute for 47,356 sequences of 300 bp on a CPU
+            log.info("training a BPE of %d pieces on %d sequences", self.target_vocab_size, len(sequences))
         tok.train_from_iterator((s.upper() for s in sequences), trainer=trainer)
         self._set(tok)
 
