@@ -65,13 +65,14 @@ def test_trainer_configs_instantiate(name):
 
 
 def test_kmer_codes_path_equals_string_path():
-    """DNABERT's integer-code fast path (explanations) gives exactly the ids of the string
-    path, with N-containing k-mers as [UNK] and for a vocabulary in another order."""
+    """DNABERT's table lookup (from codes, and from strings of one length) gives exactly the ids of
+    tokenizing k-mer by k-mer through the vocabulary, with N-containing k-mers as [UNK] and for a
+    vocabulary in another order."""
     import numpy as np
     import torch
 
     from glmxai.data.encoding import to_strings
-    from glmxai.models.tokenizers import KmerTokenizer
+    from glmxai.models.tokenizers import KmerTokenizer, VocabTokenizer
 
     rng = np.random.default_rng(0)
     codes = rng.integers(0, 4, size=(16, 40))
@@ -80,9 +81,10 @@ def test_kmer_codes_path_equals_string_path():
     shuffled = [*tokenizer.vocab[:5], *rng.permutation(tokenizer.vocab[5:])]
     for vocab in (tokenizer.vocab, shuffled):
         tokenizer._set_vocab(list(vocab))
-        fast, slow = tokenizer.encode_codes(codes), tokenizer.encode(to_strings(codes))
-        assert fast.keys() == slow.keys()
-        assert all(torch.equal(fast[key], slow[key]) for key in slow)
+        slow = VocabTokenizer.encode(tokenizer, to_strings(codes))  # k-mer by k-mer through the vocabulary
+        for fast in (tokenizer.encode_codes(codes), tokenizer.encode(to_strings(codes))):
+            assert fast.keys() == slow.keys()
+            assert all(torch.equal(fast[key], slow[key]) for key in slow)
     assert (slow["input_ids"] == tokenizer.unk_token_id).any()
 
 
