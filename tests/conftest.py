@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import os
+import runpy
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -40,12 +42,32 @@ def compose_config(config_name: str, overrides: list[str], output_dir: Path) -> 
     return cfg
 
 
+@pytest.fixture
+def command(tmp_path, monkeypatch):
+    """Runs ``python <script> <args>`` in-process with ``tmp_path`` as the working folder (and one
+    torch thread, restored afterwards)."""
+    import torch
+
+    monkeypatch.chdir(tmp_path)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+
+    def run(script: str, *args: str) -> None:
+        monkeypatch.setattr(sys, "argv", [script, *args])
+        runpy.run_path(str(REPO_ROOT / script), run_name="__main__")
+
+    yield run
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="module")
 def one_torch_thread():
     """Run a module's tests with one torch thread (explanations: many small batched calls)."""
     import torch
 
     threads = torch.get_num_threads()
+    import torch
+
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)

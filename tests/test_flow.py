@@ -7,34 +7,18 @@ from __future__ import annotations
 import json
 import os
 import re
-import runpy
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from glmxai.data.synthetic import SyntheticPromoterGenerator, write_gue_folder
 from glmxai.data.table import SequenceDataError, read_sequence_csv
 from glmxai.xai.job import resolve_checkpoint
 
-from conftest import QUIET, REPO_ROOT
+from conftest import QUIET
 
 TRAIN_QUICKLY = ["logger=none", "trainer.max_epochs=1", *QUIET]
-
-
-@pytest.fixture
-def command(tmp_path, monkeypatch):
-    """Runs ``python <script> <args>`` in-process with ``tmp_path`` as the working folder."""
-    monkeypatch.chdir(tmp_path)
-    torch.set_num_threads(1)
-
-    def run(script: str, *args: str) -> None:
-        monkeypatch.setattr(sys, "argv", [script, *args])
-        runpy.run_path(str(REPO_ROOT / script), run_name="__main__")
-
-    return run
 
 
 def _only(pattern: str, root: Path) -> Path:

@@ -4,8 +4,6 @@ positions lie outside the sequence is analysed with those left out and said so, 
 from __future__ import annotations
 
 import json
-import runpy
-import sys
 
 import numpy as np
 import pandas as pd
@@ -16,7 +14,7 @@ from glmxai.analysis.motifs import build_motif, scan
 from glmxai.data.datamodule import GueDataModule
 from glmxai.data.table import SequenceTable, write_sequence_csv
 
-from conftest import QUIET, REPO_ROOT, compose_config, random_sequences
+from conftest import QUIET, compose_config, random_sequences
 
 TASKS = {"gue_prom_300_all": ("prom_300_all", 300, 249, "prom_300_all_full"),
          "gue_prom_300_tata": ("prom_300_tata", 300, 249, "prom_300_tata"),
@@ -61,18 +59,6 @@ def _core_folder(root, seed: int = 0) -> None:
         labels = (rng.random(n) < 0.5).astype(np.int64)
         sequences = [s[:2] + "TATAAAA" + s[9:] if y else s for s, y in zip(sequences, labels)]
         write_sequence_csv(SequenceTable(sequences, labels, split), root / f"{split}.csv")
-
-
-@pytest.fixture
-def command(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    torch.set_num_threads(1)
-
-    def run(script: str, *args: str) -> None:
-        monkeypatch.setattr(sys, "argv", [script, *args])
-        runpy.run_path(str(REPO_ROOT / script), run_name="__main__")
-
-    return run
 
 
 def test_a_70bp_task_flows_through_train_explain_probes_and_analysis(command, tmp_path):
