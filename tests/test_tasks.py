@@ -14,7 +14,7 @@ from glmxai.analysis.motifs import build_motif, scan
 from glmxai.data.datamodule import GueDataModule
 from glmxai.data.table import SequenceTable, write_sequence_csv
 
-from conftest import QUIET, compose_config, random_sequences
+from conftest import QUIET, REPO_ROOT, compose_config, random_sequences
 
 TASKS = {"gue_prom_300_all": ("prom_300_all", 300, 249, "prom_300_all_full"),
          "gue_prom_300_tata": ("prom_300_tata", 300, 249, "prom_300_tata"),
@@ -95,3 +95,17 @@ def test_a_70bp_task_flows_through_train_explain_probes_and_analysis(command, tm
     assert motifs["TBP/TATA (MA0108)"] == "partly outside (starts -33..-20)"
     assert motifs["Inr (POL002)"] == "inside" and motifs["SP1/GC-box (MA0079)"] == "no window"
     assert "TBP/TATA (MA0108) in its expected window -40..-20" in skipped
+
+
+RECIPES = sorted(p.relative_to(REPO_ROOT / "conf/experiment").with_suffix("").as_posix()
+                 for task in TASKS.values() for p in (REPO_ROOT / "conf/experiment" / task[0]).glob("*.yaml"))
+
+
+@pytest.mark.parametrize("recipe", RECIPES)
+def test_every_task_recipe_trains_its_model_on_its_task(tmp_path, recipe):
+    task, model = recipe.split("/")
+    cfg = compose_config("train", [f"experiment={recipe}"], tmp_path)
+    expected = next(t for t in TASKS.values() if t[0] == task)
+    assert (cfg.data.task, cfg.data.seq_len, cfg.data.tss) == expected[:3]
+    assert cfg.data.root.endswith(expected[3]) and cfg.model.name == model.removesuffix("_chunks")
+    assert cfg.callbacks.model_checkpoint.save_last  # resumable
