@@ -144,7 +144,8 @@ def hardware(trainer: L.Trainer) -> str:
         names = [line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines()
                  if line.startswith("model name")]
         cpu = names[0] if names else cpu
-    return f"CPU {cpu}, {torch.get_num_threads()} threads"
+    threads = torch.get_num_threads()
+    return f"CPU {cpu}, {threads} thread{'s' if threads != 1 else ''}"
 
 
 def build_loggers(cfg: DictConfig) -> list:
