@@ -300,6 +300,9 @@ def test_unknown_method_and_bad_parameters_are_clear_errors():
         build_method({"name": "lime", "samples": 10}, model, tss=249)
     with pytest.raises(ValueError, match="unknown xai.features"):
         build_method({"name": "shap", "features": "kmers"}, model, tss=249)
+    with pytest.raises(TypeError, match="not supported between") as raised:  # fails inside, not bad parameters
+        build_method({"name": "lime", "num_samples": "10"}, model, tss=249)
+    assert "bad parameters" not in str(raised.value)
 
 
 def _manual_integrated_gradients(backbone, codes: np.ndarray, n_steps: int, centre: bool) -> np.ndarray:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import inspect
 import pkgutil
 from collections.abc import Iterator, Mapping
 
@@ -88,10 +89,11 @@ def build_method(cfg: Mapping, model: CountingModel, tss: int) -> Method:
     """Instantiate the method of config ``cfg`` (``name`` + constructor keywords) on ``model``."""
     params = dict(cfg)
     cls = get_method(str(params.pop("name", None)))
-    try:
-        return cls(model, tss=tss, **params)
+    try:  # the parameters checked against the signature: a TypeError inside the constructor stays one
+        inspect.signature(cls).bind(model, tss=tss, **params)
     except TypeError as error:
-        raise ValueError(f"xai={cls.name}: bad parameters {sorted(params)}: {error}") from error
+        raise ValueError(f"xai={cls.name}: bad parameters {sorted(params)}: {error}") from None
+    return cls(model, tss=tss, **params)
 
 
 @contextlib.contextmanager
