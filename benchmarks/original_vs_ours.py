@@ -49,7 +49,7 @@ from lime.lime_text import LimeTextExplainer
 
 from glmxai.analysis.ground_truth import mask_metrics, summarize_masks
 from glmxai.analysis.inputs import load_run
-from glmxai.xai.job import prepare
+from glmxai.xai.job import prepare, torch_threads
 from glmxai.xai.job import run as explain
 
 from common import compose, print_table, quick_checkpoint, quiet_logs
@@ -132,7 +132,13 @@ def original_scores(to_inputs: OriginalInput, sequence: str, samples: int, batch
 
 
 def original_row(cfg, samples: int, batch_size: int) -> dict:
-    """Explain the original way the selected sequences with a motif mask; the row of the table."""
+    """Explain the original way the selected sequences with a motif mask, with ``explain.threads``
+    torch threads; the row of the table."""
+    with torch_threads(cfg.explain.get("threads")):
+        return _original_row(cfg, samples, batch_size)
+
+
+def _original_row(cfg, samples: int, batch_size: int) -> dict:
     job = prepare(cfg)
     table, backbone = job.table, job.model.backbone
     if table.masks is None:

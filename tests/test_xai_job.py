@@ -171,3 +171,19 @@ def test_multirun_two_methods_by_two_checkpoints(tmp_path):
         motif = np.arange(start, start + len(MOTIF))
         assert np.delete(scores, motif, axis=1).max() == 0 and scores[:, motif].max() > 0
     assert seen == {(m, str(c)) for m in ("ism", "ig") for c in ckpts}
+
+
+def test_explain_threads_hold_for_the_job_only(tmp_path, toy_ckpt, monkeypatch):
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    seen = []
+    real = xai_job.explain_chunks
+    monkeypatch.setattr(xai_job, "explain_chunks", lambda job, ids: (seen.append(torch.get_num_threads()),
+                                                                      real(job, ids)))
+    try:
+        xai_job.run(_cfg(tmp_path, toy_ckpt, "xai=ism", "explain.threads=1"))
+        assert seen == [1] and torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)

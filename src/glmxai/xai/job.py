@@ -13,11 +13,13 @@ Job folder (``paths.output_dir``):
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import math
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -166,8 +168,6 @@ def prepare(cfg: DictConfig, config_source: str | None = None) -> ExplainJob:
     shard, num_shards = int(options.get("shard", 0)), int(options.get("num_shards", 1))
     if not 0 <= shard < num_shards:
         raise ValueError(f"explain.shard must be in 0..explain.num_shards-1, got shard {shard} of {num_shards}")
-    if options.get("threads"):
-        torch.set_num_threads(int(options.threads))
     checkpoint = resolve_checkpoint(cfg.get("ckpt_path"))
     module = load_classifier(checkpoint, trust_remote_code=bool(cfg.model.trust_remote_code))
     module = module.to(_device(str(options.device)))
@@ -348,10 +348,28 @@ def merge(job: ExplainJob) -> dict:
     return meta
 
 
+@contextlib.contextmanager
+def torch_threads(threads: int | None) -> Iterator[None]:
+    """torch's CPU threads set to ``threads`` for the block (None: unchanged), restored after it."""
+    before = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(int(threads))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def run(cfg: DictConfig) -> dict:
     """Prepare, explain every unfinished chunk, merge; returns the meta written. A shard
     (``explain.num_shards`` > 1) explains only its chunks and returns their cost; its folder
-    is merged with the others' by ``python -m glmxai.xai.merge``."""
+    is merged with the others' by ``python -m glmxai.xai.merge``. ``explain.threads`` holds for
+    the job only."""
+    with torch_threads(cfg.explain.get("threads")):
+        return _run(cfg)
+
+
+def _run(cfg: DictConfig) -> dict:
     job = prepare(cfg)
     record_sweep_group(cfg)
     save_run_config(cfg, job.out_dir)
