@@ -66,6 +66,7 @@ def test_runs_without_test_metrics_are_refused_by_name(tmp_path):
     bad.write_text(json.dumps({"test/mcc": 0.5, "params": 3}))
     with pytest.raises(TrainingRunError, match=r"metrics.json: no test metrics \['test/acc', 'test/f1', 'test/auroc'"):
         model_table([bad])
+    (tmp_path / "empty").mkdir()
     with pytest.raises(TrainingRunError, match="no metrics.json under this folder"):
-        model_table([tmp_path / "empty"] if (tmp_path / "empty").mkdir() is None else [])
+        model_table([tmp_path / "empty"])
     assert published_table([{"model": "m", "task": "t", "mcc": 86.77}])["mcc"].iat[0] == pytest.approx(0.8677)

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from glmxai.analysis.report import Report, fmt
+from glmxai.io import read_json
 
 log = logging.getLogger(__name__)
 METRICS = ("test/acc", "test/f1", "test/mcc", "test/auroc")
@@ -66,7 +67,7 @@ def _tokenizer(model: Mapping) -> str:
 def table_row(path: Path) -> dict:
     """One row of the model table from one ``metrics.json``."""
     try:
-        metrics = json.loads(path.read_text())
+        metrics = read_json(path)
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
         raise TrainingRunError(f"{path}: not a readable metrics.json ({error})") from None
     if not isinstance(metrics, dict):

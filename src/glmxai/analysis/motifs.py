@@ -120,16 +120,16 @@ def scan(sequences: Sequence[str], motifs: Sequence[Motif], tss: int, batch: int
     by_length: dict[int, list[int]] = {}
     for row, sequence in enumerate(sequences):
         by_length.setdefault(len(sequence), []).append(row)
-    for motif in motifs:
-        strands = [("+", log_odds_matrix(motif.pssm))]
-        if motif.strands == "both":
-            strands.append(("-", log_odds_matrix(motif.pssm.reverse_complement())))
-        for length, rows in by_length.items():
-            if length < motif.width:
-                continue
-            for first in range(0, len(rows), batch):
-                chunk = np.asarray(rows[first : first + batch])
-                codes = to_codes([sequences[i] for i in chunk])
+    matrices = [(motif, [("+", log_odds_matrix(motif.pssm))]
+                 + ([("-", log_odds_matrix(motif.pssm.reverse_complement()))] if motif.strands == "both" else []))
+                for motif in motifs]
+    for length, rows in by_length.items():
+        for first in range(0, len(rows), batch):
+            chunk = np.asarray(rows[first : first + batch])
+            codes = to_codes([sequences[i] for i in chunk])  # once per batch, for every motif
+            for motif, strands in matrices:
+                if length < motif.width:
+                    continue
                 for strand, matrix in strands:
                     scores = window_scores(codes, matrix)
                     hit_row, hit_start = np.nonzero(scores >= motif.threshold)
