@@ -3,8 +3,8 @@ audit a data folder alone: ``python analyze.py data=gue data.root=DIR``. See doc
 import hydra
 from omegaconf import DictConfig
 
-from glmxai.analysis.pipeline import run
 from glmxai.job_log import log_failures
+from glmxai.jobs.analyze import run
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="analyze")

@@ -5,7 +5,7 @@ import hydra
 from omegaconf import DictConfig
 
 from glmxai.job_log import log_failures
-from glmxai.xai.job import run
+from glmxai.jobs.explain import run
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="explain")

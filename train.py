@@ -3,7 +3,7 @@ import hydra
 from omegaconf import DictConfig
 
 from glmxai.job_log import log_failures
-from glmxai.training import run
+from glmxai.jobs.train import run
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")

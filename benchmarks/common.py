@@ -28,7 +28,7 @@ def quick_checkpoint(model: str, output_dir: str | Path, overrides: tuple[str, .
                      n_train: int = 1000) -> Path:
     """Train ``model`` briefly on small synthetic data; the best checkpoint's path. The cost
     of a model evaluation does not depend on how well the model is trained."""
-    from glmxai.training import run
+    from glmxai.jobs.train import run
 
     cfg = compose("train", [f"model={model}", "logger=none", *QUIET, f"data.n_train={n_train}", "data.n_val=200",
                             "data.n_test=200", *overrides], output_dir)

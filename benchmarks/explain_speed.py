@@ -8,7 +8,7 @@ input embeddings for IG.
         [hydra overrides for explain.py, e.g. explain.batch_size=512] [--methods ism ig lime shap anchor]
 
 (overrides before ``--methods``, which takes every word after it).
-Each method runs as ``explain.py`` does (``glmxai.xai.job.run``) into a temporary folder,
+Each method runs as ``explain.py`` does (``glmxai.jobs.explain.run``) into a temporary folder,
 ``--repeats`` times, each run right after its own ceiling; the table gives the medians and the
 range of achieved/ceiling (a CPU's throughput drifts by tens of percent between runs).
 Fast ISM on the CNN recomputes only part of each mutant's forward pass, so it can pass 1.
@@ -24,9 +24,9 @@ import torch
 from hydra.utils import instantiate
 
 from glmxai.data.encoding import to_codes
+from glmxai.jobs.explain import run as explain
 from glmxai.models.build import load_classifier
-from glmxai.xai.job import run as explain
-from glmxai.xai.model import CountingModel
+from glmxai.predictor import BatchedPredictor
 
 from common import best_throughput, compose, print_table, quick_checkpoint, quiet_logs
 
@@ -46,7 +46,7 @@ def forward_ceiling(backbone, codes: np.ndarray, batch_size: int) -> float:
 def gradient_ceiling(backbone, codes: np.ndarray, batch_size: int) -> float:
     """Best path points/s of bare batched forward + backward of p(promoter) to ready input
     embeddings (IG encodes a sequence once, then evaluates its path points)."""
-    model = CountingModel(backbone)
+    model = BatchedPredictor(backbone)
     with torch.no_grad():
         inputs = backbone.encode(codes)
         embeddings = backbone.input_embeddings(inputs).detach()

@@ -19,8 +19,8 @@ from pathlib import Path
 import torch
 
 from glmxai.analysis.ground_truth import mask_metrics, summarize_masks
-from glmxai.analysis.inputs import load_run
-from glmxai.xai.job import run as explain
+from glmxai.explain_runs import load_run
+from glmxai.jobs.explain import run as explain
 
 from common import compose, print_table, quiet_logs
 

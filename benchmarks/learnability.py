@@ -48,7 +48,7 @@ def relabel(table: SequenceTable, task: str, tss: int) -> SequenceTable:
 
 
 def measure(model: str, task: str, root: Path, epochs: int, overrides: list[str]) -> dict:
-    from glmxai.training import run
+    from glmxai.jobs.train import run
 
     with tempfile.TemporaryDirectory() as out:
         cfg = compose("train", [f"model={model}", "data=gue", f"data.root={root}", "logger=none", *QUIET,

@@ -20,7 +20,7 @@ A word's weight is shared equally by the bases it covers and summed where words 
 Only the sequences that enter the ground-truth mean (those with a motif mask) are explained
 the original way.
 
-Ours: explain.py jobs (``glmxai.xai.job.run``) on the first ``--n`` test sequences, each
+Ours: explain.py jobs (``glmxai.jobs.explain.run``) on the first ``--n`` test sequences, each
 method's budgets cheapest first (``LADDERS``); a method's ladder stops at the first setting
 whose GT AUROC reaches the original's (``--full-ladder``: run every setting). GT AUROC is
 analyze.py's (``glmxai.analysis.ground_truth``): the mean over correctly predicted sequences
@@ -48,9 +48,9 @@ import torch
 from lime.lime_text import LimeTextExplainer
 
 from glmxai.analysis.ground_truth import mask_metrics, summarize_masks
-from glmxai.analysis.inputs import load_run
-from glmxai.xai.job import prepare, torch_threads
-from glmxai.xai.job import run as explain
+from glmxai.explain_runs import load_run
+from glmxai.jobs.explain import prepare, torch_threads
+from glmxai.jobs.explain import run as explain
 
 from common import compose, print_table, quick_checkpoint, quiet_logs
 

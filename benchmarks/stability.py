@@ -23,8 +23,8 @@ import numpy as np
 import torch
 from scipy.stats import spearmanr
 
-from glmxai.xai.job import run as explain
-from glmxai.xai.store import load_npz
+from glmxai.jobs.explain import run as explain
+from glmxai.store import load_npz
 
 from common import compose, print_table, quick_checkpoint, quiet_logs
 

@@ -76,7 +76,7 @@ def one_torch_thread():
 @pytest.fixture(scope="session")
 def trained_cnn(tmp_path_factory) -> Path:
     """Path to the best checkpoint of a CNN trained briefly on small synthetic data."""
-    from glmxai.training import run
+    from glmxai.jobs.train import run
 
     out = tmp_path_factory.mktemp("cnn_run")
     cfg = compose_config("train", ["model=cnn", "logger=none", "trainer.max_epochs=3",

@@ -8,7 +8,7 @@ from glmxai.analysis import agreement, faithfulness, ground_truth
 from glmxai.analysis.kmer_tables import kmer_tables, motif_share_of_top, top_windows
 from glmxai.analysis.motif_attribution import hit_vs_control, positional_profile, summarize_hits
 from glmxai.data.encoding import to_codes
-from glmxai.xai.model import CachedPredictor, CountingModel
+from glmxai.predictor import CachedPredictor, BatchedPredictor
 
 
 def test_agreement_known_answers():
@@ -174,7 +174,7 @@ def test_kmer_tables_and_motif_share():
 
 
 def test_sequences_without_hits_give_empty_tables_with_columns():
-    from glmxai.analysis.motifs import HIT_COLUMNS
+    from glmxai.motifs import HIT_COLUMNS
 
     per_hit = hit_vs_control(np.zeros((3, 50)), pd.DataFrame(columns=HIT_COLUMNS))
     table = summarize_hits(per_hit, np.array([1, 0, 1]), np.array([0.9, 0.1, 0.8]))
@@ -191,7 +191,7 @@ class _CountT:
 
 def test_cached_predictor_runs_the_model_once_per_distinct_input():
     rng = np.random.default_rng(0)
-    model = CountingModel(_CountT(), batch_size=4)
+    model = BatchedPredictor(_CountT(), batch_size=4)
     predict = CachedPredictor(model)
     codes = rng.integers(0, 4, (5, 20)).astype(np.int8)
     first = predict(codes)

@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from glmxai.analysis.motifs import build_motif, hit_mask, in_window, presence, scan
 from glmxai.data.encoding import reverse_complement
+from glmxai.motifs import build_motif, hit_mask, in_window, presence, scan
 
 TSS = 249
 

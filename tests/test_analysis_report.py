@@ -14,11 +14,11 @@ import pytest
 from glmxai.allowlist import UntrustedConfigError
 from glmxai.analysis import discovery
 from glmxai.analysis.discovery import runs_of_methods
-from glmxai.analysis.inputs import ExplainInputError, load_run, load_runs
-from glmxai.analysis.pipeline import run
-from glmxai.analysis.report import fmt_p, fmt_signed
 from glmxai.data.datamodule import SyntheticDataModule
 from glmxai.data.synthetic import SyntheticPromoterGenerator
+from glmxai.explain_runs import ExplainInputError, load_run, load_runs
+from glmxai.jobs.analyze import run
+from glmxai.report import fmt_p, fmt_signed
 
 from conftest import compose_config
 

@@ -16,15 +16,15 @@ import glmxai.models.dnabert2 as dnabert2
 import glmxai.models.nt2 as nt2
 from glmxai.analysis import faithfulness
 from glmxai.data.encoding import to_codes
+from glmxai.jobs import explain as xai_job
 from glmxai.models.base import Backbone
 from glmxai.models.cnn import CNNBackbone
 from glmxai.models.dnabert import DNABERTBackbone
 from glmxai.models.hyenadna import HyenaDNABackbone
 from glmxai.models.nt import NTBackbone
 from glmxai.models.tokenizers import BPETokenizer, CharTokenizer, KmerTokenizer, NTKmerTokenizer, OneHotTokenizer
-from glmxai.xai import job as xai_job
+from glmxai.predictor import BatchedPredictor
 from glmxai.xai.attention import spread_mean
-from glmxai.xai.model import CountingModel
 from glmxai.xai.registry import build_method
 
 from conftest import SMALL_DATA, compose_config, random_sequences
@@ -46,7 +46,7 @@ class FixedAttention(Backbone):
 
 
 def _attention_scores(backbone: Backbone, codes: np.ndarray, **params) -> np.ndarray:
-    method = build_method({"name": "attention", **params}, CountingModel(backbone), tss=0)
+    method = build_method({"name": "attention", **params}, BatchedPredictor(backbone), tss=0)
     method.check_length(codes.shape[1])
     return np.stack([r.scores for r in method.explain(codes, np.zeros(len(codes)), [None] * len(codes))])
 
@@ -121,9 +121,9 @@ def test_attention_forced_onto_a_planted_motif_is_recovered(params):
     sequences = [s[:START] + MOTIF + s[START + len(MOTIF):] for s in random_sequences(4, 300, seed=3)]
     assert all(s.count(MOTIF) == 1 for s in sequences)
     backbone = _forced_dnabert(KmerTokenizer(k=6).token_to_id[MOTIF])
-    maps, _ = CountingModel(backbone).attentions(to_codes(sequences[:1]))
+    maps, _ = BatchedPredictor(backbone).attentions(to_codes(sequences[:1]))
     assert (maps[-1][0, :, 0].argmax(-1) == 1 + START).all()  # [CLS] attends to the motif's k-mer (token 1 + START)
-    model = CountingModel(backbone)
+    model = BatchedPredictor(backbone)
     method = build_method({"name": "attention", **params}, model, tss=249)
     results = method.explain(to_codes(sequences), np.zeros(4), [None] * 4)
     assert model.evaluations == len(sequences)  # one attention pass per sequence
@@ -244,12 +244,12 @@ def test_nt2_attention_probabilities_equal_softmax_with_rotary_and_padding(monke
 def test_models_without_attention_are_refused_by_name(build):
     backbone = build()
     with pytest.raises(ValueError, match=f"{type(backbone).__name__} has no attention layers.*ism") as error:
-        build_method({"name": "attention"}, CountingModel(backbone), tss=249)
+        build_method({"name": "attention"}, BatchedPredictor(backbone), tss=249)
     assert "dnabert, dnabert2, nt or nt2" in str(error.value)
 
 
 def test_bad_options_are_clear_errors():
-    model = CountingModel(FixedAttention(np.full((2, 2, 6, 6), 1 / 6)))
+    model = BatchedPredictor(FixedAttention(np.full((2, 2, 6, 6), 1 / 6)))
     for params, message in [({"mode": "flow"}, "xai.mode"), ({"heads": "max"}, "xai.heads"),
                             ({"layer": "first"}, "xai.layer"), ({"query": "sep"}, "xai.query"),
                             ({"layer": []}, "xai.layer")]:

@@ -10,15 +10,15 @@ import numpy as np
 import pytest
 import torch
 
+from glmxai.jobs import explain as xai_job
 from glmxai.models.classifier import SequenceClassifier
 from glmxai.models.cnn import CNNBackbone
 from glmxai.models.dnabert2 import DNABERT2Backbone
 from glmxai.models.nt import NTBackbone
 from glmxai.models.tokenizers import BPETokenizer, NTKmerTokenizer, OneHotTokenizer
+from glmxai.predictor import BatchedPredictor
 from glmxai.xai import fast_forward
-from glmxai.xai import job as xai_job
 from glmxai.xai.fast_forward import KEPT, TOLERANCE, FastForward, FastForwardMismatch
-from glmxai.xai.model import CountingModel
 
 from conftest import SMALL_DATA, compose_config, random_sequences
 from xai_toys import save_toy_checkpoint
@@ -138,11 +138,11 @@ def test_guard_stops_a_job_whose_fast_forward_is_off(tmp_path, monkeypatch):
         _run(tmp_path / "job", ckpt, "xai=ism", "explain.fast=true")
     assert not list((tmp_path / "job").glob("chunks/*.npz")) and not (tmp_path / "job" / "meta.json").exists()
     # and a forward off by less than the tolerance passes
-    model = CountingModel(_tiny_cnn(), fast=FastForward(_tiny_cnn(), "off"))  # the same weights (seed 0)
+    model = BatchedPredictor(_tiny_cnn(), fast=FastForward(_tiny_cnn(), "off"))  # the same weights (seed 0)
     codes = np.random.default_rng(0).integers(0, 4, size=(4, 300)).astype(np.int8)
     assert model.fast_difference(codes)[1] > TOLERANCE
     monkeypatch.setitem(fast_forward.CANDIDATES, "off", lambda b: (lambda inputs: b(inputs) + torch.tensor([0, 1e-3])))
-    assert 0 < CountingModel(_tiny_cnn(), fast=FastForward(_tiny_cnn(), "off")).fast_difference(codes)[1] < TOLERANCE
+    assert 0 < BatchedPredictor(_tiny_cnn(), fast=FastForward(_tiny_cnn(), "off")).fast_difference(codes)[1] < TOLERANCE
 
 
 @pytest.mark.parametrize("case", ["no kept transform", "gradient method"])

@@ -14,7 +14,7 @@ import pytest
 
 from glmxai.data.synthetic import SyntheticPromoterGenerator, write_gue_folder
 from glmxai.data.table import SequenceDataError, read_sequence_csv
-from glmxai.xai.job import resolve_checkpoint
+from glmxai.jobs.explain import resolve_checkpoint
 
 from conftest import QUIET
 
@@ -64,7 +64,7 @@ def test_gue_flow_explains_the_trained_data(command, tmp_path):
 
 def test_explaining_other_data_than_trained_names_both(command, tmp_path, trained_cnn):
     """A checkpoint trained on 300-bp sequences (TSS 249), explained on 200-bp data or another TSS."""
-    from glmxai.xai.job import run
+    from glmxai.jobs.explain import run
 
     from conftest import compose_config
 

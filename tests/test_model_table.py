@@ -9,7 +9,7 @@ import pytest
 from test_wandb_runs import only_run
 
 from glmxai.analysis.model_table import TrainingRunError, model_table, published_table
-from glmxai.training import run as train
+from glmxai.jobs.train import run as train
 
 from conftest import QUIET, SMALL_DATA, compose_config
 
@@ -42,7 +42,7 @@ def test_the_table_holds_what_each_runs_metrics_say(two_runs):
 
 
 def test_analyze_writes_the_comparison_beside_published_figures_and_logs_it_to_wandb(two_runs, tmp_path):
-    from glmxai.analysis.pipeline import run
+    from glmxai.jobs.analyze import run
 
     published = ["published=[{model: DNABERT-6, task: synthetic, mcc: 90.48, source: paper}, "
                  "{model: NT, task: other_task, mcc: 91.0, source: paper}]"]

@@ -283,7 +283,7 @@ def test_hyenadna_pretrained_keeps_the_published_architecture(tmp_path):
 @pytest.mark.parametrize("name", MODELS)
 def test_train_run(name, tmp_path):
     """train.py's run on small synthetic data: test metrics written, and the best checkpoint reloads."""
-    from glmxai.training import run
+    from glmxai.jobs.train import run
 
     cfg = compose_config("train", [*model_overrides(name), *TINY_RUN], tmp_path)
     metrics = run(cfg)
@@ -333,7 +333,7 @@ def test_training_runs_in_train_mode_and_evaluation_in_eval_mode(name, source, t
 
 def test_fine_tuned_pretrained_model_reloads_without_its_source(tmp_path):
     """Fine-tune from a pretrained folder, delete the folder: the checkpoint alone rebuilds the model."""
-    from glmxai.training import run
+    from glmxai.jobs.train import run
 
     source = build("dnabert2", tmp_path, ("model.backbone.pooling=mean",))
     source.save_pretrained(tmp_path / "source")

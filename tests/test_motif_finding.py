@@ -12,8 +12,8 @@ from omegaconf import OmegaConf
 from scipy.stats import fisher_exact
 
 from glmxai.analysis import motif_finding as mf
-from glmxai.analysis.inputs import ExplainRun
-from glmxai.analysis.report import Report
+from glmxai.explain_runs import ExplainRun
+from glmxai.report import Report
 
 from conftest import random_sequences
 

@@ -16,11 +16,12 @@ import torch
 from scipy import stats
 from torch import nn
 
-from glmxai.analysis.motifs import build_motif
 from glmxai.data.encoding import one_hot, to_codes, to_strings
 from glmxai.models.base import Backbone
 from glmxai.models.classifier import SequenceClassifier
 from glmxai.models.tokenizers import BPETokenizer, NTKmerTokenizer, OneHotTokenizer
+from glmxai.motifs import build_motif
+from glmxai.predictor import BatchedPredictor
 from glmxai.probes import experiments as ex
 from glmxai.probes import figures
 from glmxai.probes.backgrounds import draw_backgrounds, position_profile
@@ -28,7 +29,6 @@ from glmxai.probes.job import ProbeInputError, token_counter, token_frame
 from glmxai.probes.patterns import Pattern, build_patterns, core_positions, iupac_matrix, pattern_hits, variants
 from glmxai.probes.section import _frame_average, insertion_tables, position_tables, spacing_tables
 from glmxai.probes.statistics import cell_statistics, mean_ci, peak_interval
-from glmxai.xai.model import CountingModel
 
 from conftest import REPO_ROOT, compose_config
 
@@ -90,7 +90,7 @@ class Constant(Backbone):
 
 
 def _target(backbone: Backbone) -> ex.Target:
-    return ex.Target(CountingModel(backbone, batch_size=2048), TSS, LENGTH, token_frame(backbone.tokenizer),
+    return ex.Target(BatchedPredictor(backbone, batch_size=2048), TSS, LENGTH, token_frame(backbone.tokenizer),
                      token_counter(backbone.tokenizer, LENGTH))
 
 
@@ -374,7 +374,7 @@ def test_analyze_probes_a_named_checkpoint_end_to_end_and_resumes(tmp_path, monk
 
 def _run(tmp_path: Path, *overrides: str, output: Path | None = None) -> dict:
     """``analyze.run`` on a composed config (errors arrive as raised, not as Hydra's exit)."""
-    from glmxai.analysis.pipeline import run
+    from glmxai.jobs.analyze import run
 
     return run(compose_config("analyze", list(overrides), output or tmp_path / "report"))
 
@@ -407,7 +407,7 @@ def test_analyze_probes_the_checkpoints_of_explain_runs(tmp_path):
     as not probed, with the reason."""
     import shutil
 
-    from glmxai.xai.job import run as explain
+    from glmxai.jobs.explain import run as explain
 
     checkpoint = _toy_checkpoint(tmp_path / "toy.ckpt")
     job = tmp_path / "runs" / "ism"
@@ -426,7 +426,7 @@ def test_analyze_probes_the_checkpoints_of_explain_runs(tmp_path):
 
 
 def test_data_on_the_command_line_gives_the_backgrounds_and_must_share_the_tss(tmp_path):
-    from glmxai.analysis.motifs import build_motifs
+    from glmxai.motifs import build_motifs
     from glmxai.probes.job import prepare_probes
 
     checkpoint = _toy_checkpoint(tmp_path / "toy.ckpt")  # trained on synthetic data with n_train=240

@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from glmxai.analysis import figures
+from glmxai import figures
 from glmxai.analysis.kmer_tables import flag_counts, kmer_findings, kmer_tables
 from glmxai.analysis.motif_attribution import attribution_verdict, observed_positions, summarize_hits
-from glmxai.analysis.report import Report, bh_adjust, fmt, fmt_p, fmt_signed
+from glmxai.report import Report, bh_adjust, fmt, fmt_p, fmt_signed
 
 # Benjamini & Hochberg (1995), section 4.1: 15 p-values; at q = 0.05 the first four are rejected.
 BH_1995 = [0.0001, 0.0004, 0.0019, 0.0095, 0.0201, 0.0278, 0.0298, 0.0344, 0.0459, 0.3240, 0.4262, 0.5719, 0.6528,

@@ -31,7 +31,7 @@ def test_ddp_on_two_cpu_processes_gathers_exact_test_metrics(tmp_path):
     assert Path(metrics["checkpoint"]).is_file()
     assert not list(tmp_path.glob("*.tmp"))
 
-    from glmxai.training import run
+    from glmxai.jobs.train import run
 
     cfg = compose_config("train", ["train=false", f"ckpt_path={metrics['checkpoint']}", *QUIET, *data],
                          tmp_path / "single")

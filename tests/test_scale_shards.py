@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
-from glmxai.xai.job import run
-from glmxai.xai.merge import main as merge_main
-from glmxai.xai.merge import merge_shards
+from glmxai.jobs.explain import run
+from glmxai.jobs.merge import main as merge_main
+from glmxai.jobs.merge import merge_shards
 
 from conftest import REPO_ROOT, compose_config
 

@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 import torch
 
-from glmxai.analysis.motifs import build_motif, scan
 from glmxai.data.datamodule import GueDataModule
 from glmxai.data.table import SequenceTable, write_sequence_csv
+from glmxai.motifs import build_motif, scan
 
 from conftest import QUIET, REPO_ROOT, compose_config, random_sequences
 

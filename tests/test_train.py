@@ -15,9 +15,9 @@ from sklearn.metrics import matthews_corrcoef
 
 from glmxai.data.synthetic import SyntheticPromoterGenerator, write_gue_folder
 from glmxai.data.table import SequenceDataError
+from glmxai.jobs.train import run
 from glmxai.models.build import load_classifier
 from glmxai.models.classifier import MatthewsCorrCoef
-from glmxai.training import run
 
 from conftest import CONF_DIR, QUIET, REPO_ROOT, SMALL_DATA, compose_config
 
@@ -54,7 +54,7 @@ def test_every_config_option_composes_and_its_targets_import(tmp_path, group, op
 def test_every_xai_config_builds_its_registered_method(tmp_path, option):
     from glmxai.models.tokenizers import OneHotTokenizer
     from glmxai.models.toys import MotifDetector
-    from glmxai.xai.model import CountingModel
+    from glmxai.predictor import BatchedPredictor
     from glmxai.xai.registry import build_method
     from glmxai.xai.registry import get_method as registered
 
@@ -66,7 +66,7 @@ def test_every_xai_config_builds_its_registered_method(tmp_path, option):
         backbone = DNABERTBackbone(KmerTokenizer(), config={"hidden_size": 16, "num_attention_heads": 2,
                                                             "intermediate_size": 32})
     cfg = compose_config("explain", [f"xai={option}"], tmp_path)
-    method = build_method(OmegaConf.to_container(cfg.xai), CountingModel(backbone), tss=249)
+    method = build_method(OmegaConf.to_container(cfg.xai), BatchedPredictor(backbone), tss=249)
     assert type(method) is registered(option) and method.name == option
 
 

@@ -18,12 +18,12 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 from glmxai.allowlist import UntrustedConfigError
-from glmxai.analysis.inputs import ExplainInputError, load_run
-from glmxai.analysis.pipeline import run as analyze
+from glmxai.explain_runs import ExplainInputError, load_run
+from glmxai.jobs import explain as xai_job
+from glmxai.jobs.analyze import run as analyze
+from glmxai.jobs.merge import merge_shards
+from glmxai.jobs.train import run as train
 from glmxai.models.build import CheckpointError, RemoteCodeRefused, build_backbone, build_classifier, load_classifier
-from glmxai.training import run as train
-from glmxai.xai import job as xai_job
-from glmxai.xai.merge import merge_shards
 
 from conftest import SMALL_DATA, compose_config
 from xai_toys import save_toy_checkpoint
@@ -261,7 +261,7 @@ def test_failed_rerun_keeps_the_folder_config_and_logs_the_error(tmp_path, monke
         runpy.run_path(script, run_name="__main__")
     assert (out / ".hydra" / "config.yaml").read_text() == saved
     log = (out / "explain.log").read_text()
-    assert "job failed: ValueError" in log and "other settings" in log
+    assert "job failed: StaleResultError" in log and "other settings" in log
 
 
 def test_umask_modes_for_results(tmp_path):
@@ -269,8 +269,8 @@ def test_umask_modes_for_results(tmp_path):
     import matplotlib.pyplot as plt
     import pandas as pd
 
-    from glmxai.analysis.report import Report
     from glmxai.io import write_json_atomic
+    from glmxai.report import Report
 
     old = os.umask(0o002)
     try:

@@ -28,11 +28,11 @@ import pytest
 from omegaconf import OmegaConf, open_dict
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from glmxai.training import run as train
+from glmxai.jobs import explain as xai_job
+from glmxai.jobs.explain_log import explain_summary
+from glmxai.jobs.merge import merge_shards
+from glmxai.jobs.train import run as train
 from glmxai.wandb_log import log_report, numeric_leaves
-from glmxai.xai import job as xai_job
-from glmxai.xai.merge import merge_shards
-from glmxai.xai.run_log import explain_summary
 
 from conftest import QUIET, REPO_ROOT, compose_config
 from xai_toys import save_toy_checkpoint
@@ -148,7 +148,7 @@ def test_train_run_logs_lr_per_step_and_keeps_best_val_mcc_and_test_metrics(tmp_
     cfg = compose_config("train", TINY_TRAIN, tmp_path)
     with open_dict(cfg):
         cfg.logger.wandb.name = None  # named by the command
-    with caplog.at_level(logging.INFO, logger="glmxai.training"):
+    with caplog.at_level(logging.INFO, logger="glmxai.jobs.train"):
         metrics = train(cfg)
     wb = only_run(tmp_path)  # waits for the run's exit record: the run must be finished when the job ends
     assert (wb.run.project, wb.run.job_type, wb.run.display_name) == ("glmxai", "train", "train-cnn-synthetic")
@@ -178,7 +178,7 @@ def test_train_run_logs_lr_per_step_and_keeps_best_val_mcc_and_test_metrics(tmp_
 
 def test_train_without_a_logger_still_logs_epochs_and_needs_no_lr_monitor(tmp_path, caplog):
     cfg = compose_config("train", [*TINY_TRAIN, "logger=none", "trainer.max_epochs=1"], tmp_path)
-    with caplog.at_level(logging.INFO, logger="glmxai.training"):
+    with caplog.at_level(logging.INFO, logger="glmxai.jobs.train"):
         train(cfg)
     assert not (tmp_path / "wandb").exists()
     assert any(r.getMessage().startswith("epoch 0: val/mcc=") for r in caplog.records)
@@ -344,7 +344,7 @@ def test_explain_multirun_groups_its_runs_by_the_sweep(tmp_path, tata_ckpt):
 
 @dataclass
 class FakeReport:
-    """What ``log_report`` reads of ``glmxai.analysis.report.Report`` once it is written."""
+    """What ``log_report`` reads of ``glmxai.report.Report`` once it is written."""
 
     out_dir: Path
     tables: dict

@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 
 from glmxai.data.datamodule import SyntheticDataModule
+from glmxai.data.selection import select_rows
 from glmxai.data.table import SequenceDataError
+from glmxai.jobs import explain as xai_job
 from glmxai.models.build import load_classifier
 from glmxai.models.toys import MOTIF, START
-from glmxai.xai import job as xai_job
-from glmxai.xai.selection import select_rows
 
 from conftest import SMALL_DATA, compose_config
 from xai_toys import save_toy_checkpoint

@@ -16,10 +16,10 @@ from glmxai.data.encoding import codes_to_one_hot, to_codes
 from glmxai.models.cnn import CNNBackbone
 from glmxai.models.tokenizers import OneHotTokenizer
 from glmxai.models.toys import MOTIF, START, MotifDetector, TokenMotifDetector, TripletTokenizer
+from glmxai.predictor import BatchedPredictor
+from glmxai.shuffling import composition_matched, dinucleotide_shuffle, dinucleotide_shuffles, make_backgrounds
 from glmxai.xai import features as ft
-from glmxai.xai.background import composition_matched, dinucleotide_shuffle, dinucleotide_shuffles, make_backgrounds
 from glmxai.xai.lime import interaction_terms, projected_terms, random_masks
-from glmxai.xai.model import CountingModel
 from glmxai.xai.registry import build_method
 
 from xai_toys import toy_sequences
@@ -38,7 +38,7 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _explain(backbone, name: str, n: int = 2, **params):
-    model = CountingModel(backbone, batch_size=512)
+    model = BatchedPredictor(backbone, batch_size=512)
     method = build_method({"name": name, **FAST[name], **params}, model, tss=249)
     codes, labels = toy_sequences(2 * n, seed=1)
     codes = codes[labels == 1]
@@ -109,8 +109,8 @@ def test_log_odds_link_recovers_a_game_additive_in_log_odds_exactly(name, params
     backbone = MotifDetector(OneHotTokenizer())
     codes = toy_sequences(2, seed=3)[0][:1]
     method = build_method({"name": name, "window": 3, "link": "logit", "background_seed": 0, **params},
-                          CountingModel(backbone), tss=249)
-    prob = float(CountingModel(backbone).p_promoter(codes)[0])
+                          BatchedPredictor(backbone), tss=249)
+    prob = float(BatchedPredictor(backbone).p_promoter(codes)[0])
     results = [method.explain_one(codes[0], prob, np.random.default_rng(seed)) for seed in (1, 2)]
     runs = [result.scores for result in results]
     if name == "lime":  # through the regression adjustment (100 features, at most 281 interaction terms)
@@ -125,7 +125,7 @@ def test_log_odds_link_recovers_a_game_additive_in_log_odds_exactly(name, params
 def test_ig_default_budget_is_100_expected_gradient_samples_or_50_path_points():
     for backbone, baseline, evaluations in ((MotifDetector(OneHotTokenizer()), "expected", 100),
                                             (TokenMotifDetector(TripletTokenizer()), "zeros", 50)):
-        model = CountingModel(backbone)
+        model = BatchedPredictor(backbone)
         method = build_method({"name": "ig", "n_steps": None}, model, tss=249)
         codes = toy_sequences(2, seed=5)[0][:1]
         method.explain_one(codes[0], 0.5, np.random.default_rng(0))
@@ -186,7 +186,7 @@ def test_lime_regression_adjustment_estimates_lime_estimand_with_less_noise():
     def order_four(z):
         return game(z) + 8 * z[:, 2:6].prod(axis=1)
 
-    model = CountingModel(MotifDetector(OneHotTokenizer()))
+    model = BatchedPredictor(MotifDetector(OneHotTokenizer()))
     lime = build_method({"name": "lime", "interactions": 8, "ridge_alpha": 1e-9}, model, tss=249)
     narrow = build_method({"name": "lime", "interactions": 3, "ridge_alpha": 1e-9}, model, tss=249)
     for method, f in ((lime, game), (narrow, order_four)):
@@ -209,7 +209,7 @@ def test_lime_regression_adjustment_estimates_lime_estimand_with_less_noise():
 
 
 def test_shared_backgrounds_depend_on_the_sequence_and_the_background_seed_only():
-    model = CountingModel(MotifDetector(OneHotTokenizer()))
+    model = BatchedPredictor(MotifDetector(OneHotTokenizer()))
     codes = toy_sequences(2, seed=4)[0]
     shared = build_method({"name": "lime", "n_backgrounds": 4, "background_seed": 0}, model, tss=249)
     pools = [shared.backgrounds_of(codes[0], np.random.default_rng(seed)) for seed in (1, 2)]
@@ -293,7 +293,7 @@ def test_perturbation_replaces_features_in_place_and_spread_keeps_sums():
 
 
 def test_unknown_method_and_bad_parameters_are_clear_errors():
-    model = CountingModel(MotifDetector(OneHotTokenizer()))
+    model = BatchedPredictor(MotifDetector(OneHotTokenizer()))
     with pytest.raises(ValueError, match="unknown explanation method 'nope'"):
         build_method({"name": "nope"}, model, tss=249)
     with pytest.raises(ValueError, match="xai=lime: bad parameters"):
@@ -325,7 +325,7 @@ def test_ig_equals_autograd_integrated_gradients_with_and_without_the_one_hot_co
     backbone = CNNBackbone(OneHotTokenizer(), seq_len=300, channels=(8, 8), hidden=8).eval()
     codes = np.random.default_rng(0).integers(0, 4, size=300).astype(np.int8)
     method = build_method({"name": "ig", "n_steps": 8, "baseline": "zeros", "gradient_correction": correction},
-                          CountingModel(backbone), tss=249)
+                          BatchedPredictor(backbone), tss=249)
     scores = method.explain_one(codes, 0.5, np.random.default_rng(0)).scores
     np.testing.assert_allclose(scores, _manual_integrated_gradients(backbone, codes, 8, correction),
                                rtol=1e-4, atol=1e-7)
@@ -341,7 +341,7 @@ def test_expected_gradients_rank_the_motif_and_repeat_with_the_seed():
     again = _explain(MotifDetector(OneHotTokenizer()), "ig", n=1, baseline="expected")[2][0]
     np.testing.assert_array_equal(results[0].scores, again.scores)
     assert build_method({"name": "ig"}, model, tss=249).baseline == "expected"  # auto, one-hot model
-    assert build_method({"name": "ig"}, CountingModel(TokenMotifDetector(TripletTokenizer())), tss=249).baseline \
+    assert build_method({"name": "ig"}, BatchedPredictor(TokenMotifDetector(TripletTokenizer())), tss=249).baseline \
         == "zeros"  # auto, token model
     with pytest.raises(ValueError, match="gradient_correction needs"):
         build_method({"name": "ig", "gradient_correction": True}, model, tss=249)

@@ -10,7 +10,7 @@ from glmxai.models.cnn import CNNBackbone
 from glmxai.models.nt import NTBackbone
 from glmxai.models.tokenizers import NTKmerTokenizer, OneHotTokenizer
 from glmxai.models.toys import MotifDetector
-from glmxai.xai.model import CountingModel
+from glmxai.predictor import BatchedPredictor
 from glmxai.xai.registry import build_method
 from glmxai.xai.saturation_mutagenesis import ReceptiveFieldISM
 
@@ -40,7 +40,7 @@ def test_fast_ism_equals_full_ism(architecture):
     codes[1, [0, 1, 150, 299]] = 4  # N at both ends and inside: 4 alternatives there
     results = {}
     for fast in (False, True):
-        model = CountingModel(backbone, batch_size=128)
+        model = BatchedPredictor(backbone, batch_size=128)
         method = build_method({"name": "ism", "fast": fast}, model, tss=249)
         assert (method.receptive_field is not None) == fast
         probs = model.p_promoter(codes)
@@ -53,7 +53,7 @@ def test_fast_ism_equals_full_ism(architecture):
 
 
 def test_fast_ism_falls_back_to_full_evaluation_for_other_models():
-    model = CountingModel(MotifDetector(OneHotTokenizer()))
+    model = BatchedPredictor(MotifDetector(OneHotTokenizer()))
     assert build_method({"name": "ism"}, model, tss=249).receptive_field is None
     backbone = _trained_looking_cnn(0, channels=(8,), kernel_sizes=(4,), pool_sizes=(2,), hidden=8)  # even kernel
     assert not ReceptiveFieldISM.supports(backbone)
@@ -94,7 +94,7 @@ def test_batch_size_of_model_calls_changes_no_attribution(name, family):
     floor = 16 * float(np.finfo(np.float32).eps)
     results = []
     for batch_size in (7, 512):
-        model = CountingModel(backbone, batch_size=batch_size)
+        model = BatchedPredictor(backbone, batch_size=batch_size)
         method = build_method({"name": name, **BUDGETS[name]}, model, tss=249)
         probs = model.p_promoter(codes)
         results.append(method.explain(codes, probs, [np.random.default_rng([0, i]) for i in range(len(codes))]))

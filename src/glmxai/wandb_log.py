@@ -108,7 +108,7 @@ def log_report(report, summary: Mapping | None, *, project: str = "glmxai", name
     - ``report.html`` as ``report`` (``wandb.Html``) and as an artifact of type ``report``
       (with ``summary.json`` and ``tables/*.csv`` beside it).
 
-    report: a ``glmxai.analysis.report.Report`` already written (``report.write()``);
+    report: a ``glmxai.report.Report`` already written (``report.write()``);
     mode: ``offline`` (default) or ``online``; directory: where ``wandb/`` goes (default: the
     report's folder). Returns the run's local folder, or None when W&B failed (logged as a
     warning: the report on disk is complete either way)."""

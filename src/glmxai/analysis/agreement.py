@@ -12,9 +12,9 @@ import pandas as pd
 from omegaconf import DictConfig
 from scipy import stats
 
-from glmxai.analysis import figures
-from glmxai.analysis.inputs import ExplainRun
-from glmxai.analysis.report import Report
+from glmxai import figures
+from glmxai.explain_runs import ExplainRun
+from glmxai.report import Report
 
 log = logging.getLogger(__name__)
 

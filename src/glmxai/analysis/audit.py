@@ -18,12 +18,12 @@ import pandas as pd
 from omegaconf import DictConfig
 from scipy import stats
 
+from glmxai import figures
 from glmxai.analysis import derived_pairs as related
-from glmxai.analysis import figures
-from glmxai.analysis.motifs import Motif, presence, scan
 from glmxai.analysis.provenance import AuditData
-from glmxai.analysis.report import Report, fmt, fmt_p
 from glmxai.data.table import SequenceDataError
+from glmxai.motifs import Motif, presence, scan
+from glmxai.report import Report, fmt, fmt_p
 
 log = logging.getLogger(__name__)
 

@@ -10,10 +10,10 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from glmxai.analysis import figures
-from glmxai.analysis.inputs import ExplainRun
+from glmxai import figures
 from glmxai.analysis.motif_attribution import direction
-from glmxai.analysis.report import Report, fmt, fmt_p, fmt_signed
+from glmxai.explain_runs import ExplainRun
+from glmxai.report import Report, fmt, fmt_p, fmt_signed
 
 log = logging.getLogger(__name__)
 MOTIF_COLUMNS = ["motif", "model", "method", "run", "hits", "mean_inside", "mean_control", "mean_diff", "diff_ci_low",

@@ -15,11 +15,11 @@ import numpy as np
 import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
-from glmxai.analysis import figures
-from glmxai.analysis.inputs import ExplainRun
-from glmxai.analysis.motifs import CURRENT_RELEASE, POLII_RELEASE, jaspar_db
-from glmxai.analysis.report import Report, fmt_p, slug
+from glmxai import figures
 from glmxai.data.encoding import one_hot
+from glmxai.explain_runs import ExplainRun
+from glmxai.motifs import CURRENT_RELEASE, POLII_RELEASE, jaspar_db
+from glmxai.report import Report, fmt_p, slug
 
 log = logging.getLogger(__name__)
 

@@ -23,11 +23,10 @@ import pandas as pd
 from omegaconf import DictConfig
 from scipy import stats
 
-from glmxai.analysis import figures
-from glmxai.analysis.inputs import ExplainRun
-from glmxai.analysis.report import Report, fmt, fmt_p, fmt_signed
+from glmxai import figures
 from glmxai.data.encoding import to_codes
-from glmxai.io import sha256_file
+from glmxai.explain_runs import ExplainRun, checkpoint_problem
+from glmxai.report import Report, fmt, fmt_p, fmt_signed
 
 log = logging.getLogger(__name__)
 Predict = Callable[[np.ndarray], np.ndarray]  # int codes (N, L) -> p(promoter) (N,)
@@ -35,8 +34,8 @@ Predict = Callable[[np.ndarray], np.ndarray]  # int codes (N, L) -> p(promoter) 
 
 def backgrounds(codes: np.ndarray, kind: str = "dinuc_shuffle", seed: int = 0) -> np.ndarray:
     """(N, L) -> one background per sequence (N, L) from explain's DNA-aware backgrounds
-    (``glmxai.xai.background``: dinucleotide shuffle, composition-matched bases or N)."""
-    from glmxai.xai.background import check_background, make_backgrounds
+    (``glmxai.shuffling``: dinucleotide shuffle, composition-matched bases or N)."""
+    from glmxai.shuffling import check_background, make_backgrounds
 
     check_background(kind, 1)
     rng = np.random.default_rng(seed)
@@ -139,23 +138,6 @@ def faithfulness_verdict(row: dict, alpha: float = 0.05) -> str:
     return f"{row['run']} ({row['n']} sequences): " + "; ".join(parts) + "."
 
 
-def _checkpoint_problem(run: ExplainRun, hashes: dict[str, str]) -> str | None:
-    """Why the run's checkpoint cannot be used (none recorded, missing, or changed since it
-    was explained)."""
-    ckpt = run.meta.get("checkpoint")
-    if not isinstance(ckpt, str) or not ckpt:
-        return f"{run.meta_path} records no checkpoint to re-run the model with"
-    if not Path(ckpt).is_file():
-        return f"its checkpoint {ckpt} was not found"
-    if ckpt not in hashes:
-        hashes[ckpt] = sha256_file(ckpt)
-    explained_with = run.meta.get("checkpoint_sha256")
-    if explained_with and explained_with != hashes[ckpt]:
-        return (f"{ckpt} has changed since it was explained (SHA-256 {hashes[ckpt][:12]}..., "
-                f"explained with {str(explained_with)[:12]}...)")
-    return None
-
-
 def faithfulness_section(report: Report, runs: list[ExplainRun], options: DictConfig, seed: int,
                          trust_remote_code: bool) -> dict[str, dict]:
     """Deletion/insertion curves of every run whose checkpoint (meta.json ``checkpoint``) is
@@ -164,12 +146,12 @@ def faithfulness_section(report: Report, runs: list[ExplainRun], options: DictCo
     per run name ``faithfulness`` (``summarize_areas``, and ``*_ttest_p_adj`` once the
     report is written); runs without a usable checkpoint are listed as not analyzed."""
     from glmxai.models.build import load_classifier
-    from glmxai.xai.model import CachedPredictor, CountingModel
+    from glmxai.predictor import BatchedPredictor, CachedPredictor
 
     hashes: dict[str, str] = {}
     usable = []
     for run in runs:
-        problem = _checkpoint_problem(run, hashes)
+        problem = checkpoint_problem(run, hashes)
         if problem:
             report.skip(f"faithfulness of {run.name}", problem)
         else:
@@ -184,7 +166,7 @@ def faithfulness_section(report: Report, runs: list[ExplainRun], options: DictCo
         sizes = (f"the first {fmt(counts[0])} to {fmt(counts[-1])} sequences of each run "
                  f"(faithfulness.n={options.n}, or all a run holds)")
     report.section("Faithfulness", f"Deletion/insertion over {sizes}, {options.steps} steps, background: "
-                                   f"{options.background} (glmxai.xai.background), {options.n_random} random orders. "
+                                   f"{options.background} (glmxai.shuffling), {options.n_random} random orders. "
                                    "Gain = mean per-sequence difference of the area between attribution order and "
                                    "random order, with its 95% CI and paired t-test.")
     predictors: dict[str, CachedPredictor] = {}
@@ -199,7 +181,7 @@ def faithfulness_section(report: Report, runs: list[ExplainRun], options: DictCo
         ckpt = run.meta["checkpoint"]
         if ckpt not in predictors:
             module = load_classifier(ckpt, map_location=options.device, trust_remote_code=trust_remote_code)
-            predictors[ckpt] = CachedPredictor(CountingModel(module.backbone, options.batch_size))
+            predictors[ckpt] = CachedPredictor(BatchedPredictor(module.backbone, options.batch_size))
         predict = predictors[ckpt]
         before = predict.model.evaluations
         codes = to_codes(run.sequences[: options.n])

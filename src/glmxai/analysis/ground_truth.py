@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from glmxai.analysis.inputs import ExplainRun
-from glmxai.analysis.report import Report, fmt
+from glmxai.explain_runs import ExplainRun
+from glmxai.report import Report, fmt
 
 log = logging.getLogger(__name__)
 

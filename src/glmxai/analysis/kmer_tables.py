@@ -18,10 +18,10 @@ import pandas as pd
 from omegaconf import DictConfig
 from scipy import stats
 
-from glmxai.analysis.inputs import ExplainRun
-from glmxai.analysis.motifs import hit_mask
-from glmxai.analysis.report import Report, fmt, fmt_p
 from glmxai.analysis.windows import window_sums
+from glmxai.explain_runs import ExplainRun
+from glmxai.motifs import hit_mask
+from glmxai.report import Report, fmt, fmt_p
 
 log = logging.getLogger(__name__)
 

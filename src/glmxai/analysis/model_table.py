@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from glmxai.analysis.report import Report, fmt
 from glmxai.io import read_json
+from glmxai.report import Report, fmt
 
 log = logging.getLogger(__name__)
 METRICS = ("test/acc", "test/f1", "test/mcc", "test/auroc")

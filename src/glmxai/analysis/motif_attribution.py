@@ -19,11 +19,11 @@ import pandas as pd
 from omegaconf import DictConfig
 from scipy import stats
 
-from glmxai.analysis import figures
-from glmxai.analysis.inputs import ExplainRun
-from glmxai.analysis.motifs import hit_mask
-from glmxai.analysis.report import Report, fmt, fmt_p, fmt_signed, slug
+from glmxai import figures
 from glmxai.analysis.windows import window_sums
+from glmxai.explain_runs import ExplainRun
+from glmxai.motifs import hit_mask
+from glmxai.report import Report, fmt, fmt_p, fmt_signed, slug
 
 log = logging.getLogger(__name__)
 MIN_HITS = 5  # hits with a matched control needed for a test

@@ -29,10 +29,10 @@ import pandas as pd
 from omegaconf import DictConfig
 from scipy.stats import false_discovery_control, hypergeom
 
-from glmxai.analysis import figures
+from glmxai import figures
 from glmxai.analysis.discovery import jaspar_targets, match_patterns
-from glmxai.analysis.inputs import ExplainRun
-from glmxai.analysis.report import Report, fmt_p, slug
+from glmxai.explain_runs import ExplainRun
+from glmxai.report import Report, fmt_p, slug
 
 log = logging.getLogger(__name__)
 Instance = tuple[int, int, int]  # (sequence index among the run's sequences, start, end)

@@ -16,7 +16,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from glmxai.allowlist import DATA_MODULES, build
-from glmxai.analysis.inputs import ExplainInputError, ExplainRun
+from glmxai.explain_runs import ExplainInputError, ExplainRun
 
 log = logging.getLogger(__name__)
 

@@ -123,6 +123,11 @@ class PromoterDataModule(L.LightningDataModule):
                 "tss": self.tss, "batch_size": self.batch_size, "num_workers": self.num_workers, "seed": self.seed,
                 "shift_augment": self.shift_augment, **self.source_args()}
 
+    def identity(self) -> dict[str, Any]:
+        """``config()`` without how the data is served (``data_identity``): equal identities read
+        the same rows."""
+        return data_identity(self.config())
+
     def source_args(self) -> dict[str, Any]:
         """The arguments that say where the sequences come from (a folder, a file, a generator)."""
         raise NotImplementedError

@@ -23,9 +23,9 @@ import numpy as np
 import pandas as pd
 
 from glmxai.data.encoding import to_strings
+from glmxai.predictor import BatchedPredictor
 from glmxai.probes.patterns import VARIANTS, Pattern, pattern_hits, variants
-from glmxai.xai.background import dinucleotide_shuffles
-from glmxai.xai.model import CountingModel
+from glmxai.shuffling import dinucleotide_shuffles
 
 log = logging.getLogger(__name__)
 EXPERIMENTS = ("insertion", "position_scan", "spacing", "dose", "necessity")
@@ -39,7 +39,7 @@ class Target:
     ``length`` (bp), ``frame`` (period of its token frame: k for non-overlapping k-mers, else 1)
     and ``count_tokens`` (codes (n, L) -> tokens per sequence (n,); None: no tokens)."""
 
-    model: CountingModel
+    model: BatchedPredictor
     tss: int
     length: int
     frame: int = 1

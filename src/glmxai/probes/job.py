@@ -10,7 +10,6 @@ skips finished parts; a part written with other settings refuses the run, naming
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import time
@@ -22,20 +21,19 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from glmxai.allowlist import DATA_MODULES, build
-from glmxai.analysis.inputs import ExplainRun
-from glmxai.analysis.motifs import Motif
-from glmxai.analysis.report import slug
-from glmxai.data.datamodule import data_identity, split_sha256
+from glmxai.data.datamodule import split_sha256
 from glmxai.data.encoding import to_codes
+from glmxai.data.recorded import job_data
+from glmxai.explain_runs import ExplainRun, checkpoint_problem
 from glmxai.io import sha256_file
+from glmxai.motifs import Motif
 from glmxai.probes import experiments as ex
 from glmxai.probes.backgrounds import KINDS, draw_backgrounds
 from glmxai.probes.patterns import Pattern, build_patterns
-from glmxai.xai.store import load_npz, save_npz
+from glmxai.report import slug
+from glmxai.store import RECORD_KEYS, StaleResultError, fingerprint, finished_result, load_npz, save_result
 
 log = logging.getLogger(__name__)
 
@@ -214,18 +212,13 @@ def token_counter(tokenizer, length: int) -> Callable[[np.ndarray], np.ndarray] 
 
 
 def _data_for(cfg: DictConfig, record: Mapping, checkpoint: Path, cache: dict):
-    """The data whose training split gives the backgrounds: ``data=`` of the command, else the
-    checkpoint's training data record, built through the allow-list (one module per config)."""
-    if cfg.get("data"):
-        if "command" not in cache:
-            cache["command"] = instantiate(cfg.data)
-        return cache["command"]
-    config = record.get("config")
-    if not config:
-        raise ProbeInputError(f"{checkpoint} records no training data to draw backgrounds from: pass data=<group>")
-    key = json.dumps(config, sort_keys=True)
+    """The data whose training split gives the backgrounds (``job_data``), one module per config."""
+    key = "command" if cfg.get("data") else json.dumps(record.get("config"), sort_keys=True)
     if key not in cache:
-        cache[key] = build(config, DATA_MODULES, str(checkpoint), "data.config")
+        try:
+            cache[key] = job_data(cfg.get("data"), record, checkpoint)
+        except ValueError as missing:
+            raise ProbeInputError(f"{missing} (the probes draw their backgrounds from it)") from missing
     return cache[key]
 
 
@@ -236,18 +229,13 @@ def _labels(checkpoints: list[tuple[Path, str]]) -> list[str]:
             for path, name in checkpoints]
 
 
-def _fingerprint(settings: Mapping) -> str:
-    return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()
-
-
 def prepare_probes(cfg: DictConfig, runs: list[ExplainRun], motifs: list[Motif]) -> ProbePlan:
     """Check every probe setting, load every checkpoint (explain runs' and ``probes.checkpoints``)
     with ``load_classifier`` and the data of its backgrounds, check positions against each model and
     finished parts against their fingerprints; raises ``ProbeInputError`` (or the loader's error)
     naming the problem before any model is run."""
-    from glmxai.analysis.faithfulness import _checkpoint_problem
     from glmxai.models.build import load_classifier
-    from glmxai.xai.model import CountingModel
+    from glmxai.predictor import BatchedPredictor
 
     options = OmegaConf.to_container(cfg.probes, resolve=True)
     check_options(options)
@@ -265,7 +253,7 @@ def prepare_probes(cfg: DictConfig, runs: list[ExplainRun], motifs: list[Motif])
     hashes: dict[str, str] = {}
     from_runs = []
     for run in runs:
-        problem = _checkpoint_problem(run, hashes)
+        problem = checkpoint_problem(run, hashes)
         if problem:
             plan.skipped.append((f"motif probes of {run.name}'s checkpoint", problem))
         else:
@@ -294,7 +282,7 @@ def prepare_probes(cfg: DictConfig, runs: list[ExplainRun], motifs: list[Motif])
                                   f"{sorted(lengths)[:5]}; the probes need {needed}")
         length = lengths.pop()
         sha = hashes.get(str(path)) or sha256_file(path)
-        target = ex.Target(CountingModel(backbone, int(options["batch_size"])), int(data.tss), length,
+        target = ex.Target(BatchedPredictor(backbone, int(options["batch_size"])), int(data.tss), length,
                            token_frame(backbone.tokenizer), token_counter(backbone.tokenizer, length))
         plan.models.append(ProbeModel(label, path, sha, target, data, data.describe(),
                                       out / f"{slug(label)}-{sha[:12]}"))
@@ -302,15 +290,13 @@ def prepare_probes(cfg: DictConfig, runs: list[ExplainRun], motifs: list[Motif])
     check_positions(plan)
     for model in plan.models:
         model.fingerprints = unit_fingerprints(plan, model)
-        for path, fingerprint in model.fingerprints.items():
-            if path.is_file() and str(load_npz(path)["fingerprint"]) != fingerprint:
-                raise ProbeInputError(f"{path} was written with other settings, data or checkpoint; write the probes "
-                                      "into a new folder (hydra.run.dir) or delete that file")
+        for path, expected in model.fingerprints.items():
+            try:
+                finished_result(path, expected, model.sha256, "write the probes into a new folder (hydra.run.dir) "
+                                                              "or delete that file")
+            except StaleResultError as stale:
+                raise ProbeInputError(str(stale)) from stale
     return plan
-
-
-def _data_identity(model: ProbeModel) -> dict:
-    return data_identity(model.data.config())
 
 
 def unit_fingerprints(plan: ProbePlan, model: ProbeModel) -> dict[Path, str]:
@@ -323,35 +309,26 @@ def unit_fingerprints(plan: ProbePlan, model: ProbeModel) -> dict[Path, str]:
                 "spacing": options["spacing"], "dose": options["dose"]}
     train_sha256 = split_sha256(model.data.table("train"))
     for kind in options["backgrounds"]:
-        background = _fingerprint({"part": "backgrounds", "kind": kind, "n": options["n_backgrounds"],
-                                   "seed": plan.seed, "filter": options.get("filter"), "data": _data_identity(model),
+        background = fingerprint({"part": "backgrounds", "kind": kind, "n": options["n_backgrounds"],
+                                   "seed": plan.seed, "filter": options.get("filter"), "data": model.data.identity(),
                                    "train_sha256": train_sha256, "checkpoint_sha256": model.sha256})
         out[model.folder / f"backgrounds-{kind}.npz"] = background
         for experiment in options["experiments"]:
             if experiment != "necessity":
-                out[model.folder / f"{experiment}-{kind}.npz"] = _fingerprint(
+                out[model.folder / f"{experiment}-{kind}.npz"] = fingerprint(
                     {"part": experiment, "settings": settings[experiment], "patterns": patterns, "seed": plan.seed,
                      "backgrounds": background, "checkpoint_sha256": model.sha256})
     if "necessity" in options["experiments"]:
         split = model.data.table(options["necessity"]["split"])
-        out[model.folder / "necessity.npz"] = _fingerprint(
+        out[model.folder / "necessity.npz"] = fingerprint(
             {"part": "necessity", "settings": options["necessity"], "patterns": patterns, "seed": plan.seed,
-             "data": _data_identity(model), "split_sha256": split_sha256(split), "checkpoint_sha256": model.sha256})
+             "data": model.data.identity(), "split_sha256": split_sha256(split), "checkpoint_sha256": model.sha256})
     return out
-
-
-def _save(path: Path, arrays: Mapping[str, np.ndarray], cells: pd.DataFrame | None, fingerprint: str,
-          model: ProbeModel, evaluations: int, seconds: float) -> None:
-    extra = {"cells": np.array(cells.to_json(orient="records"))} if cells is not None else {}
-    save_npz(path, {**arrays, **extra, "fingerprint": np.array(fingerprint),
-                    "checkpoint_sha256": np.array(model.sha256), "evaluations": np.array(evaluations),
-                    "seconds": np.array(seconds)})
 
 
 def _cells(stored: Mapping[str, np.ndarray]) -> ex.Cells:
     records = json.loads(str(stored["cells"]))
-    arrays = {k: v for k, v in stored.items()
-              if k not in ("cells", "fingerprint", "checkpoint_sha256", "evaluations", "seconds")}
+    arrays = {k: v for k, v in stored.items() if k != "cells" and k not in RECORD_KEYS}
     return ex.Cells(pd.DataFrame.from_records(records), arrays)
 
 
@@ -379,7 +356,10 @@ def _part(model: ProbeModel, cost: dict, name: str, what: str,
         before, start = counter.evaluations, time.perf_counter()
         arrays, cells = work()
         evaluations, seconds = counter.evaluations - before, time.perf_counter() - start
-        _save(path, arrays, cells, model.fingerprints[path], model, evaluations, seconds)
+        if cells is not None:
+            arrays = {**arrays, "cells": np.array(cells.to_json(orient="records"))}
+        save_result(path, arrays, fingerprint=model.fingerprints[path], checkpoint_sha256=model.sha256,
+                    evaluations=evaluations, seconds=seconds)
         stored = load_npz(path)
         log.info("probes: %s: %s: %s model evaluations, %.1f s", model.label, what, f"{evaluations:,}", seconds)
         cost["evaluations"] += evaluations

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from glmxai.analysis.motifs import Motif, scan
 from glmxai.data.encoding import ALPHABET, IUPAC, to_codes
+from glmxai.motifs import Motif, scan
 
 VARIANTS = ("consensus", "instances", "shuffled", "core_mutated", "random_kmer")
 CONTROLS = ("shuffled", "core_mutated", "random_kmer")

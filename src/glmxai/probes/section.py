@@ -17,8 +17,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from glmxai.analysis import figures as analysis_figures
-from glmxai.analysis.report import Report, fmt, fmt_p, fmt_signed, slug
+from glmxai import figures as analysis_figures
 from glmxai.data.encoding import to_strings
 from glmxai.io import write_bytes_atomic
 from glmxai.probes import figures
@@ -26,6 +25,7 @@ from glmxai.probes.experiments import frame_offsets
 from glmxai.probes.job import ProbePlan, ProbeResults, run_probes
 from glmxai.probes.patterns import VARIANTS, variants
 from glmxai.probes.statistics import cell_statistics, mean_ci, peak_interval
+from glmxai.report import Report, fmt, fmt_p, fmt_signed, slug
 
 log = logging.getLogger(__name__)
 MIN_VALUES = 5  # backgrounds or hits a test needs

@@ -2,6 +2,6 @@
 integrated gradients behind one registry (``glmxai.xai.registry``).
 
 Every method returns per-nucleotide scores (L,) toward the promoter class (label 1), in
-units of p(promoter); ``glmxai.xai.job`` runs a method over a selection of sequences and
+units of p(promoter); ``glmxai.jobs.explain`` runs a method over a selection of sequences and
 writes ``attributions.npz`` + ``meta.json`` (see docs/explain.md).
 """

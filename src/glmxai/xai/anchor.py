@@ -14,8 +14,8 @@ from __future__ import annotations
 import numpy as np
 from anchor.anchor_base import AnchorBaseBeam
 
+from glmxai.predictor import BatchedPredictor
 from glmxai.xai import features as ft
-from glmxai.xai.model import CountingModel
 from glmxai.xai.perturbation import PerturbationMethod
 from glmxai.xai.records import Attribution
 from glmxai.xai.registry import numpy_global_seed, register
@@ -35,7 +35,7 @@ class Anchor(PerturbationMethod):
 
     records_file = "anchors.jsonl"
 
-    def __init__(self, model: CountingModel, tss: int, features: str = "windows", window: int = 6,
+    def __init__(self, model: BatchedPredictor, tss: int, features: str = "windows", window: int = 6,
                  background: str = "dinuc_shuffle", n_backgrounds: int = 16, background_seed: int | None = 0,
                  threshold: float = 0.9,
                  delta: float = 0.2, epsilon: float = 0.2, batch_size: int = 64, beam_size: int = 1,

@@ -30,7 +30,7 @@ import torch
 
 from glmxai.data.encoding import to_strings
 from glmxai.models.base import Backbone
-from glmxai.xai.model import CountingModel
+from glmxai.predictor import BatchedPredictor
 from glmxai.xai.records import Attribution
 from glmxai.xai.registry import Method, known_methods, register
 
@@ -91,7 +91,7 @@ class AttentionMethod(Method):
     signed = False
     reads_predictions = False
 
-    def __init__(self, model: CountingModel, tss: int, mode: str = "cls_row", layer=None, heads="sum",
+    def __init__(self, model: BatchedPredictor, tss: int, mode: str = "cls_row", layer=None, heads="sum",
                  query: str = "cls", batch_size: int = 16):
         super().__init__(model, tss)
         if not has_attention(model.backbone):

@@ -25,11 +25,11 @@ import numpy as np
 import torch
 from captum.attr import GradientShap, IntegratedGradients
 
+from glmxai import shuffling as bg
 from glmxai.data.encoding import to_strings
 from glmxai.models.tokenizers import OneHotTokenizer
-from glmxai.xai import background as bg
+from glmxai.predictor import BatchedPredictor
 from glmxai.xai.features import spread
-from glmxai.xai.model import CountingModel
 from glmxai.xai.records import Attribution
 from glmxai.xai.registry import Method, numpy_global_seed, register
 
@@ -55,7 +55,7 @@ class IntegratedGradientsMethod(Method):
 
     reads_predictions = False
 
-    def __init__(self, model: CountingModel, tss: int, n_steps: int | None = None, baseline: str = "auto",
+    def __init__(self, model: BatchedPredictor, tss: int, n_steps: int | None = None, baseline: str = "auto",
                  background: str = "dinuc_shuffle", n_backgrounds: int = 4, gradient_correction: bool = False):
         super().__init__(model, tss)
         if baseline not in BASELINES:

@@ -32,8 +32,8 @@ from lime.lime_base import LimeBase
 from sklearn.linear_model import Ridge
 from threadpoolctl import threadpool_limits
 
+from glmxai.predictor import BatchedPredictor
 from glmxai.xai import features as ft
-from glmxai.xai.model import CountingModel
 from glmxai.xai.perturbation import PerturbationMethod
 from glmxai.xai.records import Attribution
 from glmxai.xai.registry import register
@@ -113,7 +113,7 @@ class Lime(PerturbationMethod):
 
     records_file = "features.jsonl"
 
-    def __init__(self, model: CountingModel, tss: int, features: str = "windows", window: int = 6,
+    def __init__(self, model: BatchedPredictor, tss: int, features: str = "windows", window: int = 6,
                  background: str = "dinuc_shuffle", n_backgrounds: int = 128, background_seed: int | None = 0,
                  link: str = "logit", num_samples: int = 1000, kernel_width: float = 25.0,
                  ridge_alpha: float = 1.0, interactions: int = 8):

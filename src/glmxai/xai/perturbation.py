@@ -6,9 +6,9 @@ import hashlib
 
 import numpy as np
 
-from glmxai.xai import background as bg
+from glmxai import shuffling as bg
+from glmxai.predictor import BatchedPredictor
 from glmxai.xai import features as ft
-from glmxai.xai.model import CountingModel
 from glmxai.xai.registry import Method
 
 LINKS = {"identity": "p(promoter); positive = toward the promoter class (label 1)",
@@ -28,7 +28,7 @@ class PerturbationMethod(Method):
     log-odds, log p1 - log p0).
     """
 
-    def __init__(self, model: CountingModel, tss: int, features: str = "windows", window: int = 6,
+    def __init__(self, model: BatchedPredictor, tss: int, features: str = "windows", window: int = 6,
                  background: str = "dinuc_shuffle", n_backgrounds: int = 8, background_seed: int | None = None,
                  link: str = "identity"):
         super().__init__(model, tss)

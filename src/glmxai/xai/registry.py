@@ -13,7 +13,7 @@ from collections.abc import Iterator, Mapping
 
 import numpy as np
 
-from glmxai.xai.model import CountingModel
+from glmxai.predictor import BatchedPredictor
 from glmxai.xai.records import Attribution
 
 METHODS: dict[str, type[Method]] = {}
@@ -36,7 +36,7 @@ class Method:
     signed: bool = True
     reads_predictions: bool = True
 
-    def __init__(self, model: CountingModel, tss: int):
+    def __init__(self, model: BatchedPredictor, tss: int):
         self.model = model
         self.tss = tss
 
@@ -85,7 +85,7 @@ def get_method(name: str) -> type[Method]:
     return METHODS[name]
 
 
-def build_method(cfg: Mapping, model: CountingModel, tss: int) -> Method:
+def build_method(cfg: Mapping, model: BatchedPredictor, tss: int) -> Method:
     """Instantiate the method of config ``cfg`` (``name`` + constructor keywords) on ``model``."""
     params = dict(cfg)
     cls = get_method(str(params.pop("name", None)))

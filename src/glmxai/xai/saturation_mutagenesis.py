@@ -17,7 +17,7 @@ from torch import nn
 
 from glmxai.data.encoding import codes_to_one_hot
 from glmxai.models.cnn import CNNBackbone
-from glmxai.xai.model import CountingModel
+from glmxai.predictor import BatchedPredictor
 from glmxai.xai.records import Attribution
 from glmxai.xai.registry import Method, register
 
@@ -101,7 +101,7 @@ class ReceptiveFieldISM:
 class SaturationMutagenesis(Method):
     """L x 3 model evaluations per sequence; fast: receptive-field recomputation on the CNN."""
 
-    def __init__(self, model: CountingModel, tss: int, fast: bool = True):
+    def __init__(self, model: BatchedPredictor, tss: int, fast: bool = True):
         super().__init__(model, tss)
         self.receptive_field = ReceptiveFieldISM(model.backbone) \
             if fast and ReceptiveFieldISM.supports(model.backbone) else None

@@ -24,8 +24,8 @@ from __future__ import annotations
 import numpy as np
 import shap
 
+from glmxai.predictor import BatchedPredictor
 from glmxai.xai import features as ft
-from glmxai.xai.model import CountingModel
 from glmxai.xai.perturbation import PerturbationMethod
 from glmxai.xai.records import Attribution
 from glmxai.xai.registry import numpy_global_seed, register
@@ -39,7 +39,7 @@ class Shap(PerturbationMethod):
 
     records_file = "features.jsonl"
 
-    def __init__(self, model: CountingModel, tss: int, features: str = "windows", window: int = 6,
+    def __init__(self, model: BatchedPredictor, tss: int, features: str = "windows", window: int = 6,
                  background: str = "dinuc_shuffle", n_backgrounds: int = 8, background_seed: int | None = 0,
                  link: str = "logit", permutations: int = 1, permutation_per_background: bool = True):
         super().__init__(model, tss, features, window, background, n_backgrounds, background_seed, link)

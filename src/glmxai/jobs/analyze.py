@@ -15,17 +15,18 @@ from glmxai.analysis.comparison import comparison_section
 from glmxai.analysis.discovery import discovery_section, runs_of_methods
 from glmxai.analysis.faithfulness import faithfulness_section
 from glmxai.analysis.ground_truth import ground_truth_section
-from glmxai.analysis.inputs import ExplainRun, load_runs
 from glmxai.analysis.kmer_tables import kmer_section
 from glmxai.analysis.model_table import metrics_files, model_table_section
 from glmxai.analysis.motif_attribution import motif_attribution_section
 from glmxai.analysis.motif_finding import motif_finding_section
-from glmxai.analysis.motifs import build_motifs, motif_table_section, scan
+from glmxai.analysis.motif_table import motif_table_section
 from glmxai.analysis.provenance import audit_data, runs_length, runs_tss
-from glmxai.analysis.report import Report
+from glmxai.explain_runs import ExplainRun, load_runs
 from glmxai.io import write_json_atomic
+from glmxai.motifs import build_motifs, scan
 from glmxai.probes.job import prepare_probes
 from glmxai.probes.section import probes_section
+from glmxai.report import Report
 from glmxai.wandb_log import log_report, sweep_group
 
 log = logging.getLogger(__name__)

@@ -1,5 +1,6 @@
-"""The explainers' only view of a model, with every model evaluation counted, and a predictor
-that remembers its answers for analyses that ask again about the same inputs."""
+"""The one way every caller (explainers, faithfulness, probes) runs a model: batched predictions
+of integer codes, each model evaluation counted on the way; and a predictor that remembers its
+answers for analyses that ask again about the same inputs."""
 from __future__ import annotations
 
 import hashlib
@@ -10,9 +11,10 @@ import torch
 from glmxai.models.base import Backbone
 
 
-class CountingModel:
-    """Wraps a ``Backbone``: p(promoter) of integer codes through its batched
-    ``predict_proba``, and the differentiable embedding path for gradient methods.
+class BatchedPredictor:
+    """A ``Backbone`` seen through one batched predict call: p(promoter) (and the promoter logit)
+    of integer codes (n, L) in batches of ``batch_size``, the differentiable embedding path for
+    gradient methods and the attention maps; nothing else of the model is reachable.
 
     evaluations: number of sequences the model has been run on (forward passes, one per
     sequence; a gradient step counts as one).
@@ -83,7 +85,7 @@ class CountingModel:
 
 
 class CachedPredictor:
-    """``CountingModel.p_promoter`` remembered by input: ``predictor(codes)`` with codes (N, L)
+    """``BatchedPredictor.p_promoter`` remembered by input: ``predictor(codes)`` with codes (N, L)
     int -> p(promoter) (N,) float64, running the model only for inputs not seen before (equal
     shape, dtype and bytes; the stored array is returned, so do not modify it).
 
@@ -93,7 +95,7 @@ class CachedPredictor:
     predictor's life: one (N,) array per distinct input.
     """
 
-    def __init__(self, model: CountingModel):
+    def __init__(self, model: BatchedPredictor):
         self.model = model
         self._results: dict[str, np.ndarray] = {}
 

@@ -1,13 +1,13 @@
 """Merge a sharded explanation into one result folder.
 
-    python -m glmxai.xai.merge SHARD_DIR... [--out DIR]
-    python -m glmxai.xai.merge SWEEP_DIR [--out DIR]     # every job folder of a multirun
+    python -m glmxai.jobs.merge SHARD_DIR... [--out DIR]
+    python -m glmxai.jobs.merge SWEEP_DIR [--out DIR]     # every job folder of a multirun
 
 Shard i of n (``explain.shard=i explain.num_shards=n``) explains chunks i, i + n, ... of
 the selected rows into its own job folder. This gathers the shards' chunk files, checks
 that every chunk is there and was written with the same settings (the job's fingerprint),
 and writes ``attributions.npz``, the method's extras and ``meta.json`` with
-``glmxai.xai.job.merge``, so the files equal an unsharded run's (``meta.json`` differs only
+``glmxai.jobs.explain.merge``, so the files equal an unsharded run's (``meta.json`` differs only
 in timing and in the device and threads of the merging process).
 
 Job folders are grouped by their Hydra overrides minus ``explain.shard``: a multirun
@@ -26,7 +26,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from glmxai.xai.job import merge, prepare
+from glmxai.jobs.explain import merge, prepare
 
 log = logging.getLogger(__name__)
 

@@ -17,6 +17,7 @@ import pandas as pd
 
 from glmxai.allowlist import DATA_MODULES, check
 from glmxai.data.datamodule import data_identity
+from glmxai.io import sha256_file
 
 log = logging.getLogger(__name__)
 REQUIRED_FIELDS = ("scores", "sequences", "labels", "probs", "index")
@@ -93,6 +94,23 @@ class ExplainRun:
     def tagged(self, frame: pd.DataFrame) -> pd.DataFrame:
         """``frame`` with this run's name as its first column, ``run``."""
         return frame.assign(run=self.name)[["run", *frame.columns]]
+
+
+def checkpoint_problem(run: ExplainRun, hashes: dict[str, str]) -> str | None:
+    """Why the run's checkpoint cannot be used (none recorded, missing, or changed since it
+    was explained)."""
+    ckpt = run.meta.get("checkpoint")
+    if not isinstance(ckpt, str) or not ckpt:
+        return f"{run.meta_path} records no checkpoint to re-run the model with"
+    if not Path(ckpt).is_file():
+        return f"its checkpoint {ckpt} was not found"
+    if ckpt not in hashes:
+        hashes[ckpt] = sha256_file(ckpt)
+    explained_with = run.meta.get("checkpoint_sha256")
+    if explained_with and explained_with != hashes[ckpt]:
+        return (f"{ckpt} has changed since it was explained (SHA-256 {hashes[ckpt][:12]}..., "
+                f"explained with {str(explained_with)[:12]}...)")
+    return None
 
 
 def _read_meta(meta_path: Path) -> dict:

@@ -16,7 +16,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from glmxai.io import write_bytes_atomic
 
 if TYPE_CHECKING:
-    from glmxai.xai.job import ExplainJob
+    from glmxai.jobs.explain import ExplainJob
 
 log = logging.getLogger(__name__)
 # Positions (relative to the TSS) of the example logo logged to W&B, as analyze.py's logos.
@@ -166,7 +166,7 @@ def _log_wandb(job: ExplainJob, meta: dict, result: dict, summary: dict, setting
 
 def record_sweep_group(cfg: DictConfig) -> None:
     """In a Hydra multirun, set ``logger.wandb.group`` (when null) to the sweep folder, so that the
-    saved config carries it to a later ``glmxai.xai.merge`` of sharded jobs."""
+    saved config carries it to a later ``glmxai.jobs.merge`` of sharded jobs."""
     from glmxai.wandb_log import sweep_group
 
     wandb_cfg = OmegaConf.select(cfg, "logger.wandb", default=None)

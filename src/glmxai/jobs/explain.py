@@ -5,7 +5,7 @@ Job folder (``paths.output_dir``):
 - ``chunks/chunk_<k>.npz``: finished chunk k (rows k*chunk_size ...), written atomically;
   a re-run skips finished chunks. Chunks are the unit of work: ``ExplainJob.chunk_ids``
   takes a shard and a shard count (``explain.shard``, ``explain.num_shards``), and ``merge``
-  reads whatever chunk files exist (``glmxai.xai.merge`` gathers them from shard folders).
+  reads whatever chunk files exist (``glmxai.jobs.merge`` gathers them from shard folders).
 - ``attributions.npz``, ``meta.json`` and the method's extras, written by ``merge`` when
   every chunk is done (see docs/explain.md for the contract).
 - after the merge, in the merging process only (``logger`` group): ``wandb/offline-run-*``, one
@@ -14,7 +14,6 @@ Job folder (``paths.output_dir``):
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import logging
 import math
@@ -25,23 +24,23 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from tqdm.auto import tqdm
 
-from glmxai.allowlist import DATA_MODULES, PLAIN, UntrustedConfigError, build
+from glmxai.allowlist import PLAIN, UntrustedConfigError
 from glmxai.data.datamodule import data_identity, split_sha256
 from glmxai.data.encoding import to_codes
+from glmxai.data.recorded import job_data
+from glmxai.data.selection import select_rows
 from glmxai.data.table import SequenceDataError, SequenceTable, check_lengths
 from glmxai.io import sha256_file, write_json_atomic
 from glmxai.job_log import save_run_config
+from glmxai.jobs.explain_log import log_run, record_sweep_group
 from glmxai.models.build import load_classifier
+from glmxai.predictor import BatchedPredictor
+from glmxai.store import StaleResultError, fingerprint, finished_result, load_npz, save_jsonl, save_npz, save_result
 from glmxai.xai.fast_forward import TOLERANCE, FastForward, FastForwardMismatch, kept_transform
-from glmxai.xai.model import CountingModel
 from glmxai.xai.registry import Method, build_method, get_method
-from glmxai.xai.run_log import log_run, record_sweep_group
-from glmxai.xai.selection import select_rows
-from glmxai.xai.store import load_npz, save_jsonl, save_npz
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +53,7 @@ class ExplainJob:
 
     cfg: DictConfig
     method: Method
-    model: CountingModel
+    model: BatchedPredictor
     model_name: str
     checkpoint: Path
     checkpoint_sha256: str
@@ -111,24 +110,6 @@ def resolve_checkpoint(ckpt_path: str | None) -> Path:
     return newest
 
 
-def _datamodule(cfg: DictConfig, record: dict, checkpoint: Path, config_source: str | None):
-    """The data to explain: the command's ``data`` group, or (none given) the data the checkpoint
-    was trained on, rebuilt through the allow-list from its record. A config read from a file
-    (``config_source``) is built through the allow-list too."""
-    data_cfg = cfg.get("data")
-    if data_cfg is None:
-        if not record.get("config"):
-            raise ValueError(f"{checkpoint} records no training data (written before checkpoints carried it): "
-                             "pass data=<group>, e.g. data=gue data.root=DIR")
-        datamodule = build(record["config"], DATA_MODULES, str(checkpoint), "data.config")
-        log.info("explaining the data the checkpoint was trained on: %s (pass data=... to explain other data)",
-                 datamodule.describe())
-        return datamodule
-    if config_source is None:
-        return instantiate(data_cfg)
-    return build(OmegaConf.to_container(data_cfg, resolve=True), DATA_MODULES, config_source, "data")
-
-
 def _check_against_training(datamodule, split_table: SequenceTable, split: str, length: int, record: dict,
                             checkpoint: Path) -> None:
     """Refuse data whose TSS or sequence length differs from the checkpoint's training data (a
@@ -146,7 +127,7 @@ def _check_against_training(datamodule, split_table: SequenceTable, split: str, 
                                                     f"with the TSS at index {trained['tss']}; explain data with the "
                                                     "same TSS, or set data.tss to where this data's TSS really is")
     trained_sha = (splits.get(split) or {}).get("sha256")
-    if data_identity(datamodule.config()) == data_identity(trained) and trained_sha \
+    if datamodule.identity() == data_identity(trained) and trained_sha \
             and trained_sha != split_sha256(split_table):
         log.warning("%s has changed since %s was trained on it", split_table.source, checkpoint)
 
@@ -175,7 +156,7 @@ def prepare(cfg: DictConfig, config_source: str | None = None) -> ExplainJob:
     if config_source is not None and not PLAIN.accepts(xai_cfg):
         raise UntrustedConfigError(config_source, "xai", f"expected {PLAIN.expected}")
     record = module.hparams.get("data") or {}
-    datamodule = _datamodule(cfg, record, checkpoint, config_source)
+    datamodule = job_data(cfg.get("data"), record, checkpoint, config_source)
     split_table = datamodule.table(str(options.split))
     rows = select_rows(split_table.labels, options.n, str(options.selection), int(options.seed),
                        source=f"the {options.split} split ({split_table.source})")
@@ -188,7 +169,7 @@ def prepare(cfg: DictConfig, config_source: str | None = None) -> ExplainJob:
         check_lengths(table, backbone.fixed_length)
     if len(lengths) != 1:
         raise SequenceDataError(table.source, f"explained sequences must share one length, found lengths {lengths}")
-    model = CountingModel(backbone, batch_size=int(options.batch_size))
+    model = BatchedPredictor(backbone, batch_size=int(options.batch_size))
     method = build_method(xai_cfg, model, tss=datamodule.tss)
     if options.get("fast"):
         model.fast = _fast_forward(backbone, method)
@@ -197,12 +178,11 @@ def prepare(cfg: DictConfig, config_source: str | None = None) -> ExplainJob:
                 "checkpoint_sha256": sha256_file(checkpoint), "data": datamodule.describe(),
                 "split": str(options.split), "rows": rows.tolist(), "seed": int(options.seed),
                 "tss": datamodule.tss, "chunk_size": int(options.chunk_size)}
-    fingerprint = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()
     job = ExplainJob(cfg=cfg, method=method, model=model, model_name=str(module.hparams["model_cfg"].get("name")),
                      checkpoint=checkpoint, checkpoint_sha256=settings["checkpoint_sha256"],
                      data_source=datamodule.describe(), data_config=datamodule.config(), tss=datamodule.tss,
                      table=table, rows=rows, codes=to_codes(table.sequences),
-                     out_dir=Path(cfg.paths.output_dir), fingerprint=fingerprint, config_source=config_source)
+                     out_dir=Path(cfg.paths.output_dir), fingerprint=fingerprint(settings), config_source=config_source)
     # an existing chunk of other settings refuses the job now, before any write
     job.finished = {k for k in range(job.n_chunks) if _finished_chunk(job, k) is not None}
     return job
@@ -228,21 +208,15 @@ def _fast_forward(backbone, method: Method) -> FastForward | None:
 
 def _finished_chunk(job: ExplainJob, k: int) -> dict[str, np.ndarray] | None:
     """The arrays of finished chunk ``k`` (None: not written yet); raises if its file was
-    written with other settings or another model, which must never be mixed into this job's
-    results."""
+    written with other settings or another model, or holds other rows than chunk ``k``."""
     path = job.chunk_path(k)
-    if not path.is_file():
-        return None
-    chunk = load_npz(path)
-    stored_sha = str(chunk.get("checkpoint_sha256", ""))
-    if stored_sha and stored_sha != job.checkpoint_sha256:
-        raise ValueError(f"{path} was computed with another model: checkpoint SHA-256 {stored_sha[:12]}..., but "
-                         f"{job.checkpoint} now has {job.checkpoint_sha256[:12]}... (retrained or replaced at the same "
-                         "path); explain into a new folder (hydra.run.dir / hydra.sweep.dir) or delete its chunks/")
-    if str(chunk["fingerprint"]) != job.fingerprint or not np.array_equal(chunk["index"], job.rows[job.chunk_slice(k)]):
-        raise ValueError(f"{path} was written by a run with other settings; explain into a new folder "
-                         "(hydra.run.dir / hydra.sweep.dir) or delete it")
+    chunk = finished_result(path, job.fingerprint, job.checkpoint_sha256, _REMEDY)
+    if chunk is not None and not np.array_equal(chunk["index"], job.rows[job.chunk_slice(k)]):
+        raise StaleResultError(f"{path} holds other rows than chunk {k} of this job; {_REMEDY}")
     return chunk
+
+
+_REMEDY = "explain into a new folder (hydra.run.dir / hydra.sweep.dir) or delete its chunks/"
 
 
 def explain_chunks(job: ExplainJob, chunk_ids: list[int]) -> None:
@@ -267,17 +241,15 @@ def explain_chunks(job: ExplainJob, chunk_ids: list[int]) -> None:
             results = job.method.explain(codes, probs, rngs)
             arrays = {"index": job.rows[part], "probs": probs.astype(np.float32),
                       "scores": np.stack([r.scores for r in results]).astype(np.float32),
-                      "fingerprint": np.array(job.fingerprint),
-                      "checkpoint_sha256": np.array(job.checkpoint_sha256),
-                      "evaluations": np.array(job.model.evaluations - evaluations),
-                      "seconds": np.array(time.perf_counter() - start),
                       "fast_forward": np.array("" if job.model.fast is None else job.model.fast.name),
                       "fast_difference": np.array(difference)}
             if job.method.records_file:
                 arrays["records"] = np.array([json.dumps(r.record) for r in results])
             for name in results[0].arrays:
                 arrays[f"extra_{name}"] = np.stack([r.arrays[name] for r in results])
-            save_npz(job.chunk_path(k), arrays)
+            save_result(job.chunk_path(k), arrays, fingerprint=job.fingerprint,
+                        checkpoint_sha256=job.checkpoint_sha256, evaluations=job.model.evaluations - evaluations,
+                        seconds=time.perf_counter() - start)
             bar.update(len(codes))
 
 
@@ -363,7 +335,7 @@ def torch_threads(threads: int | None) -> Iterator[None]:
 def run(cfg: DictConfig) -> dict:
     """Prepare, explain every unfinished chunk, merge; returns the meta written. A shard
     (``explain.num_shards`` > 1) explains only its chunks and returns their cost; its folder
-    is merged with the others' by ``python -m glmxai.xai.merge``. ``explain.threads`` holds for
+    is merged with the others' by ``python -m glmxai.jobs.merge``. ``explain.threads`` holds for
     the job only."""
     with torch_threads(cfg.explain.get("threads")):
         return _run(cfg)
@@ -381,7 +353,7 @@ def _run(cfg: DictConfig) -> dict:
     if num_shards > 1:
         done = [load_npz(job.chunk_path(k)) for k in chunk_ids]
         n, seconds = sum(len(c["index"]) for c in done), sum(float(c["seconds"]) for c in done)
-        log.info("shard %d of %d: %d sequences in %s; merge the shards with python -m glmxai.xai.merge",
+        log.info("shard %d of %d: %d sequences in %s; merge the shards with python -m glmxai.jobs.merge",
                  shard, num_shards, n, job.out_dir)
         return {"shard": shard, "num_shards": num_shards, "chunks": chunk_ids, "n_sequences": n,
                 "seconds_per_sequence": seconds / n if n else 0.0}
