@@ -18,9 +18,9 @@ from pathlib import Path
 
 import torch
 
-from glmxai.analysis.ground_truth import mask_metrics, summarize_masks
 from glmxai.explain_runs import load_run
 from glmxai.jobs.explain import run as explain
+from glmxai.stats import mask_metrics, summarize_masks
 
 from common import compose, print_table, quiet_logs
 

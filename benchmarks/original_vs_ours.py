@@ -47,10 +47,10 @@ import numpy as np
 import torch
 from lime.lime_text import LimeTextExplainer
 
-from glmxai.analysis.ground_truth import mask_metrics, summarize_masks
 from glmxai.explain_runs import load_run
 from glmxai.jobs.explain import prepare, torch_threads
 from glmxai.jobs.explain import run as explain
+from glmxai.stats import mask_metrics, summarize_masks
 
 from common import compose, print_table, quick_checkpoint, quiet_logs
 

@@ -5,6 +5,7 @@ import pytest
 
 from glmxai.analysis import audit
 from glmxai.analysis import derived_pairs as related
+from glmxai.report import adjust_pvalues
 
 L, CHUNK = 300, 15
 
@@ -67,12 +68,14 @@ def test_enrichment_separates_informative_from_uninformative_motifs():
     labels = np.array([1] * 200 + [0] * 200)
     present = pd.DataFrame({"informative": np.r_[rng.random(200) < 0.6, rng.random(200) < 0.1],
                             "uninformative": rng.random(400) < 0.3})
-    table = audit.motif_enrichment(present, labels).set_index("motif")
+    table = audit.motif_enrichment(present, labels)
+    assert adjust_pvalues([(table, ["fisher_p"])]) == 2
+    table = table.set_index("motif")
     good, bad = table.loc["informative"], table.loc["uninformative"]
-    assert good["odds_ratio"] > 5 and good["fisher_p_bonferroni"] < 1e-10
+    assert good["odds_ratio"] > 5 and good["fisher_p_adj"] < 1e-10
     assert good["or_ci_low"] > 1 and good["balanced_accuracy"] > 0.7
-    assert "enriched in promoters" in good["verdict"]
-    assert bad["fisher_p_bonferroni"] > 0.05 and "cannot separate" in bad["verdict"]
+    assert "enriched in promoters" in audit.verdict(good.to_dict() | {"motif": "informative"})
+    assert bad["fisher_p_adj"] > 0.05 and "cannot separate" in audit.verdict(bad.to_dict() | {"motif": "x"})
     assert good["rate_promoter"] == present["informative"][:200].mean()
 
 

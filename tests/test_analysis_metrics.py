@@ -4,11 +4,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from glmxai.analysis import agreement, faithfulness, ground_truth
+from glmxai.analysis import agreement, faithfulness
 from glmxai.analysis.kmer_tables import kmer_tables, motif_share_of_top, top_windows
 from glmxai.analysis.motif_attribution import hit_vs_control, positional_profile, summarize_hits
 from glmxai.data.encoding import to_codes
-from glmxai.predictor import CachedPredictor, BatchedPredictor
+from glmxai.predictor import BatchedPredictor, CachedPredictor
+from glmxai.stats import mask_metrics, summarize_masks
 
 
 def test_agreement_known_answers():
@@ -119,11 +120,11 @@ def test_ground_truth_metrics():
     scores = rng.normal(0, 0.1, (3, 50))
     scores[0, 10:16] += 5  # perfect
     scores[1, 10:16] -= 5  # large |score| but pushing away from promoter
-    table = ground_truth.mask_metrics(scores, masks, np.array([1, 1, 0]), np.array([0.9, 0.2, 0.1]))
+    table = mask_metrics(scores, masks, np.array([1, 1, 0]), np.array([0.9, 0.2, 0.1]))
     assert list(table["row"]) == [0, 1]  # empty mask skipped
     assert table["auroc"].tolist() == [1.0, 1.0] and table["auprc"].tolist() == [1.0, 1.0]
     assert table["auroc_signed"].tolist() == [1.0, 0.0]
-    summary = ground_truth.summarize_masks(table)
+    summary = summarize_masks(table)
     assert summary["n_correct"] == 1 and summary["prevalence_mean"] == pytest.approx(6 / 50)
 
 

@@ -27,7 +27,7 @@ from glmxai.probes import figures
 from glmxai.probes.backgrounds import draw_backgrounds, position_profile
 from glmxai.probes.job import ProbeInputError, token_counter, token_frame
 from glmxai.probes.patterns import Pattern, build_patterns, core_positions, iupac_matrix, pattern_hits, variants
-from glmxai.probes.section import _frame_average, insertion_tables, position_tables, spacing_tables
+from glmxai.probes.tables import _frame_average, insertion_tables, position_tables, spacing_tables
 from glmxai.probes.statistics import cell_statistics, mean_ci, peak_interval
 
 from conftest import REPO_ROOT, compose_config

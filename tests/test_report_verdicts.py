@@ -10,7 +10,8 @@ from scipy import stats
 from glmxai import figures
 from glmxai.analysis.kmer_tables import flag_counts, kmer_findings, kmer_tables
 from glmxai.analysis.motif_attribution import attribution_verdict, observed_positions, summarize_hits
-from glmxai.report import Report, bh_adjust, fmt, fmt_p, fmt_signed
+from glmxai.report import Report, adjust_pvalues, fmt, fmt_p, fmt_signed
+from glmxai.stats import bh_adjust
 
 # Benjamini & Hochberg (1995), section 4.1: 15 p-values; at q = 0.05 the first four are rejected.
 BH_1995 = [0.0001, 0.0004, 0.0019, 0.0095, 0.0201, 0.0278, 0.0298, 0.0344, 0.0459, 0.3240, 0.4262, 0.5719, 0.6528,
@@ -40,13 +41,20 @@ def test_benjamini_hochberg_matches_known_values_and_the_definition():
 
 
 def test_report_adjusts_every_table_together(tmp_path):
-    """Two tables, three tests: each adjusted p counts all three, whatever table it is in."""
-    report = Report(tmp_path, "t")
-    report.table("a", pd.DataFrame({"x": [1, 2], "fisher_p": [0.01, 0.04]}), "first")
-    report.table("b", pd.DataFrame({"x": [3, 4], "ttest_p": [0.03, np.nan]}), "second")
+    """Two tables, three tests: each adjusted p counts all three, whatever table it is in; the
+    report refuses a table of tests that was not adjusted, and a second adjustment."""
+    a = pd.DataFrame({"x": [1, 2], "fisher_p": [0.01, 0.04]})
+    b = pd.DataFrame({"x": [3, 4], "ttest_p": [0.03, np.nan]})
+    report = Report(tmp_path, "t", n_tests=adjust_pvalues([(a, None), (b, ["ttest_p"])]))
+    with pytest.raises(ValueError, match=r"p-values \['wilcoxon_p'\] were not adjusted"):
+        report.table("late", pd.DataFrame({"wilcoxon_p": [0.2]}), "a test after the adjustment")
+    with pytest.raises(ValueError, match="adjusted before"):
+        adjust_pvalues([(a, None)])
+    report.table("a", a, "first")
+    report.table("b", b, "second")
     report.table("c", pd.DataFrame({"pvalue": [0.5]}), "a match score, not a test", pvalues=[])
     report.write()
-    assert report.n_tests == 3
+    assert report.n_tests == 3 and "3 tests in this report" in (tmp_path / "report.html").read_text()
     np.testing.assert_allclose(report.tables["a"]["fisher_p_adj"], [0.03, 0.04])
     np.testing.assert_allclose(report.tables["b"]["ttest_p_adj"], [0.04, np.nan])
     assert list(report.tables["a"].columns) == ["x", "fisher_p", "fisher_p_adj"]  # beside the raw p
@@ -111,18 +119,17 @@ def test_kmer_minimum_count_keeps_a_two_count_row_out_of_the_verdicts(tmp_path):
     scores[:2, 60:66] += 3.0
     labels = np.r_[np.ones(20, int), np.zeros(20, int)]
     _, top = kmer_tables(seqs, scores, labels, k=6, top=2, n_top_kmers=5)
-    report = Report(tmp_path, "k-mers")
-    report.table("top_kmers", flag_counts(top.assign(run="toy/ism"), "n_top_positive", 5), "top k-mers")
-    report.adjust_pvalues()
-    table = report.tables["top_kmers"].set_index(["label", "kmer"])
+    top_kmers = flag_counts(top.assign(run="toy/ism"), "n_top_positive", 5)
+    adjust_pvalues([(top_kmers, None)])
+    table = top_kmers.set_index(["label", "kmer"])
     rare = table.loc[(1, "GGGGGG")]
     assert rare["n_top_positive"] == 2 and rare["n_occurrences"] == 2 and rare["fisher_p_adj"] < 0.05
     assert not rare["finding"] and rare["flag"] == "count < 5: not a finding"
     assert table.loc[(1, "TATAAA"), "finding"]
-    sentences = kmer_findings(report.tables["top_kmers"], min_count=5)
+    sentences = kmer_findings(top_kmers, min_count=5)
     assert any("TATAAA" in s for s in sentences) and not any("GGGGGG" in s for s in sentences)
     assert "not a finding" in sentences[0]  # the flagged row is accounted for, not silently dropped
-    assert any("GGGGGG" in s for s in kmer_findings(report.tables["top_kmers"], min_count=2))  # the count decides
+    assert any("GGGGGG" in s for s in kmer_findings(top_kmers, min_count=2))  # the count decides
 
 
 def test_plain_number_formatting():

@@ -2,11 +2,12 @@
 base64 PNG), ``tables/<name>.csv`` and ``figures/<name>.png`` (``glmxai.wandb_log`` logs them to W&B).
 
 Every test p-value of a report is adjusted once, over all the tests of the report
-(Benjamini-Hochberg): a table's p-value columns (by default every column whose name ends in
-``_p``) each get a ``<column>_adj`` column beside them when the report is written. Sentences and
-tables that depend on adjusted p-values are given as functions (``findings(callable)``,
-``later``) and evaluated then, in their place on the page. Numbers in text and tables go
-through ``fmt``: plain numbers, never numpy reprs, ``None`` or tuples.
+(Benjamini-Hochberg), before any section is written: the sections first build their tables of
+tests, ``adjust_pvalues`` gives each p-value column (by default every column whose name ends in
+``_p``) a ``<column>_adj`` column beside it, and only then are the sections written, their
+sentences and summaries read from the adjusted tables. ``Report.table`` refuses a table whose
+p-values were not adjusted. Numbers in text and tables go through ``fmt``: plain numbers, never
+numpy reprs, ``None`` or tuples.
 """
 from __future__ import annotations
 
@@ -14,15 +15,15 @@ import base64
 import html
 import logging
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from glmxai.io import atomic_path, write_bytes_atomic
+from glmxai.stats import bh_adjust
 
 log = logging.getLogger(__name__)
 
@@ -96,15 +97,32 @@ def fmt_p(value) -> str:
     return fmt(value, 2)
 
 
-def bh_adjust(pvalues) -> np.ndarray:
-    """Benjamini-Hochberg adjusted p-values (``scipy.stats.false_discovery_control``) of a
-    1-d array; NaN entries (no test) stay NaN and do not count as tests."""
-    p = np.asarray(pvalues, dtype=np.float64).ravel()
-    out = np.full(p.shape, np.nan)
-    tested = np.isfinite(p)
-    if tested.any():
-        out[tested] = stats.false_discovery_control(np.clip(p[tested], 0.0, 1.0), method="bh")
-    return out
+def pvalue_columns(frame: pd.DataFrame, pvalues: Sequence[str] | None = None) -> list[str]:
+    """The test p-value columns of a table: ``pvalues``, or every column whose name ends in ``_p``."""
+    columns = [c for c in frame.columns if str(c).endswith("_p")] if pvalues is None else list(pvalues)
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise ValueError(f"table has no p-value column(s) {missing}")
+    return columns
+
+
+def adjust_pvalues(tests: Sequence[tuple[pd.DataFrame, Sequence[str] | None]]) -> int:
+    """Benjamini-Hochberg over every p-value of every (table, p-value columns) of ``tests`` together
+    (NaN: no test); each p-value column gets ``<column>_adj`` right after it, in place. Returns the
+    number of tests."""
+    entries = [(frame, column) for frame, columns in tests for column in pvalue_columns(frame, columns)]
+    values = [pd.to_numeric(frame[c], errors="coerce").to_numpy(np.float64) for frame, c in entries]
+    pooled = np.concatenate(values) if values else np.empty(0)
+    adjusted = bh_adjust(pooled)
+    offset = 0
+    for (frame, column), raw in zip(entries, values):
+        if f"{column}_adj" in frame.columns:
+            raise ValueError(f"p-value column {column} was adjusted before: adjust every test of a report once")
+        frame.insert(frame.columns.get_loc(column) + 1, f"{column}_adj", adjusted[offset:offset + len(raw)])
+        offset += len(raw)
+    n_tests = int(np.isfinite(pooled).sum())
+    log.info("analyze: %d p-values adjusted together (Benjamini-Hochberg)", n_tests)
+    return n_tests
 
 
 @dataclass
@@ -112,28 +130,15 @@ class _Table:
     name: str
 
 
-@dataclass
-class _Findings:
-    sentences: list[str] | Callable[[], list[str]]
-    headline: bool
-    here: bool
-
-
-@dataclass
-class _Later:
-    build: Callable[[], None]
-
-
 class Report:
-    """Collects sections, tables, figures, findings and what was not analyzed; ``write``
-    adjusts the p-values, evaluates what was deferred and renders ``report.html``.
+    """Collects sections, tables, figures, findings and what was not analyzed, in page order, and
+    renders ``report.html`` (``write``). ``n_tests``: the number of p-values adjusted together
+    (``adjust_pvalues``, before any table of tests is added); ``headline``: the sentences of
+    "What the evidence supports" in page order; ``skipped``: the ``{"what", "why"}`` items of
+    "What was not analyzed and why"."""
 
-    After ``write``: ``tables`` hold the adjusted ``<p>_adj`` columns, ``headline`` the
-    sentences of "What the evidence supports" in page order, ``skipped`` the
-    ``{"what", "why"}`` items of "What was not analyzed and why", ``n_tests`` the number of
-    p-values adjusted together."""
-
-    def __init__(self, out_dir: str | Path, title: str, alpha: float = 0.05, collapse_rows: int = 1000):
+    def __init__(self, out_dir: str | Path, title: str, alpha: float = 0.05, collapse_rows: int = 1000,
+                 n_tests: int = 0):
         self.out_dir = Path(out_dir)
         self.title = title
         self.alpha = alpha
@@ -145,8 +150,7 @@ class Report:
         self.headline: list[str] = []
         self.skipped: list[dict[str, str]] = []
         self.pvalue_columns: dict[str, list[str]] = {}
-        self.n_tests = 0
-        self._adjusted = False
+        self.n_tests = n_tests
 
     def section(self, title: str, intro: str | None = None) -> None:
         self.parts.append(f"<h2>{html.escape(title)}</h2>")
@@ -162,18 +166,14 @@ class Report:
         items = "".join(f"<li>{html.escape(s)}</li>" for s in sentences)
         return f"<div class='{kind}'><ul>{items}</ul></div>"
 
-    def findings(self, sentences: list[str] | Callable[[], list[str]], headline: bool = False,
-                 here: bool = True) -> None:
+    def findings(self, sentences: list[str], headline: bool = False, here: bool = True) -> None:
         """Plain statements of what the evidence supports, here (unless not ``here``) and at the
-        top if ``headline``. A callable is called when the report is written, after the
-        p-values are adjusted (sentences that state adjusted p-values)."""
-        self.parts.append(_Findings(sentences, headline, here))
-
-    def later(self, build: Callable[[], None]) -> None:
-        """Call ``build`` when the report is written, after the p-values are adjusted; the
-        sections, tables, findings and figures it adds take this place on the page. Tables it
-        adds must not bring new p-values (pass ``pvalues=[]``)."""
-        self.parts.append(_Later(build))
+        top if ``headline``."""
+        sentences = list(sentences)
+        if sentences and here:
+            self.parts.append(self._box(sentences))
+        if headline:
+            self.headline += sentences
 
     def skip(self, what: str, why: str) -> None:
         """An item of "What was not analyzed and why"."""
@@ -181,17 +181,20 @@ class Report:
 
     def table(self, name: str, frame: pd.DataFrame, caption: str, pvalues: Sequence[str] | None = None) -> None:
         """Add table ``name``: shown complete (scrolling), written to ``tables/<name>.csv`` by
-        ``write``. ``pvalues``: its columns of test p-values, adjusted with every other test
-        of the report (default: the columns whose name ends in ``_p``)."""
+        ``write``. ``pvalues``: its columns of test p-values (default: the columns whose name
+        ends in ``_p``), which ``adjust_pvalues`` must have adjusted with every other test of the
+        report before."""
         if name in self.tables:
             raise ValueError(f"table {name!r} added twice")
         frame = frame.reset_index(drop=True)
-        columns = [c for c in frame.columns if str(c).endswith("_p")] if pvalues is None else list(pvalues)
-        missing = [c for c in columns if c not in frame.columns]
-        if missing:
-            raise ValueError(f"table {name!r} has no p-value column(s) {missing}")
-        if columns and self._adjusted:
-            raise ValueError(f"table {name!r} brings p-values after they were adjusted; add it before write()")
+        try:
+            columns = pvalue_columns(frame, pvalues)
+        except ValueError as error:
+            raise ValueError(f"table {name!r}: {error}") from None
+        unadjusted = [c for c in columns if f"{c}_adj" not in frame.columns]
+        if unadjusted:
+            raise ValueError(f"table {name!r}: p-values {unadjusted} were not adjusted; build the section's tables "
+                             "of tests first and adjust_pvalues over all of them before writing any section")
         self.tables[name] = frame
         self.captions[name] = caption
         if columns:
@@ -210,28 +213,6 @@ class Report:
         encoded = base64.b64encode(path.read_bytes()).decode()
         self.parts.append(f"<figure><img alt='{html.escape(name)}' src='data:image/png;base64,{encoded}'><figcaption>"
                           f"<b>Figure {html.escape(name)}.</b> {html.escape(caption)}</figcaption></figure>")
-
-    def adjust_pvalues(self) -> None:
-        """Benjamini-Hochberg over every p-value of every table (NaN: no test); each p-value
-        column gets ``<column>_adj`` right after it. Done once, by ``write``."""
-        if self._adjusted:
-            return
-        entries = [(name, column) for name, columns in self.pvalue_columns.items() for column in columns]
-        values = [pd.to_numeric(self.tables[n][c], errors="coerce").to_numpy(np.float64) for n, c in entries]
-        pooled = np.concatenate(values) if values else np.empty(0)
-        adjusted = bh_adjust(pooled)
-        self.n_tests = int(np.isfinite(pooled).sum())
-        offset = 0
-        for (name, column), raw in zip(entries, values):
-            frame = self.tables[name]
-            frame.insert(frame.columns.get_loc(column) + 1, f"{column}_adj", adjusted[offset:offset + len(raw)])
-            offset += len(raw)
-        self._adjusted = True
-        log.info("analyze: %d p-values adjusted together (Benjamini-Hochberg)", self.n_tests)
-
-    def adjusted_p(self, name: str, column: str = "p") -> pd.Series:
-        """The adjusted p-values of ``column`` of table ``name`` (after ``adjust_pvalues``)."""
-        return self.tables[name][f"{column}_adj"]
 
     def _table_html(self, name: str) -> str:
         frame = self.tables[name]
@@ -253,40 +234,20 @@ class Report:
             block = f"<details><summary>Show all {n:,} rows (or open {html.escape(csv)})</summary>{block}</details>"
         return caption + block
 
-    def _render(self, parts: list, body: list[str], headline: list[str]) -> None:
-        for part in parts:
-            if isinstance(part, str):
-                body.append(part)
-            elif isinstance(part, _Table):
+    def write(self) -> Path:
+        """Render ``report.html`` atomically (with every table's CSV) and return its path."""
+        log.info("analyze: writing the report")
+        body: list[str] = []
+        for part in self.parts:
+            if isinstance(part, _Table):
                 write_bytes_atomic(self.tables[part.name].to_csv(index=False).encode(),
                                    self.out_dir / "tables" / f"{part.name}.csv")
                 body.append(self._table_html(part.name))
-            elif isinstance(part, _Findings):
-                sentences = part.sentences() if callable(part.sentences) else list(part.sentences)
-                if sentences and part.here:
-                    body.append(self._box(sentences))
-                if part.headline:
-                    headline += sentences
-            elif isinstance(part, _Later):
-                saved, self.parts = self.parts, []
-                try:
-                    part.build()
-                finally:
-                    added, self.parts = self.parts, saved
-                self._render(added, body, headline)
-
-    def write(self) -> Path:
-        """Adjust the p-values, evaluate what was deferred, render ``report.html`` atomically
-        (with every table's CSV) and return its path."""
-        log.info("analyze: writing the report")
-        self.adjust_pvalues()
-        body: list[str] = []
-        headline: list[str] = []
-        self._render(self.parts, body, headline)
-        self.headline = headline
+            else:
+                body.append(part)
         top = []
-        if headline:
-            top.append(f"<h2>What the evidence supports</h2>{self._box(headline)}")
+        if self.headline:
+            top.append(f"<h2>What the evidence supports</h2>{self._box(self.headline)}")
         top.append(f"<p class='note'>{html.escape(self.tests_note())}</p>")
         if self.skipped:
             items = [f"{s['what']}: {s['why']}" for s in self.skipped]
@@ -299,7 +260,7 @@ class Report:
         return path
 
     def tests_note(self) -> str:
-        """How the p-values of the report were adjusted (after ``adjust_pvalues``)."""
+        """How the p-values of the report were adjusted."""
         return (f"P-values: {self.n_tests} tests in this report; every <name>_adj column is Benjamini-Hochberg "
                 f"adjusted over all of them, and verdicts call a difference at adjusted p < {fmt(self.alpha)}. "
                 "Means are of attribution scaled by the sequence's mean |attribution| unless said otherwise.")

@@ -79,21 +79,28 @@ def agreement_matrix(pairs: pd.DataFrame, names: Sequence[str], column: str) -> 
     return matrix
 
 
-def agreement_section(report: Report, runs: list[ExplainRun], options: DictConfig) -> dict[str, dict]:
-    """Agreement of every pair of runs on their shared sequences (options: ``cfg.agreement``).
-    Returns per run name ``mean_spearman_with_others`` (empty with fewer than two runs or no
-    shared sequences)."""
+def agreement_of_runs(runs: list[ExplainRun], options: DictConfig) -> pd.DataFrame | None:
+    """``pairwise_agreement`` of every pair of runs on their shared sequences (options:
+    ``cfg.agreement``); None with fewer than two runs."""
     if len(runs) < 2:
+        return None
+    log.info("analyze: agreement between %d runs", len(runs))
+    keys = [np.array([f"{r.data_key}#{i}" for i in r.index]) for r in runs]
+    return pairwise_agreement([r.name for r in runs], [r.scores for r in runs], keys, options.k, options.absolute)
+
+
+def agreement_section(report: Report, runs: list[ExplainRun], pairs: pd.DataFrame | None,
+                      options: DictConfig) -> dict[str, dict]:
+    """Write the agreement of the runs (``agreement_of_runs``). Returns per run name
+    ``mean_spearman_with_others`` (empty with fewer than two runs or no shared sequences)."""
+    if pairs is None:
         report.skip("agreement between runs", f"{len(runs)} run: agreement needs two")
         return {}
-    log.info("analyze: agreement between %d runs", len(runs))
     k = options.k
     report.section("Agreement between methods and models",
                    f"Per-sequence Spearman correlation and top-{k} position overlap "
                    f"({'|attribution|' if options.absolute else 'attribution'}), on shared sequences.")
     names = [r.name for r in runs]
-    keys = [np.array([f"{r.data_key}#{i}" for i in r.index]) for r in runs]
-    pairs = pairwise_agreement(names, [r.scores for r in runs], keys, k, options.absolute)
     if pairs.empty:
         report.findings(["No two runs share sequences; agreement not computed."])
         report.skip("agreement between runs", "no two runs explained the same sequences")

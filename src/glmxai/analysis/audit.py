@@ -1,17 +1,19 @@
 """Dataset audit: does a motif separate the classes, and are negatives derived from positives?
 
 - ``motif_enrichment``: per motif, presence by label, odds ratio with 95% CI (conditional
-  MLE, ``scipy.stats.contingency.odds_ratio``), Fisher's exact test (two-sided,
-  Bonferroni-adjusted over motifs), and the balanced accuracy of the rule "motif present
+  MLE, ``scipy.stats.contingency.odds_ratio``), Fisher's exact test (two-sided; adjusted with
+  every other test of the report), and the balanced accuracy of the rule "motif present
   -> promoter", which says directly how well the motif alone could separate the classes.
 - ``position_histogram``: hit positions relative to the TSS by label, in bins.
-- ``audit_section``: both for every split of a data set, with the related pairs of
-  ``derived_pairs`` (negatives derived from promoters) and how many cross the splits.
+- ``audit_tables`` reads every split of a data set, scans it and tests each motif;
+  ``audit_section`` writes them (after the report's p-values are adjusted) with the related
+  pairs of ``derived_pairs`` (negatives derived from promoters) and how many cross the splits.
 """
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -34,10 +36,10 @@ log = logging.getLogger(__name__)
 CONDITIONAL_OR_MAX_N = 10_000
 
 
-def motif_enrichment(present: pd.DataFrame, labels: np.ndarray, alpha: float = 0.05) -> pd.DataFrame:
+def motif_enrichment(present: pd.DataFrame, labels: np.ndarray) -> pd.DataFrame:
     """present: (N, motifs) bool; labels: (N,) 0/1. One row per motif with counts, rates,
     odds ratio (+CI; ``or_kind``: conditional MLE up to ``CONDITIONAL_OR_MAX_N`` sequences, the
-    sample odds ratio beyond), Fisher p (raw and Bonferroni), balanced accuracy and a verdict."""
+    sample odds ratio beyond), Fisher p and balanced accuracy."""
     labels = np.asarray(labels).astype(bool)
     n_pos, n_neg = int(labels.sum()), int((~labels).sum())
     kind = "conditional" if n_pos + n_neg <= CONDITIONAL_OR_MAX_N else "sample"
@@ -55,23 +57,16 @@ def motif_enrichment(present: pd.DataFrame, labels: np.ndarray, alpha: float = 0
                      "odds_ratio": float(odds.statistic), "or_ci_low": float(ci.low), "or_ci_high": float(ci.high),
                      "or_kind": kind,
                      "fisher_p": p, "balanced_accuracy": 0.5 * (a / max(n_pos, 1) + 1 - b / max(n_neg, 1))})
-    out = pd.DataFrame(rows)
-    if out.empty:
-        return out
-    out["fisher_p_bonferroni"] = np.minimum(out["fisher_p"] * len(out), 1.0)
-    out["verdict"] = [verdict(r, alpha) for r in out.to_dict("records")]
-    return out
+    return pd.DataFrame(rows)
 
 
-def verdict(row: Mapping, alpha: float = 0.05, p_column: str = "fisher_p_bonferroni") -> str:
+def verdict(row: Mapping, alpha: float = 0.05) -> str:
     """A plain sentence on whether the motif can separate the classes, on the Fisher test's
-    ``p_column`` (Bonferroni over motifs by default; the report uses its report-wide
-    Benjamini-Hochberg ``fisher_p_adj``)."""
-    p = row[p_column]
-    how = "Bonferroni over motifs" if p_column == "fisher_p_bonferroni" else "adjusted"
+    adjusted p-value (``fisher_p_adj``)."""
+    p = row["fisher_p_adj"]
     rates = (f"present in {fmt(100 * row['rate_promoter'], 3)}% of promoters vs "
              f"{fmt(100 * row['rate_nonpromoter'], 3)}% of non-promoters (OR {fmt(row['odds_ratio'], 3)}, 95% CI "
-             f"{fmt(row['or_ci_low'], 3)} to {fmt(row['or_ci_high'], 3)}; Fisher p = {fmt_p(p)}, {how})")
+             f"{fmt(row['or_ci_low'], 3)} to {fmt(row['or_ci_high'], 3)}; Fisher p = {fmt_p(p)}, adjusted)")
     bacc = row["balanced_accuracy"]
     if not p < alpha:
         return f"{row['motif']}: not associated with the label: {rates}; it cannot separate the classes."
@@ -113,11 +108,31 @@ def split_tables(datamodule) -> tuple[list[str], np.ndarray, np.ndarray]:
     return sequences, np.concatenate(labels), np.asarray(splits)
 
 
-def audit_section(report: Report, data: AuditData, motifs: Sequence[Motif], options: DictConfig,
-                  tata: str) -> dict:
-    """Motif enrichment, position histograms, derived negatives and split leakage of
-    ``data``; returns the audit's summary (``skipped`` with the reason when nothing is
-    audited). options: ``cfg.audit``; tata: the motif whose verdicts go to the headline."""
+@dataclass
+class AuditTables:
+    """What the audit computed before any section is written: the audited ``data`` (its
+    ``datamodule`` None when nothing is audited, with the reason), the sequences with their
+    ``labels`` (N,) and ``splits`` (N,), the motif ``hits`` and the tests of each motif's presence
+    anywhere (``enrichment``) and in its expected window (``windowed``)."""
+
+    data: AuditData
+    sequences: list[str] = field(default_factory=list)
+    labels: np.ndarray | None = None
+    splits: np.ndarray | None = None
+    hits: pd.DataFrame | None = None
+    enrichment: pd.DataFrame | None = None
+    windowed: pd.DataFrame | None = None
+
+    @property
+    def tests(self) -> list[tuple[pd.DataFrame, list[str]]]:
+        """The tables of tests, for the report-wide adjustment."""
+        return [(t, ["fisher_p"]) for t in (self.enrichment, self.windowed) if t is not None and not t.empty]
+
+
+def audit_tables(data: AuditData, motifs: Sequence[Motif]) -> AuditTables:
+    """Read every split of ``data``, scan it for ``motifs`` and test each motif's presence
+    against the label. Data that cannot be read is an error when named explicitly
+    (``data.explicit``), else left unaudited with the reason."""
     if data.datamodule is not None:
         log.info("analyze: audit of %s, from %s", data.datamodule.describe(), data.source)
         try:
@@ -129,42 +144,47 @@ def audit_section(report: Report, data: AuditData, motifs: Sequence[Motif], opti
                                                 "to audit a copy of it")
     if data.datamodule is None:
         log.info("analyze: no dataset audit: %s", data.reason)
+        return AuditTables(data)
+    hits = scan(sequences, motifs, tss=int(data.datamodule.tss))
+    return AuditTables(data, sequences, labels, splits, hits,
+                       motif_enrichment(presence(hits, len(sequences), motifs), labels),
+                       motif_enrichment(presence(hits, len(sequences), motifs, windowed=True), labels))
+
+
+def audit_section(report: Report, audit: AuditTables, options: DictConfig, tata: str) -> dict:
+    """Write the audit (its tests adjusted): motif enrichment, position histograms, derived
+    negatives and split leakage; returns the audit's summary (``skipped`` with the reason when
+    nothing is audited). options: ``cfg.audit``; tata: the motif whose verdicts go to the headline."""
+    data = audit.data
+    if data.datamodule is None:
         report.skip("dataset audit", data.reason)
         return {"skipped": data.reason}
+    sequences, labels, splits, hits = audit.sequences, audit.labels, audit.splits, audit.hits
     name, tss = data.datamodule.describe(), int(data.datamodule.tss)
     split_counts = pd.Series(splits).value_counts()
     report.section(f"Dataset audit: {name}",
                    f"{fmt(len(sequences))} sequences ({fmt(int(labels.sum()))} promoters) over splits "
                    f"{', '.join(f'{k} {fmt(int(v))}' for k, v in split_counts.items())}; data from {data.source}, "
                    f"TSS at index {tss}.")
-    hits = scan(sequences, motifs, tss=tss)
-    enrichment = motif_enrichment(presence(hits, len(sequences), motifs), labels, options.alpha)
-    windowed = motif_enrichment(presence(hits, len(sequences), motifs, windowed=True), labels, options.alpha)
-    alpha = report.alpha
-
-    def verdicts(headline: bool) -> list[str]:
-        out = [verdict(r, alpha, "fisher_p_adj") for r in report.tables["audit_motif_enrichment"].to_dict("records")]
-        if "audit_motif_enrichment_in_window" in report.tables:
-            out += [f"(in its expected window) {verdict(r, alpha, 'fisher_p_adj')}"
-                    for r in report.tables["audit_motif_enrichment_in_window"].to_dict("records")]
-        return [v for v in out if tata in v] if headline else out
-
-    report.findings(lambda: verdicts(False))
-    report.findings(lambda: verdicts(True), headline=True, here=False)
-    report.table("audit_motif_enrichment", enrichment.drop(columns="verdict"),
+    verdicts = [verdict(r, report.alpha) for r in audit.enrichment.to_dict("records")]
+    if not audit.windowed.empty:
+        verdicts += [f"(in its expected window) {verdict(r, report.alpha)}" for r in audit.windowed.to_dict("records")]
+    report.findings(verdicts)
+    report.findings([v for v in verdicts if tata in v], headline=True, here=False)
+    report.table("audit_motif_enrichment", audit.enrichment,
                  "Presence of each motif anywhere in the sequence by label; odds ratio (95% CI; or_kind: conditional "
                  "MLE, or the sample odds ratio above 10,000 sequences), "
-                 "Fisher's exact test (two-sided; Bonferroni over motifs, and fisher_p_adj over the report), "
+                 "Fisher's exact test (two-sided; fisher_p_adj: adjusted over the report), "
                  "balanced accuracy of 'motif present -> promoter'.")
-    if not windowed.empty:
-        report.table("audit_motif_enrichment_in_window", windowed.drop(columns="verdict"),
-                      "The same for hits that start inside the motif's expected window relative to the TSS.")
+    if not audit.windowed.empty:
+        report.table("audit_motif_enrichment_in_window", audit.windowed,
+                     "The same for hits that start inside the motif's expected window relative to the TSS.")
     hist = position_histogram(hits, labels, options.bin_size, (-tss, len(sequences[0]) - tss))
     report.table("audit_position_histogram", hist, "Motif hits per sequence by start position bin and label.")
     report.figure("audit_position_histograms", figures.position_histograms(hist),
                   "Where each motif's hits start relative to the TSS, per sequence of each label.")
     summary = {"data": name, "source": data.source, "tss": tss, "n": len(sequences),
-               "enrichment": enrichment.to_dict("records")}
+               "enrichment": audit.enrichment.to_dict("records")}
     if len({len(s) for s in sequences}) != 1:
         report.skip("derived-pair detection", "the audited sequences differ in length (pairs are found by aligned "
                                               "chunks)")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -80,14 +81,25 @@ def agreement_by_run(pairs: pd.DataFrame, runs: Sequence[ExplainRun]) -> pd.Data
     return pd.DataFrame(rows)
 
 
-def run_comparison(report: Report, runs: Sequence[ExplainRun], tata: str, alpha: float) -> pd.DataFrame:
+@dataclass
+class SectionTables:
+    """The tables of the other sections that the comparison reads (None: not analysed):
+    ``attribution`` (adjusted ``attribution_tests``), ``faithfulness`` (adjusted areas),
+    ``agreement`` (pairs) and ``ground_truth``."""
+
+    attribution: pd.DataFrame | None = None
+    faithfulness: pd.DataFrame | None = None
+    agreement: pd.DataFrame | None = None
+    ground_truth: pd.DataFrame | None = None
+
+
+def run_comparison(tables: SectionTables, runs: Sequence[ExplainRun], tata: str, alpha: float) -> pd.DataFrame:
     """Per run: model, method, sequences, accuracy, the TATA test, faithfulness gains with
-    adjusted p, agreement with the other runs, ground-truth AUROC (what the report has)."""
+    adjusted p, agreement with the other runs, ground-truth AUROC (what was analysed)."""
     out = pd.DataFrame([{"run": r.name, "model": r.model, "method": r.method, "sequences": len(r.sequences),
                          "accuracy": float(((r.probs >= 0.5) == (r.labels == 1)).mean())} for r in runs])
-    tables = report.tables
-    if "motif_attribution" in tables:
-        t = tables["motif_attribution"]
+    if tables.attribution is not None:
+        t = tables.attribution
         t = t[(t["group"] == "all") & (t["motif"] == tata)]
         tata_part = pd.DataFrame({"run": t["run"], "tata_hits": t["hits"], "tata_mean_diff": t["mean_diff"],
                                   "tata_ratio": t["ratio"], "tata_direction": [direction(r, alpha) for r in
@@ -95,17 +107,17 @@ def run_comparison(report: Report, runs: Sequence[ExplainRun], tata: str, alpha:
                                   "tata_p_adj": t["ttest_p_adj"]})
         out = out.merge(tata_part, on="run", how="left")
         out["tata_direction"] = out["tata_direction"].fillna("no hits")
-    if "faithfulness" in tables:
-        f = tables["faithfulness"]
+    if tables.faithfulness is not None and len(tables.faithfulness):
+        f = tables.faithfulness
         out = out.merge(pd.DataFrame({"run": f["run"], "faithfulness_sequences": f["n"],
                                       "deletion_gain": f["deletion_aoc_gain"],
                                       "deletion_p_adj": f["deletion_aoc_ttest_p_adj"],
                                       "insertion_gain": f["insertion_auc_gain"],
                                       "insertion_p_adj": f["insertion_auc_ttest_p_adj"]}), on="run", how="left")
-    if "agreement_pairs" in tables:
-        out = out.merge(agreement_by_run(tables["agreement_pairs"], runs), on="run", how="left")
-    if "ground_truth" in tables:
-        g = tables["ground_truth"]
+    if tables.agreement is not None and len(tables.agreement):
+        out = out.merge(agreement_by_run(tables.agreement, runs), on="run", how="left")
+    if tables.ground_truth is not None and len(tables.ground_truth):
+        g = tables.ground_truth
         out = out.merge(pd.DataFrame({"run": g["run"], "ground_truth_auroc": g["auroc_mean"]}), on="run", how="left")
     return out
 
@@ -128,46 +140,43 @@ def motif_counts(long: pd.DataFrame) -> list[str]:
     return sentences
 
 
-def comparison_section(report: Report, runs: list[ExplainRun], motifs: Sequence[str], tata: str) -> None:
-    """The comparison section, built when the report is written (after the other sections
-    have added their tables and the p-values are adjusted)."""
+def comparison_section(report: Report, runs: list[ExplainRun], motifs: Sequence[str], tata: str,
+                       tables: SectionTables) -> None:
+    """The comparison of models and methods, from the other sections' tables (adjusted)."""
     alpha = report.alpha
-
-    def build() -> None:
-        log.info("analyze: comparison of %d runs", len(runs))
-        report.section("Comparison of models and methods",
-                       "Side by side, from the tables of the sections below. Attribution at motifs: mean scaled "
-                       "attribution inside the motif's hits minus matched windows of the same sequences (mean "
-                       "difference, 95% CI, ratio of the means), direction at Benjamini-Hochberg adjusted p < "
-                       f"{fmt(alpha)} (paired t-test). Per run: the {tata} test, faithfulness gains over random "
-                       "order, agreement with the other runs (top-k overlap, Spearman) and ground-truth AUROC.")
-        if "motif_attribution" in report.tables:
-            long = motif_comparison(report.tables["motif_attribution"], runs, motifs, alpha)
-            report.findings(motif_counts(long))
-            report.table("comparison_motif_matrix", motif_matrix(long),
-                         "Per motif and model, a column per method: direction, mean difference inside - control, "
-                         "adjusted p.", pvalues=[])
-            tested = long["direction"].isin(["higher", "lower", "not distinguishable"])
-            grid = long.assign(effect=long["mean_diff"].where(tested), sig=long["direction"].isin(["higher", "lower"]),
-                               note=np.where(long["hits"] > 0, long["hits"].map(lambda h: f"{fmt(h)} hits"),
-                                             "no hits"))
-            shape = {"index": list(dict.fromkeys(long["motif"])), "columns": [r.name for r in runs]}
-            effects, significant, notes = (grid.pivot(index="motif", columns="run", values=v).reindex(**shape)
-                                           for v in ("effect", "sig", "note"))
-            report.figure("comparison_motif_attribution", figures.effect_heatmap(
-                effects.astype(float), significant.fillna(False), notes.fillna(""),
-                "attribution inside motif hits - matched windows (mean scaled attribution)"),
-                f"Mean difference per motif (rows) and run (columns); * adjusted p < {fmt(alpha)}; blank: not "
-                "tested (fewer than 5 hits, their number in grey).")
-            report.table("comparison_motif_attribution", long,
-                         "One row per motif x model x method (all hits): means inside and in matched windows, mean "
-                         "difference with 95% CI, ratio of the means, direction and adjusted p of the paired t-test.",
-                         pvalues=[])
-        report.table("comparison_runs", run_comparison(report, runs, tata, alpha),
-                     f"Per run: the {tata} test, faithfulness gains over random order (mean per-sequence "
-                     "difference of the areas) with adjusted p, agreement (mean top-k overlap with the other "
-                     "methods of the model and with the same method on other models; mean Spearman with every "
-                     "other run), ground-truth AUROC. Empty: not analysed (see What was not analyzed and why).",
+    log.info("analyze: comparison of %d runs", len(runs))
+    report.section("Comparison of models and methods",
+                   "Side by side, from the tables of the sections below. Attribution at motifs: mean scaled "
+                   "attribution inside the motif's hits minus matched windows of the same sequences (mean "
+                   "difference, 95% CI, ratio of the means), direction at Benjamini-Hochberg adjusted p < "
+                   f"{fmt(alpha)} (paired t-test). Per run: the {tata} test, faithfulness gains over random "
+                   "order, agreement with the other runs (top-k overlap, Spearman) and ground-truth AUROC.")
+    if tables.attribution is not None:
+        long = motif_comparison(tables.attribution, runs, motifs, alpha)
+        report.findings(motif_counts(long))
+        report.table("comparison_motif_matrix", motif_matrix(long),
+                     "Per motif and model, a column per method: direction, mean difference inside - control, "
+                     "adjusted p.", pvalues=[])
+        tested = long["direction"].isin(["higher", "lower", "not distinguishable"])
+        grid = long.assign(effect=long["mean_diff"].where(tested), sig=long["direction"].isin(["higher", "lower"]),
+                           note=np.where(long["hits"] > 0, long["hits"].map(lambda h: f"{fmt(h)} hits"),
+                                         "no hits"))
+        shape = {"index": list(dict.fromkeys(long["motif"])), "columns": [r.name for r in runs]}
+        effects, significant, notes = (grid.pivot(index="motif", columns="run", values=v).reindex(**shape)
+                                       for v in ("effect", "sig", "note"))
+        report.figure("comparison_motif_attribution", figures.effect_heatmap(
+            effects.astype(float), significant.fillna(False), notes.fillna(""),
+            "attribution inside motif hits - matched windows (mean scaled attribution)"),
+            f"Mean difference per motif (rows) and run (columns); * adjusted p < {fmt(alpha)}; blank: not "
+            "tested (fewer than 5 hits, their number in grey).")
+        report.table("comparison_motif_attribution", long,
+                     "One row per motif x model x method (all hits): means inside and in matched windows, mean "
+                     "difference with 95% CI, ratio of the means, direction and adjusted p of the paired t-test.",
                      pvalues=[])
+    report.table("comparison_runs", run_comparison(tables, runs, tata, alpha),
+                 f"Per run: the {tata} test, faithfulness gains over random order (mean per-sequence "
+                 "difference of the areas) with adjusted p, agreement (mean top-k overlap with the other "
+                 "methods of the model and with the same method on other models; mean Spearman with every "
+                 "other run), ground-truth AUROC. Empty: not analysed (see What was not analyzed and why).",
+                 pvalues=[])
 
-    report.later(build)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +28,7 @@ from glmxai import figures
 from glmxai.data.encoding import to_codes
 from glmxai.explain_runs import ExplainRun, checkpoint_problem
 from glmxai.report import Report, fmt, fmt_p, fmt_signed
+from glmxai.stats import DOWN, UNCLEAR, UNTESTED, UP, call
 
 log = logging.getLogger(__name__)
 Predict = Callable[[np.ndarray], np.ndarray]  # int codes (N, L) -> p(promoter) (N,)
@@ -123,37 +125,52 @@ def faithfulness_verdict(row: dict, alpha: float = 0.05) -> str:
     """A sentence on one run's faithfulness from its table row (with ``*_ttest_p_adj``):
     the deletion and insertion gains over random order, their direction and adjusted p."""
     parts = []
+    words = {UP: "above random order", DOWN: "below random order", UNCLEAR: "not distinguishable from random order",
+             UNTESTED: "not tested"}
     for col, what in (("deletion_aoc", "deletion AOC"), ("insertion_auc", "insertion AUC")):
         p = row.get(f"{col}_ttest_p_adj", np.nan)
         gain = row[f"{col}_gain"]
-        if not np.isfinite(p):
-            how = "not tested"
-        elif p >= alpha:
-            how = "not distinguishable from random order"
-        else:
-            how = "above random order" if gain > 0 else "below random order"
+        how = words[call(gain, p, alpha)]
         parts.append(f"{what} {fmt(row[col])} vs {fmt(row[f'{col}_random'])} for random order (gain "
                      f"{fmt_signed(gain)}, 95% CI {fmt(row[f'{col}_gain_ci_low'])} to "
                      f"{fmt(row[f'{col}_gain_ci_high'])}, adjusted p = {fmt_p(p)}): {how}")
     return f"{row['run']} ({row['n']} sequences): " + "; ".join(parts) + "."
 
 
-def faithfulness_section(report: Report, runs: list[ExplainRun], options: DictConfig, seed: int,
-                         trust_remote_code: bool) -> dict[str, dict]:
+@dataclass
+class FaithfulnessTables:
+    """Faithfulness of the runs with a usable checkpoint: ``areas`` (one row per run,
+    ``summarize_areas`` with its t-tests ``*_ttest_p``), the deletion/insertion ``curves``, the
+    ``sizes`` described, and ``unusable`` (run name -> why its checkpoint cannot be used)."""
+
+    areas: pd.DataFrame
+    curves: pd.DataFrame
+    sizes: str
+    unusable: dict[str, str]
+
+    @property
+    def tests(self) -> list[tuple[pd.DataFrame, list[str]]]:
+        """The tables of tests, for the report-wide adjustment."""
+        return [(self.areas, TTEST_COLUMNS)] if len(self.areas) else []
+
+
+TTEST_COLUMNS = ["deletion_aoc_ttest_p", "insertion_auc_ttest_p"]
+
+
+def faithfulness_tests(runs: list[ExplainRun], options: DictConfig, seed: int,
+                       trust_remote_code: bool) -> FaithfulnessTables:
     """Deletion/insertion curves of every run whose checkpoint (meta.json ``checkpoint``) is
     present and unchanged, each checkpoint loaded once with ``load_classifier`` (remote code
-    only with this command's ``trust_remote_code``). options: ``cfg.faithfulness``. Returns
-    per run name ``faithfulness`` (``summarize_areas``, and ``*_ttest_p_adj`` once the
-    report is written); runs without a usable checkpoint are listed as not analyzed."""
+    only with this command's ``trust_remote_code``). options: ``cfg.faithfulness``."""
     from glmxai.models.build import load_classifier
     from glmxai.predictor import BatchedPredictor, CachedPredictor
 
     hashes: dict[str, str] = {}
-    usable = []
+    usable, unusable = [], {}
     for run in runs:
         problem = checkpoint_problem(run, hashes)
         if problem:
-            report.skip(f"faithfulness of {run.name}", problem)
+            unusable[run.name] = problem
         else:
             usable.append(run)
     counts = sorted({min(int(options.n), len(run.sequences)) for run in usable})
@@ -165,12 +182,8 @@ def faithfulness_section(report: Report, runs: list[ExplainRun], options: DictCo
     else:
         sizes = (f"the first {fmt(counts[0])} to {fmt(counts[-1])} sequences of each run "
                  f"(faithfulness.n={options.n}, or all a run holds)")
-    report.section("Faithfulness", f"Deletion/insertion over {sizes}, {options.steps} steps, background: "
-                                   f"{options.background} (glmxai.shuffling), {options.n_random} random orders. "
-                                   "Gain = mean per-sequence difference of the area between attribution order and "
-                                   "random order, with its 95% CI and paired t-test.")
     predictors: dict[str, CachedPredictor] = {}
-    rows, curves, summary = [], [], {}
+    rows, curves = [], []
     model_label = {}  # checkpoint -> the model's name in the figure (with its folder where two share it)
     for run in usable:
         model_label[run.meta["checkpoint"]] = run.model
@@ -191,26 +204,30 @@ def faithfulness_section(report: Report, runs: list[ExplainRun], options: DictCo
         log.info("analyze: faithfulness of %s: %d sequences, %d model evaluations", run.name, len(codes),
                  predict.model.evaluations - before)
         curves.append(run.tagged(curve.assign(model=model_label[ckpt])))
-        row = summarize_areas(areas)
-        summary[run.name] = {"faithfulness": row}
-        rows.append({"run": run.name, **row})
-    if not rows:
+        rows.append({"run": run.name, **summarize_areas(areas)})
+    return FaithfulnessTables(pd.DataFrame(rows), pd.concat(curves, ignore_index=True) if curves else pd.DataFrame(),
+                              sizes, unusable)
+
+
+def faithfulness_section(report: Report, tables: FaithfulnessTables, options: DictConfig) -> dict[str, dict]:
+    """Write faithfulness (``faithfulness_tests``, adjusted). Returns per run name
+    ``faithfulness`` (``summarize_areas`` with ``*_ttest_p_adj``); runs without a usable
+    checkpoint are listed as not analyzed."""
+    for name, problem in tables.unusable.items():
+        report.skip(f"faithfulness of {name}", problem)
+    report.section("Faithfulness", f"Deletion/insertion over {tables.sizes}, {options.steps} steps, background: "
+                                   f"{options.background} (glmxai.shuffling), {options.n_random} random orders. "
+                                   "Gain = mean per-sequence difference of the area between attribution order and "
+                                   "random order, with its 95% CI and paired t-test.")
+    if not len(tables.areas):
         report.findings(["No run could be checked for faithfulness (see What was not analyzed and why)."])
-        return summary
-    report.table("faithfulness", pd.DataFrame(rows), "Mean deletion area over the curve and insertion area under "
+        return {}
+    records = tables.areas.to_dict("records")
+    report.findings([faithfulness_verdict(r, report.alpha) for r in records], headline=True)
+    report.table("faithfulness", tables.areas, "Mean deletion area over the curve and insertion area under "
                  "the curve for the attribution order and the random orders; gain = mean per-sequence difference "
-                 "(95% CI), paired t-test p.")
-    report.figure("faithfulness_curves", figures.perturbation_curves(pd.concat(curves, ignore_index=True)),
+                 "(95% CI), paired t-test p.", pvalues=TTEST_COLUMNS)
+    report.figure("faithfulness_curves", figures.perturbation_curves(tables.curves),
                   "Probability of the explained class as positions are deleted / inserted: attribution order per "
                   "run (solid); random order per model (dashed: mean of the random orders, band: their range).")
-    alpha = report.alpha
-
-    def verdicts() -> list[str]:
-        table = report.tables["faithfulness"]
-        for record in table.to_dict("records"):  # the adjusted p-values go to summary.json too
-            summary[record["run"]]["faithfulness"].update(
-                {k: record[k] for k in ("deletion_aoc_ttest_p_adj", "insertion_auc_ttest_p_adj")})
-        return [faithfulness_verdict(r, alpha) for r in table.to_dict("records")]
-
-    report.findings(verdicts, headline=True)
-    return summary
+    return {r["run"]: {"faithfulness": {k: v for k, v in r.items() if k != "run"}} for r in records}

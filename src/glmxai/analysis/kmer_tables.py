@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -166,20 +167,28 @@ def motif_share_findings(shares: pd.DataFrame, motif: str, min_count: int, alpha
     return sentences
 
 
-def kmer_section(report: Report, runs: list[ExplainRun], hits: dict[str, pd.DataFrame], options: DictConfig,
-                 tata: str) -> dict[str, dict]:
-    """The k-mer tables of every run. hits: ``scan`` output per run name; options:
-    ``cfg.kmers``; tata: the motif whose share of top features is tested. Returns per run
-    name ``tata_share_of_top`` (records of ``motif_share_of_top``, with ``binomial_p_adj``,
-    ``finding`` and ``flag`` once the report is written)."""
+@dataclass
+class KmerTables:
+    """The k-mer tables of every run (each with a ``run`` column): ``by_label`` (descriptive),
+    ``top_kmers`` (one-sided Fisher ``fisher_p``) and ``shares``, the motif's share of top
+    features (binomial ``binomial_p``)."""
+
+    by_label: pd.DataFrame
+    top_kmers: pd.DataFrame
+    shares: pd.DataFrame
+
+    @property
+    def tests(self) -> list[tuple[pd.DataFrame, list[str]]]:
+        """The tables of tests, for the report-wide adjustment."""
+        return [(self.top_kmers, ["fisher_p"]), (self.shares, ["binomial_p"] if "binomial_p" in self.shares else [])]
+
+
+def kmer_tests(runs: list[ExplainRun], hits: dict[str, pd.DataFrame], options: DictConfig, tata: str) -> KmerTables:
+    """The k-mer tables of every run, before adjustment. hits: ``scan`` output per run name;
+    options: ``cfg.kmers``; tata: the motif whose share of top features is tested."""
     log.info("analyze: k-mer tables of %d runs", len(runs))
     k, top, min_count = options.k, options.top, int(options.get("min_count", 5))
-    report.section("k-mer tables (the original study's, with backgrounds)",
-                   f"Features are {k}-mer windows; importance = summed attribution. Per sequence the {top} "
-                   "highest (and lowest) non-overlapping windows are its top positive (negative) features. "
-                   f"A row is a finding only with at least {min_count} top features (kmers.min_count) and adjusted "
-                   f"p < {fmt(report.alpha)}; rows below the count are shown, flagged, and never reach a verdict.")
-    by_label, tops, shares, summary = [], [], [], {}
+    by_label, tops, shares = [], [], []
     for run in runs:
         table, best = kmer_tables(run.sequences, run.scores, run.labels, k, top, options.n_top_kmers)
         by_label.append(run.tagged(table))
@@ -187,23 +196,34 @@ def kmer_section(report: Report, runs: list[ExplainRun], hits: dict[str, pd.Data
         mask = hit_mask(hits[run.name], len(run.sequences), run.length, tata)
         share = motif_share_of_top(run.scores, run.labels, mask, k, top)
         shares.append(run.tagged(flag_counts(share, "overlapping_motif", min_count)) if len(share) else share)
-        summary[run.name] = {"tata_share_of_top": share.to_dict("records")}
+    return KmerTables(pd.concat(by_label, ignore_index=True), pd.concat(tops, ignore_index=True),
+                      pd.concat(shares, ignore_index=True))
+
+
+def kmer_section(report: Report, runs: list[ExplainRun], tables: KmerTables, options: DictConfig,
+                 tata: str) -> dict[str, dict]:
+    """Write the k-mer tables (``kmer_tests``, adjusted). Returns per run name
+    ``tata_share_of_top`` (records of ``motif_share_of_top``, with ``binomial_p_adj``, ``finding``
+    and ``flag``)."""
+    k, top, min_count = options.k, options.top, int(options.get("min_count", 5))
     alpha = report.alpha
-    report.findings(lambda: kmer_findings(report.tables["top_kmers"], min_count, alpha))
-    report.table("kmer_importance_by_label", pd.concat(by_label, ignore_index=True),
+    report.section("k-mer tables (the original study's, with backgrounds)",
+                   f"Features are {k}-mer windows; importance = summed attribution. Per sequence the {top} "
+                   "highest (and lowest) non-overlapping windows are its top positive (negative) features. "
+                   f"A row is a finding only with at least {min_count} top features (kmers.min_count) and adjusted "
+                   f"p < {fmt(alpha)}; rows below the count are shown, flagged, and never reach a verdict.")
+    report.findings(kmer_findings(tables.top_kmers, min_count, alpha))
+    report.table("kmer_importance_by_label", tables.by_label,
                  "k-mers among top positive / negative features by label, with all occurrences (descriptive: "
                  "no test).")
-    report.table("top_kmers", pd.concat(tops, ignore_index=True),
+    report.table("top_kmers", tables.top_kmers,
                  "Top k-mers among top positive features per run and label: counts, expected counts if top "
                  "windows were random, enrichment and one-sided Fisher p; finding / flag: the minimum count.")
-    def share_findings() -> list[str]:
-        table = report.tables["tata_share_of_top_features"]
-        for run, rows in table.groupby("run"):  # summary.json gets the adjusted p and the flags too
-            summary[run]["tata_share_of_top"] = rows.drop(columns="run").to_dict("records")
-        return motif_share_findings(table, tata, min_count, alpha)
-
-    report.findings(share_findings)
-    report.table("tata_share_of_top_features", pd.concat(shares, ignore_index=True),
+    report.findings(motif_share_findings(tables.shares, tata, min_count, alpha))
+    report.table("tata_share_of_top_features", tables.shares,
                  f"Share of top positive features overlapping a {tata} hit vs the share of all "
                  "windows that do (expected), one-sided binomial test; finding / flag: the minimum count.")
+    summary = {run.name: {"tata_share_of_top": []} for run in runs}
+    for run, rows in tables.shares.groupby("run") if len(tables.shares) else []:
+        summary[run]["tata_share_of_top"] = rows.drop(columns="run").to_dict("records")
     return summary

@@ -24,6 +24,7 @@ from glmxai.analysis.windows import window_sums
 from glmxai.explain_runs import ExplainRun
 from glmxai.motifs import hit_mask
 from glmxai.report import Report, fmt, fmt_p, fmt_signed, slug
+from glmxai.stats import DOWN, UNCLEAR, UNTESTED, UP, call
 
 log = logging.getLogger(__name__)
 MIN_HITS = 5  # hits with a matched control needed for a test
@@ -103,12 +104,8 @@ def summarize_hits(per_hit: pd.DataFrame, labels: np.ndarray, probs: np.ndarray)
 def direction(row: Mapping, alpha: float = 0.05) -> str:
     """'higher' / 'lower' (inside vs matched windows, adjusted p < alpha), 'not distinguishable',
     or 'too few hits' (no test)."""
-    p = row.get("ttest_p_adj", np.nan)
-    if p is None or not np.isfinite(p):
-        return "too few hits"
-    if p >= alpha:
-        return "not distinguishable"
-    return "higher" if row["mean_diff"] > 0 else "lower"
+    return {UP: "higher", DOWN: "lower", UNCLEAR: "not distinguishable", UNTESTED: "too few hits"}[
+        call(row["mean_diff"], row.get("ttest_p_adj"), alpha)]
 
 
 def attribution_verdict(run: str, motif: str, row: Mapping, alpha: float = 0.05) -> str:
@@ -198,15 +195,22 @@ def _hits_by_sequence(runs: Sequence[ExplainRun], hits: Mapping[str, pd.DataFram
     return merged, pd.Series(labels)
 
 
-def motif_attribution_section(report: Report, runs: list[ExplainRun], hits: dict[str, pd.DataFrame], tss: int,
-                              options: DictConfig, tata: str, seed: int) -> dict[str, dict]:
-    """Attribution inside motif hits vs matched windows per run, positional profiles and
-    example logos. hits: ``scan`` output per run name; options: ``cfg.attribution``; tata:
-    the motif of the headline sentences. Returns per run name its TATA test, filled in when
-    the report is written (``tata_hits``, ``tata_mean_inside``, ``tata_mean_control``,
-    ``tata_mean_diff``, ``tata_ratio``, ``tata_median_diff``, ``tata_ttest_p``,
-    ``tata_ttest_p_adj``, ``tata_direction``)."""
+def attribution_tests(runs: list[ExplainRun], hits: dict[str, pd.DataFrame], options: DictConfig,
+                      seed: int) -> pd.DataFrame:
+    """Attribution inside motif hits vs matched windows of every run (``summarize_hits``, with a
+    ``run`` column): the report's table of attribution tests (``ttest_p``), before adjustment.
+    hits: ``scan`` output per run name; options: ``cfg.attribution``."""
     log.info("analyze: attribution at motifs of %d runs", len(runs))
+    return pd.concat([run.tagged(summarize_hits(hit_vs_control(run.scores, hits[run.name], options.n_controls, seed),
+                                                run.labels, run.probs)) for run in runs], ignore_index=True)
+
+
+def motif_attribution_section(report: Report, runs: list[ExplainRun], hits: dict[str, pd.DataFrame],
+                              tests: pd.DataFrame, tss: int, options: DictConfig, tata: str) -> dict[str, dict]:
+    """Write the attribution tests (``attribution_tests``, adjusted), positional profiles and
+    example logos. Returns per run name its TATA test (``tata_hits``, ``tata_mean_inside``,
+    ``tata_mean_control``, ``tata_mean_diff``, ``tata_ratio``, ``tata_median_diff``,
+    ``tata_ttest_p``, ``tata_ttest_p_adj``, ``tata_direction``)."""
     report.section("Attribution at motifs",
                    "Mean attribution (scaled by the sequence's mean |attribution|; positive = toward promoter) "
                    f"inside each motif hit vs {options.n_controls} matched windows of the same width and sequence "
@@ -214,48 +218,37 @@ def motif_attribution_section(report: Report, runs: list[ExplainRun], hits: dict
                    "with its 95% CI and the paired t-test of it (ttest_p, adjusted: ttest_p_adj); the ratio of "
                    f"the means where inside is positive and control at least {RATIO_FLOOR}; median difference and "
                    f"share of hits with inside > control describe the spread. A test needs {MIN_HITS} hits.")
-    tables, profiles, summary = [], [], {}
+    alpha, summary, sentences = report.alpha, {}, []
+    for run in runs:
+        test = tests[(tests["run"] == run.name) & (tests["motif"] == tata) & (tests["group"] == "all")]
+        if not len(test):
+            sentences.append(f"{run.name}: no {tata} hit in the explained sequences; attribution at {tata} is "
+                             "not tested.")
+            summary[run.name] = {"tata_hits": 0, "tata_direction": "no hits"}
+            continue
+        t = test.iloc[0]
+        sentences.append(attribution_verdict(run.name, tata, t, alpha))
+        summary[run.name] = {**{f"tata_{k}": _plain(t[k]) for k in (
+            "hits", "mean_inside", "mean_control", "mean_diff", "ratio", "median_diff", "ttest_p", "ttest_p_adj")},
+            "tata_direction": direction(t, alpha)}
+    report.findings(sentences, headline=True)
     for run in runs:
         run_hits = hits[run.name]
-        table = summarize_hits(hit_vs_control(run.scores, run_hits, options.n_controls, seed), run.labels, run.probs)
-        tables.append(run.tagged(table))
-        profiles.append(run.tagged(positional_profile(run.scores, run.labels, tss)))
-        summary[run.name] = {}
         for row in _example_rows(run)[: options.logos]:
             report.figure(f"logo_{slug(run.name)}_{row}", figures.attribution_logo(
                 run.sequences[row], run.scores[row], run_hits[run_hits["row"] == row], tss,
                 f"{run.name}: sequence {run.index[row]} (label {run.labels[row]}, p={fmt(run.probs[row], 2)})",
                 tuple(options.logo_span)), "Attribution logo with PWM hits shaded.")
-    combined = pd.concat(tables, ignore_index=True)
-    alpha = report.alpha
-
-    def tata_verdicts() -> list[str]:
-        table = report.tables["motif_attribution"]
-        sentences = []
-        for run in runs:
-            test = table[(table["run"] == run.name) & (table["motif"] == tata) & (table["group"] == "all")]
-            if not len(test):
-                sentences.append(f"{run.name}: no {tata} hit in the explained sequences; attribution at {tata} is "
-                                 "not tested.")
-                summary[run.name].update(tata_hits=0, tata_direction="no hits")
-                continue
-            t = test.iloc[0]
-            sentences.append(attribution_verdict(run.name, tata, t, alpha))
-            summary[run.name].update({f"tata_{k}": _plain(t[k]) for k in (
-                "hits", "mean_inside", "mean_control", "mean_diff", "ratio", "median_diff", "ttest_p",
-                "ttest_p_adj")}, tata_direction=direction(t, alpha))
-        return sentences
-
-    report.findings(tata_verdicts, headline=True)
-    report.table("motif_attribution", combined,
+    report.table("motif_attribution", tests,
                  "Attribution inside motif hits vs matched windows, by label and by prediction: means, mean "
                  "difference (95% CI), paired t-test.")
-    untested = combined[(combined["group"] == "all") & ~np.isfinite(combined["ttest_p"].astype(float))]
+    untested = tests[(tests["group"] == "all") & ~np.isfinite(tests["ttest_p"].astype(float))]
     for motif, group in untested.groupby("motif"):
         report.skip(f"attribution at {motif} hits in {len(group)} run{'s' if len(group) > 1 else ''} "
                     f"({', '.join(group['run'])})", f"fewer than {MIN_HITS} hits with a matched control, or "
                     "differences that do not vary: no test")
-    profile = pd.concat(profiles, ignore_index=True)
+    profile = pd.concat([run.tagged(positional_profile(run.scores, run.labels, tss)) for run in runs],
+                        ignore_index=True)
     report.table("positional_profiles", profile, "Mean scaled attribution per position relative to the TSS.")
     all_hits, labels = _hits_by_sequence(runs, hits)
     length = runs[0].length

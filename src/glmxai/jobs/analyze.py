@@ -1,6 +1,8 @@
-"""What ``analyze.py`` runs: every input is checked first (runs, their TSS and length, the
-audited data, discovery's and motif finding's method names), then each section writes its part of the report and
-returns its own summary; ``run`` gathers them into ``summary.json``."""
+"""What ``analyze.py`` runs, in this order: every input is checked (runs, their TSS and length, the
+audited data, discovery's and motif finding's method names, the probes); every section that tests
+builds its tables; all their p-values are adjusted together; then each section writes its part of
+the report from the adjusted tables and returns its own summary, which ``run`` gathers into
+``summary.json``."""
 from __future__ import annotations
 
 import logging
@@ -9,24 +11,25 @@ from pathlib import Path
 import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
-from glmxai.analysis.agreement import agreement_section
-from glmxai.analysis.audit import audit_section
-from glmxai.analysis.comparison import comparison_section
+from glmxai.analysis.agreement import agreement_of_runs, agreement_section
+from glmxai.analysis.audit import audit_section, audit_tables
+from glmxai.analysis.comparison import SectionTables, comparison_section
 from glmxai.analysis.discovery import discovery_section, runs_of_methods
-from glmxai.analysis.faithfulness import faithfulness_section
-from glmxai.analysis.ground_truth import ground_truth_section
-from glmxai.analysis.kmer_tables import kmer_section
+from glmxai.analysis.faithfulness import faithfulness_section, faithfulness_tests
+from glmxai.analysis.ground_truth import ground_truth_section, ground_truth_table
+from glmxai.analysis.kmer_tables import kmer_section, kmer_tests
 from glmxai.analysis.model_table import metrics_files, model_table_section
-from glmxai.analysis.motif_attribution import motif_attribution_section
+from glmxai.analysis.motif_attribution import attribution_tests, motif_attribution_section
 from glmxai.analysis.motif_finding import motif_finding_section
 from glmxai.analysis.motif_table import motif_table_section
 from glmxai.analysis.provenance import audit_data, runs_length, runs_tss
 from glmxai.explain_runs import ExplainRun, load_runs
 from glmxai.io import write_json_atomic
 from glmxai.motifs import build_motifs, scan
-from glmxai.probes.job import prepare_probes
+from glmxai.probes.job import prepare_probes, run_probes
 from glmxai.probes.section import probes_section
-from glmxai.report import Report
+from glmxai.probes.tables import probe_tables
+from glmxai.report import Report, adjust_pvalues
 from glmxai.wandb_log import log_report, sweep_group
 
 log = logging.getLogger(__name__)
@@ -59,9 +62,28 @@ def run(cfg: DictConfig) -> dict:
     motifs = build_motifs(OmegaConf.to_container(cfg.motifs.list, resolve=True), cfg.motifs.pvalue,
                           cfg.motifs.pseudocount)
     probe_plan = prepare_probes(cfg, runs, motifs) if probing else None  # checks probes before any work
+    # 1. every table of tests
+    audit = audit_tables(audited, motifs)
+    tests = audit.tests
+    if runs:
+        log.info("analyze: motif scan of %d runs", len(runs))
+        hits = {r.name: scan(r.sequences, motifs, tss=tss) for r in runs}
+        tables = SectionTables(attribution=attribution_tests(runs, hits, cfg.attribution, cfg.seed),
+                               agreement=agreement_of_runs(runs, cfg.agreement), ground_truth=ground_truth_table(runs))
+        kmers = kmer_tests(runs, hits, cfg.kmers, cfg.motifs.tata)
+        faithful = (faithfulness_tests(runs, cfg.faithfulness, cfg.seed, bool(cfg.model.trust_remote_code))
+                    if cfg.faithfulness.enabled else None)
+        tables.faithfulness = faithful.areas if faithful else None
+        tests += [(tables.attribution, ["ttest_p"]), *kmers.tests, *(faithful.tests if faithful else [])]
+    if probe_plan is not None:
+        probe_results = run_probes(probe_plan)
+        probes = probe_tables(probe_results)
+        tests += probes.tests
+    # 2. one adjustment over all of them
     options = cfg.get("report") or {}
     report = Report(out, "glmxai analysis", alpha=float(options.get("alpha", 0.05)),
-                    collapse_rows=int(options.get("collapse_rows", 1000)))
+                    collapse_rows=int(options.get("collapse_rows", 1000)), n_tests=adjust_pvalues(tests))
+    # 3. the sections, written from the adjusted tables
     for folder, why in unfinished.items():
         report.skip(f"explain job {folder}", why)
     summary: dict = {"inputs": [str(r.path) for r in runs], "tss": tss}
@@ -70,31 +92,29 @@ def run(cfg: DictConfig) -> dict:
                                                 OmegaConf.to_container(cfg.published, resolve=True))
     layout = (tss, length) if runs else _data_layout(audited.datamodule)
     motif_table_section(report, motifs, cfg.motifs.pvalue, cfg.motifs.pseudocount, layout)
-    summary["audit"] = audit_section(report, audited, motifs, cfg.audit, cfg.motifs.tata)
+    summary["audit"] = audit_section(report, audit, cfg.audit, cfg.motifs.tata)
     parts = []
     if runs:
-        log.info("analyze: motif scan of %d runs", len(runs))
-        hits = {r.name: scan(r.sequences, motifs, tss=tss) for r in runs}
         runs_overview_section(report, runs, tss)
-        comparison_section(report, runs, [m.name for m in motifs], cfg.motifs.tata)
-        parts = [motif_attribution_section(report, runs, hits, tss, cfg.attribution, cfg.motifs.tata, cfg.seed),
-                 kmer_section(report, runs, hits, cfg.kmers, cfg.motifs.tata),
-                 agreement_section(report, runs, cfg.agreement)]
-        if cfg.faithfulness.enabled:
-            parts.append(faithfulness_section(report, runs, cfg.faithfulness, cfg.seed,
-                                              bool(cfg.model.trust_remote_code)))
+        comparison_section(report, runs, [m.name for m in motifs], cfg.motifs.tata, tables)
+        parts = [motif_attribution_section(report, runs, hits, tables.attribution, tss, cfg.attribution,
+                                           cfg.motifs.tata),
+                 kmer_section(report, runs, kmers, cfg.kmers, cfg.motifs.tata),
+                 agreement_section(report, runs, tables.agreement, cfg.agreement)]
+        if faithful is not None:
+            parts.append(faithfulness_section(report, faithful, cfg.faithfulness))
         else:
             report.skip("faithfulness", "faithfulness.enabled=false")
-        parts.append(ground_truth_section(report, runs))
+        parts.append(ground_truth_section(report, runs, tables.ground_truth))
         parts += _per_method_section(report, runs, discovery_runs, cfg.discovery, "discovery", "motif discovery",
                                      "motif discovery (TF-MoDISco)", discovery_section)
         parts += _per_method_section(report, runs, finding_runs, cfg.motif_finding, "motif_finding", "motif finding",
                                      "motif finding (DNABERT-viz)", motif_finding_section)
     if probe_plan is not None:
-        summary["probes"] = probes_section(report, probe_plan)
+        summary["probes"] = probes_section(report, probe_plan, probe_results, probes)
     else:
         report.skip("motif probes", "probes.enabled=false")
-    summary["report"] = str(report.write())  # adjusts the p-values; sections' summaries get the adjusted ones
+    summary["report"] = str(report.write())
     if runs:
         summary["runs"] = {r.name: {k: v for part in parts for k, v in part.get(r.name, {}).items()} for r in runs}
     summary["headline"] = report.headline

@@ -14,6 +14,7 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from glmxai.io import write_bytes_atomic
+from glmxai.stats import mask_metrics, summarize_masks
 
 if TYPE_CHECKING:
     from glmxai.jobs.explain import ExplainJob
@@ -29,10 +30,8 @@ def explain_summary(meta: dict, result: dict) -> dict[str, float]:
     ``accuracy`` of the model on the explained sequences and, when the data has ground-truth
     masks, ``ground_truth/auroc`` and ``ground_truth/auprc`` of |scores| against the mask (per
     sequence, then averaged over correctly predicted positives with a mask that is neither empty
-    nor full, as ``glmxai.analysis.ground_truth``), ``ground_truth/prevalence`` (the AUPRC of a
+    nor full, ``glmxai.stats.mask_metrics``), ``ground_truth/prevalence`` (the AUPRC of a
     random ranking) and ``ground_truth/n`` (the sequences averaged)."""
-    from sklearn.metrics import average_precision_score, roc_auc_score
-
     probs, labels = np.asarray(result["probs"], dtype=np.float64), np.asarray(result["labels"])
     out: dict[str, float] = {key: meta[key] for key in (
         "n_sequences", "model_evaluations", "evaluations_per_sequence", "seconds_per_sequence", "wall_seconds",
@@ -42,14 +41,11 @@ def explain_summary(meta: dict, result: dict) -> dict[str, float]:
     out["n_positives"] = int((labels == 1).sum())
     masks = result.get("masks")
     if masks is not None:
-        scores = np.abs(np.asarray(result["scores"], dtype=np.float64))
-        rows = [r for r in range(len(labels))
-                if labels[r] == 1 and probs[r] >= 0.5 and masks[r].any() and not masks[r].all()]
-        out["ground_truth/n"] = len(rows)
-        if rows:
-            out["ground_truth/auroc"] = float(np.mean([roc_auc_score(masks[r], scores[r]) for r in rows]))
-            out["ground_truth/auprc"] = float(np.mean([average_precision_score(masks[r], scores[r]) for r in rows]))
-            out["ground_truth/prevalence"] = float(np.mean([masks[r].mean() for r in rows]))
+        summary = summarize_masks(mask_metrics(np.asarray(result["scores"], dtype=np.float64), masks, labels, probs))
+        out["ground_truth/n"] = summary["n_correct_positive"]
+        if summary["n_correct_positive"]:
+            for key in ("auroc", "auprc", "prevalence"):
+                out[f"ground_truth/{key}"] = float(summary[f"{key}_correct_positive_mean"])
     return out
 
 
