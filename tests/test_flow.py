@@ -11,12 +11,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hydra import compose, initialize_config_dir
 
 from glmxai.data.synthetic import SyntheticPromoterGenerator, write_gue_folder
 from glmxai.data.table import SequenceDataError, read_sequence_csv
 from glmxai.jobs.explain import resolve_checkpoint
 
-from conftest import QUIET
+from conftest import CONF_DIR, QUIET
 
 TRAIN_QUICKLY = ["logger=none", "trainer.max_epochs=1", *QUIET]
 
@@ -81,14 +82,20 @@ def test_explaining_other_data_than_trained_names_both(command, tmp_path, traine
 
 
 def test_without_ckpt_path_the_newest_trained_checkpoint_is_explained(tmp_path, monkeypatch):
+    """explain.py searches where train.py writes, as the config says: moving ``paths.outputs``
+    moves both train.py's run folders and explain's search."""
     monkeypatch.chdir(tmp_path)
+    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+        train = compose(config_name="train", overrides=["paths.outputs=runs"], return_hydra_config=True)
+        explain = compose(config_name="explain", overrides=["paths.outputs=runs"])
+    assert str(train.hydra.run.dir).startswith("runs/train/") and explain.paths.train_runs == "runs/train"
     with pytest.raises(FileNotFoundError, match="no ckpt_path given and no checkpoints/best.ckpt under"):
-        resolve_checkpoint(None)
-    older = tmp_path / "outputs/train/2026-01-01/10-00-00/checkpoints/best.ckpt"
-    newer = tmp_path / "outputs/train/2025-12-31/23-59-59/checkpoints/best.ckpt"  # named earlier, written later
+        resolve_checkpoint(None, explain.paths.train_runs)
+    older = tmp_path / "runs/train/2026-01-01/10-00-00/checkpoints/best.ckpt"
+    newer = tmp_path / "runs/train/2025-12-31/23-59-59/checkpoints/best.ckpt"  # named earlier, written later
     for path, mtime in ((older, 1_000), (newer, 2_000)):
         path.parent.mkdir(parents=True)
         path.write_bytes(b"x")
         os.utime(path, (mtime, mtime))
-    assert resolve_checkpoint(None) == newer.resolve()
-    assert resolve_checkpoint(str(older)) == older.resolve()
+    assert resolve_checkpoint(None, explain.paths.train_runs) == newer.resolve()
+    assert resolve_checkpoint(str(older), "elsewhere") == older.resolve()

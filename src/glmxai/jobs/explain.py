@@ -93,18 +93,16 @@ def _device(name: str) -> torch.device:
     return torch.device(name)
 
 
-TRAIN_OUTPUTS = Path("outputs/train")
-
-
-def resolve_checkpoint(ckpt_path: str | None) -> Path:
-    """``ckpt_path``, or when it is not given the newest ``best.ckpt`` under ``outputs/train``
-    (what ``python train.py`` writes), announced with its run folder."""
+def resolve_checkpoint(ckpt_path: str | None, train_runs: str | Path) -> Path:
+    """``ckpt_path``, or when it is not given the newest ``best.ckpt`` under ``train_runs``
+    (``paths.train_runs``: where ``python train.py`` writes), announced with its run folder."""
     if ckpt_path:
         return Path(ckpt_path).expanduser().resolve()
-    found = sorted(TRAIN_OUTPUTS.glob("**/checkpoints/best.ckpt"), key=lambda p: p.stat().st_mtime)
+    train_runs = Path(train_runs)
+    found = sorted(train_runs.glob("**/checkpoints/best.ckpt"), key=lambda p: p.stat().st_mtime)
     if not found:
-        raise FileNotFoundError(f"no ckpt_path given and no checkpoints/best.ckpt under {TRAIN_OUTPUTS.resolve()}: "
-                                "train a model first (python train.py) or pass ckpt_path=PATH")
+        raise FileNotFoundError(f"no ckpt_path given and no checkpoints/best.ckpt under {train_runs.resolve()} "
+                                "(paths.train_runs): train a model first (python train.py) or pass ckpt_path=PATH")
     newest = found[-1].resolve()
     log.info("no ckpt_path given: explaining the newest checkpoint %s (run folder %s)", newest, newest.parents[1])
     return newest
@@ -149,7 +147,7 @@ def prepare(cfg: DictConfig, config_source: str | None = None) -> ExplainJob:
     shard, num_shards = int(options.get("shard", 0)), int(options.get("num_shards", 1))
     if not 0 <= shard < num_shards:
         raise ValueError(f"explain.shard must be in 0..explain.num_shards-1, got shard {shard} of {num_shards}")
-    checkpoint = resolve_checkpoint(cfg.get("ckpt_path"))
+    checkpoint = resolve_checkpoint(cfg.get("ckpt_path"), cfg.paths.train_runs)
     module = load_classifier(checkpoint, trust_remote_code=bool(cfg.model.trust_remote_code))
     module = module.to(_device(str(options.device)))
     xai_cfg = OmegaConf.to_container(cfg.xai, resolve=True)
