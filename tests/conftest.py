@@ -20,6 +20,19 @@ QUIET = ["trainer.enable_progress_bar=false", "trainer.enable_model_summary=fals
 SMALL_DATA = ["data=synthetic", "data.n_train=600", "data.n_val=200", "data.n_test=200", "data.batch_size=32"]
 
 
+def save_checkpoint(module, path: Path, data: dict | None = None) -> Path:
+    """``module`` (a ``SequenceClassifier``) saved as ``train.py``'s checkpoints carry it: its
+    hyper-parameters (``data``: a training-data record instead of its own), weights and the
+    tokenizer's state (``on_save_checkpoint``); loadable by ``load_classifier``."""
+    import torch
+
+    checkpoint = {"hyper_parameters": {**module.hparams, **({"data": data} if data is not None else {})},
+                  "state_dict": module.state_dict()}
+    module.on_save_checkpoint(checkpoint)
+    torch.save(checkpoint, path)
+    return path
+
+
 def random_sequences(n: int, length: int, seed: int = 0) -> list[str]:
     """``n`` uniform random ACGT strings of ``length`` bp, from their own seeded generator."""
     rng = np.random.default_rng(seed)

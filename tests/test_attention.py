@@ -27,7 +27,7 @@ from glmxai.predictor import BatchedPredictor
 from glmxai.xai.attention import spread_mean
 from glmxai.xai.registry import build_method
 
-from conftest import SMALL_DATA, compose_config, random_sequences
+from conftest import SMALL_DATA, compose_config, random_sequences, save_checkpoint
 from xai_toys import save_toy_checkpoint
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -291,9 +291,7 @@ def _dnabert_checkpoint(path: Path) -> Path:
                               "pooling": "cls"}}
     torch.manual_seed(0)
     backbone = DNABERTBackbone(KmerTokenizer(k=6), config=model_cfg["backbone"]["config"], pooling="cls")
-    module = SequenceClassifier(backbone, model_cfg=model_cfg)
-    torch.save({"hyper_parameters": {"model_cfg": model_cfg}, "state_dict": module.state_dict()}, path)
-    return path
+    return save_checkpoint(SequenceClassifier(backbone, model_cfg=model_cfg), path)
 
 
 @pytest.mark.parametrize("mode", ["cls_row", "rollout"])

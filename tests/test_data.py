@@ -182,11 +182,18 @@ def test_synthetic_writes_readable_gue_folder(tmp_path):
     assert single.sequences == splits["val"].sequences
 
 
-def test_synthetic_datamodule_batches_are_deterministic():
-    dm = SyntheticDataModule(n_train=64, n_val=16, n_test=16, batch_size=8, seed=5)
-    first = next(iter(dm.train_dataloader()))
-    again = next(iter(SyntheticDataModule(n_train=64, n_val=16, n_test=16, batch_size=8, seed=5).train_dataloader()))
-    assert first["sequences"] == again["sequences"]
+def test_synthetic_datamodule_batches_are_decided_by_the_seed():
+    """The same data seed gives the same first batch; another data seed another one; and the
+    next epoch another order of the same rows."""
+    def first_batch(seed: int, epoch: int = 0) -> dict:
+        loader = SyntheticDataModule(n_train=64, n_val=16, n_test=16, batch_size=8, seed=seed).train_dataloader()
+        loader.sampler.set_epoch(epoch)
+        return next(iter(loader))
+
+    first = first_batch(5)
+    assert first["sequences"] == first_batch(5)["sequences"]
+    assert first["sequences"] != first_batch(6)["sequences"]
+    assert first["sequences"] != first_batch(5, epoch=1)["sequences"]
     assert first["labels"].shape == (8,) and len(first["sequences"][0]) == 300
 
 

@@ -17,7 +17,7 @@ from glmxai.models.build import build_classifier, load_classifier
 from glmxai.models.nt2 import NT2Backbone
 from glmxai.models.tokenizers import NTKmerTokenizer
 
-from conftest import compose_config, random_sequences
+from conftest import compose_config, random_sequences, save_checkpoint
 
 BATCH = random_sequences(3, 120, seed=1) + ["ACGTN" * 12 + "ACG"]  # N and a non-multiple of 6: single bases
 
@@ -322,8 +322,7 @@ def test_training_step_and_checkpoint_round_trip(source, published, tmp_path):
     assert head in changed  # from scratch glmxai's head, fine-tuning the published one
 
     path = tmp_path / "nt2.ckpt"
-    torch.save({"hyper_parameters": dict(module.hparams), "state_dict": module.state_dict(),
-                "tokenizer_state": module.backbone.tokenizer.state_dict()}, path)
+    save_checkpoint(module, path)
     if source == "published":
         shutil.rmtree(published[0])  # the checkpoint alone rebuilds the model
     reloaded = load_classifier(path)

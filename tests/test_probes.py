@@ -27,10 +27,10 @@ from glmxai.probes import figures
 from glmxai.probes.backgrounds import draw_backgrounds, position_profile
 from glmxai.probes.job import ProbeInputError, token_counter, token_frame
 from glmxai.probes.patterns import Pattern, build_patterns, core_positions, iupac_matrix, pattern_hits, variants
-from glmxai.probes.tables import _frame_average, insertion_tables, position_tables, spacing_tables
 from glmxai.probes.statistics import cell_statistics, mean_ci, peak_interval
+from glmxai.probes.tables import _frame_average, insertion_tables, position_tables, spacing_tables
 
-from conftest import REPO_ROOT, compose_config
+from conftest import REPO_ROOT, compose_config, save_checkpoint
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 TSS, LENGTH = 249, 300
@@ -321,10 +321,8 @@ def _toy_checkpoint(path: Path, start: int = TSS - 31) -> Path:
 
     model_cfg = {"name": "toy", "tokenizer": {"_target_": "glmxai.models.tokenizers.OneHotTokenizer"},
                  "backbone": {"_target_": "glmxai.models.toys.MotifDetector", "seq_len": LENGTH, "start": start}}
-    module = SequenceClassifier(MotifDetector(OneHotTokenizer(), start=start), model_cfg=model_cfg)
-    torch.save({"hyper_parameters": {"model_cfg": model_cfg, "data": DATA_RECORD}, "state_dict": module.state_dict()},
-               path)
-    return path
+    return save_checkpoint(SequenceClassifier(MotifDetector(OneHotTokenizer(), start=start), model_cfg=model_cfg),
+                           path, DATA_RECORD)
 
 
 def _analyze(tmp_path: Path, monkeypatch, *args: str) -> None:

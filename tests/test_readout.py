@@ -2,12 +2,11 @@
 covers it, whatever the tokenization, and the head is what the models train and reload with."""
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
 
 from glmxai.models.build import build_backbone
-from glmxai.models.readout import covering_token
+from glmxai.models.readout import MeanReadout, covering_token
 from glmxai.models.tokenizers import BPETokenizer, CharTokenizer, KmerTokenizer, NTKmerTokenizer
 
 from conftest import compose_config, random_sequences
@@ -62,11 +61,23 @@ def test_from_scratch_default_reads_every_position(name, tmp_path):
     model = build_backbone(cfg.model, random_sequences(100, 300)).eval()
     assert model.pooling == "flatten" and model.fixed_length == 300
     assert model.readout.dense.in_features == 300 * model.readout.project.out_features
-    motif_at = {}
-    background = random_sequences(1, 300, seed=9)[0]
-    for position in (40, 200):  # the same TATA box, moved: a position-wise head scores it differently
-        motif_at[position] = model.predict_proba([background[:position] + "TATAAAAG" + background[position + 8:]])
-    assert np.abs(motif_at[40] - motif_at[200]).max() > 1e-6
+    # the head itself reads positions: the same token state at an early or a late token gives other
+    # logits, where the mean-pooling head (the control) cannot tell them apart
+    inputs = model.encode(random_sequences(1, 300, seed=9))
+    tokens = int(inputs["attention_mask"].sum())
+    hidden_size = model.readout.project.in_features
+    state = torch.randn(hidden_size, generator=torch.Generator().manual_seed(0))
+    mean_head = MeanReadout(hidden_size).eval()
+    logits = {}
+    for head in (model.readout, mean_head):
+        for token in (2, tokens - 3):
+            hidden = torch.zeros(1, inputs["input_ids"].shape[1], hidden_size)
+            hidden[0, token] = state
+            with torch.no_grad():
+                logits[head, token] = head(hidden, inputs)
+    moved = (logits[model.readout, 2] - logits[model.readout, tokens - 3]).abs().max()
+    assert moved > 1e-3 * logits[model.readout, 2].abs().max()
+    torch.testing.assert_close(logits[mean_head, 2], logits[mean_head, tokens - 3], rtol=0, atol=1e-7)
     cls = compose_config("train", [f"model={name}", "logger=none", "model.backbone.pooling=cls"], tmp_path)
     assert build_backbone(cls.model, random_sequences(100, 300)).fixed_length is None
     with pytest.raises(Exception, match="needs one input length"):

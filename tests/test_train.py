@@ -141,12 +141,22 @@ def test_training_on_a_single_class_split_is_refused_before_training(tmp_path):
     assert not (tmp_path / "run" / "checkpoints").exists()
 
 
-def test_checkpoint_reload_gives_identical_probabilities(trained_cnn):
-    seqs = SyntheticPromoterGenerator().generate(20, seed=4).sequences
-    a = load_classifier(trained_cnn).backbone.predict_proba(seqs)
-    b = load_classifier(trained_cnn).backbone.predict_proba(seqs)
-    np.testing.assert_array_equal(a, b)
-    assert np.allclose(a.sum(1), 1)
+def test_the_reloaded_best_checkpoint_scores_what_the_model_scored_in_training(trained_cnn):
+    """The validation MCC that made the checkpoint the best one was computed by the model in memory,
+    during training (torchmetrics); the reloaded checkpoint must give it again on the same split
+    (recomputed here with scikit-learn)."""
+    from sklearn.metrics import matthews_corrcoef
+
+    from glmxai.data.recorded import job_data
+
+    stored = torch.load(trained_cnn, weights_only=True)
+    best = [float(state["best_model_score"]) for name, state in stored["callbacks"].items()
+            if name.startswith("ModelCheckpoint")]
+    module = load_classifier(trained_cnn)
+    val = job_data(None, module.hparams["data"], trained_cnn).table("val")
+    probs = module.backbone.predict_proba(val.sequences)
+    assert np.allclose(probs.sum(1), 1)
+    assert best and 0.2 < best[0] == pytest.approx(matthews_corrcoef(val.labels, probs.argmax(1)), abs=1e-6)
 
 
 @pytest.mark.slow  # a fresh Python process importing torch, Lightning and wandb, like its explain twin

@@ -25,7 +25,7 @@ from glmxai.jobs.merge import merge_shards
 from glmxai.jobs.train import run as train
 from glmxai.models.build import CheckpointError, RemoteCodeRefused, build_backbone, build_classifier, load_classifier
 
-from conftest import SMALL_DATA, compose_config
+from conftest import SMALL_DATA, compose_config, save_checkpoint
 from xai_toys import save_toy_checkpoint
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -178,7 +178,7 @@ def test_stored_trust_is_not_consent(tmp_path):
     module = build_classifier(cfg.model)
     assert marker.exists() and module.hparams["model_cfg"]["trust_remote_code"] is True
     ckpt = tmp_path / "finetuned.ckpt"
-    torch.save({"hyper_parameters": dict(module.hparams), "state_dict": module.state_dict()}, ckpt)
+    save_checkpoint(module, ckpt)
     marker.unlink()
     with pytest.raises(RemoteCodeRefused, match="stored in the checkpoint is not consent") as refused:
         load_classifier(ckpt)

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 import torch
 
-from glmxai.models.cnn import CNNBackbone
 from glmxai.models.nt import NTBackbone
 from glmxai.models.tokenizers import NTKmerTokenizer, OneHotTokenizer
 from glmxai.models.toys import MotifDetector
@@ -14,18 +13,9 @@ from glmxai.predictor import BatchedPredictor
 from glmxai.xai.registry import build_method
 from glmxai.xai.saturation_mutagenesis import ReceptiveFieldISM
 
+from xai_toys import trained_looking_cnn
+
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
-
-
-def _trained_looking_cnn(seed: int, **architecture) -> CNNBackbone:
-    """A CNN with random weights and non-trivial batch-norm statistics, in eval mode."""
-    torch.manual_seed(seed)
-    backbone = CNNBackbone(OneHotTokenizer(), seq_len=300, **architecture)
-    for module in backbone.modules():
-        if isinstance(module, torch.nn.BatchNorm1d):
-            module.running_mean.uniform_(-0.5, 0.5)
-            module.running_var.uniform_(0.5, 2.0)
-    return backbone.eval()
 
 
 @pytest.mark.parametrize("architecture", [
@@ -34,7 +24,7 @@ def _trained_looking_cnn(seed: int, **architecture) -> CNNBackbone:
     {"channels": (8,), "kernel_sizes": (21,), "pool_sizes": (5,), "hidden": 8},
 ])
 def test_fast_ism_equals_full_ism(architecture):
-    backbone = _trained_looking_cnn(0, **architecture)
+    backbone = trained_looking_cnn(0, **architecture)
     assert ReceptiveFieldISM.supports(backbone)
     codes = np.random.default_rng(1).integers(0, 4, size=(2, 300)).astype(np.int8)
     codes[1, [0, 1, 150, 299]] = 4  # N at both ends and inside: 4 alternatives there
@@ -55,7 +45,7 @@ def test_fast_ism_equals_full_ism(architecture):
 def test_fast_ism_falls_back_to_full_evaluation_for_other_models():
     model = BatchedPredictor(MotifDetector(OneHotTokenizer()))
     assert build_method({"name": "ism"}, model, tss=249).receptive_field is None
-    backbone = _trained_looking_cnn(0, channels=(8,), kernel_sizes=(4,), pool_sizes=(2,), hidden=8)  # even kernel
+    backbone = trained_looking_cnn(0, channels=(8,), kernel_sizes=(4,), pool_sizes=(2,), hidden=8)  # even kernel
     assert not ReceptiveFieldISM.supports(backbone)
 
 
@@ -90,7 +80,7 @@ def test_batch_size_of_model_calls_changes_no_attribution(name, family):
     differences. The tolerance is 1e-4 of the largest score, never below 16 float32 steps at 1,
     and the scores must be 50 times larger than that floor for the comparison to mean anything."""
     codes = np.random.default_rng(3).integers(0, 4, size=(2, 300)).astype(np.int8)
-    backbone = _trained_looking_cnn(2) if family == "cnn" else _tiny_nt(codes)
+    backbone = trained_looking_cnn(2) if family == "cnn" else _tiny_nt(codes)
     floor = 16 * float(np.finfo(np.float32).eps)
     results = []
     for batch_size in (7, 512):
