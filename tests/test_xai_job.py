@@ -151,7 +151,7 @@ def test_selection_first_random_stratified():
         select_rows(labels, 3, "best", 0)
 
 
-@pytest.mark.slow  # a fresh Python process importing torch, shap, lime and captum: ~30 s on an idle machine
+# a fresh Python process importing torch, shap, lime and captum: the real explain.py -m, in the default suite
 def test_multirun_two_methods_by_two_checkpoints(tmp_path):
     ckpts = [save_toy_checkpoint(tmp_path / f"toy{start}.ckpt", start=start) for start in (START, 60)]
     sweep = tmp_path / "sweep"

@@ -24,6 +24,7 @@ from glmxai.models.base import Backbone
 from glmxai.models.pretrained import (
     config_dict,
     init_like_bert,
+    load_backbone_state,
     load_weights,
     read_config,
     resolve_folder,
@@ -261,9 +262,4 @@ class DNABERT2Backbone(Backbone):
         state = {k: v for k, v in load_weights(folder).items()
                  if not k.startswith("cls.") and not k.endswith("alibi")
                  and (not k.startswith(_HEADS) or (k in own and own[k].shape == v.shape))}
-        missing, unexpected = model.load_state_dict(state, strict=False)
-        missing = [k for k in missing if not k.startswith(_HEADS)]
-        if missing or unexpected:
-            raise ValueError(f"{folder}: not a DNABERT-2 state dict "
-                             f"(missing {missing[:5]}, unexpected {unexpected[:5]})")
-        return model
+        return load_backbone_state(model, state, _HEADS, folder, "DNABERT-2")

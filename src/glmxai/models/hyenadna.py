@@ -36,7 +36,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from glmxai.models.base import Backbone
-from glmxai.models.pretrained import load_weights, read_config, resolve_folder, write_native
+from glmxai.models.pretrained import load_backbone_state, load_weights, read_config, resolve_folder, write_native
 from glmxai.models.readout import PositionReadout, check_pooling
 from glmxai.models.tokenizers import CharTokenizer
 
@@ -318,9 +318,4 @@ class HyenaDNABackbone(Backbone):
                             if k.endswith(".freq") and k.rsplit(".", 2)[0] == name.rsplit(".", 2)[0]]
                 if siblings:
                     state[name] = siblings[0]
-        missing, unexpected = model.load_state_dict(state, strict=False)
-        missing = [k for k in missing if not k.startswith(_HEADS)]
-        if missing or unexpected:
-            raise ValueError(f"{folder}: not a HyenaDNA state dict "
-                             f"(missing {missing[:5]}, unexpected {unexpected[:5]})")
-        return model
+        return load_backbone_state(model, state, _HEADS, folder, "HyenaDNA")

@@ -62,6 +62,17 @@ def load_weights(folder: Path) -> dict[str, torch.Tensor]:
     raise FileNotFoundError(f"{folder}: none of {', '.join(WEIGHT_FILES)}")
 
 
+def load_backbone_state(model: nn.Module, state: dict[str, torch.Tensor], heads: tuple[str, ...], folder: Path,
+                        family: str) -> nn.Module:
+    """Load ``state`` into ``model``; every tensor outside the ``heads`` prefixes must be found and
+    none may be left over, else a ValueError names the folder and the family it is not."""
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    missing = [k for k in missing if not k.startswith(heads)]
+    if missing or unexpected:
+        raise ValueError(f"{folder}: not a {family} state dict (missing {missing[:5]}, unexpected {unexpected[:5]})")
+    return model
+
+
 def write_native(backbone: Backbone, folder: str | Path, config: dict[str, Any]) -> Path:
     """Write ``config.json`` and ``model.safetensors`` (tied tensors handled by ``save_model``)."""
     folder = Path(folder)

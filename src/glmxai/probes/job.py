@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -87,6 +87,14 @@ class ProbeResults:
     backgrounds: dict[tuple[str, str], ex.Backgrounds] = field(default_factory=dict)
     cells: dict[tuple[str, str, str], ex.Cells] = field(default_factory=dict)
     cost: dict[str, dict] = field(default_factory=dict)
+
+    def each(self, experiment: str) -> Iterator[tuple[ProbeModel, str, ex.Cells]]:
+        """(model, background kind, cells) of every model and kind that ran ``experiment``."""
+        for model in self.plan.models:
+            for kind in self.plan.options["backgrounds"]:
+                cells = self.cells.get((model.label, experiment, kind))
+                if cells is not None:
+                    yield model, kind, cells
 
 
 def _check_int(options: Mapping, key: str, where: str = "probes", least: int = 1) -> None:

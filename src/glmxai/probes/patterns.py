@@ -16,7 +16,6 @@ from glmxai.data.encoding import ALPHABET, IUPAC, to_codes
 from glmxai.motifs import Motif, scan
 
 VARIANTS = ("consensus", "instances", "shuffled", "core_mutated", "random_kmer")
-CONTROLS = ("shuffled", "core_mutated", "random_kmer")
 
 
 @dataclass

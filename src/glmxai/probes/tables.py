@@ -43,40 +43,36 @@ def insertion_tables(results: ProbeResults) -> tuple[pd.DataFrame, pd.DataFrame]
     models only)."""
     plan, options = results.plan, results.plan.options
     tables, frames = [], []
-    for model in plan.models:
+    for model, kind, cells in results.each("insertion"):
         frame = model.target.frame
-        for kind in options["backgrounds"]:
-            cells = results.cells.get((model.label, "insertion", kind))
-            if cells is None:
-                continue
-            meta, logit, prob, tokens = cells.cells, cells.arrays["logit"], cells.arrays["prob"], cells.arrays["tokens"]
-            keys, values, probs, token_change = [], [], [], []
-            for pattern in plan.patterns:
-                for variant in VARIANTS:
-                    index = np.flatnonzero((meta["pattern"] == pattern.name) & (meta["variant"] == variant))
-                    keys.append((pattern, variant))
-                    values.append(logit[index].mean(axis=0))
-                    probs.append(prob[index].mean(axis=0))
-                    token_change.append(float(np.mean(tokens[index])))
-                    if frame > 1:
-                        frames += [{"model": model.label, "background": kind, "pattern": pattern.name,
-                                    "variant": variant, "position": int(meta["position"].iat[i]),
-                                    "frame": int((model.target.tss + meta["position"].iat[i]) % frame),
-                                    "mean": logit[i].mean(), "prob_mean": prob[i].mean()} for i in index]
-            shuffled = {p.name: values[i] for i, (p, v) in enumerate(keys) if v == "shuffled"}
-            stats = cell_statistics(np.stack(values), np.stack([shuffled[p.name] for p, _ in keys]),
-                                    options["n_bootstrap"], plan.seed)
-            stats = stats.rename(columns={"control_mean": "shuffled_mean", "vs_control_p": "vs_shuffled_p"})
-            is_shuffled = np.array([v == "shuffled" for _, v in keys])
-            stats.loc[is_shuffled, ["shuffled_mean", "vs_shuffled_p"]] = np.nan
-            described = pd.DataFrame([{
-                "model": model.label, "background": kind, "pattern": p.name, "variant": v,
-                "sequence": to_strings(variants(p, v, 1, plan.seed))[0] if v in ("consensus", "core_mutated") else "",
-                "position": p.position,
-                "frames": _frames_text(p.position, frame)} for p, v in keys])
-            stats.insert(list(stats.columns).index("wilcoxon_p"), "prob_mean", [m.mean() for m in probs])
-            stats["token_change"] = token_change
-            tables.append(pd.concat([described, stats], axis=1))
+        meta, logit, prob, tokens = cells.cells, cells.arrays["logit"], cells.arrays["prob"], cells.arrays["tokens"]
+        keys, values, probs, token_change = [], [], [], []
+        for pattern in plan.patterns:
+            for variant in VARIANTS:
+                index = np.flatnonzero((meta["pattern"] == pattern.name) & (meta["variant"] == variant))
+                keys.append((pattern, variant))
+                values.append(logit[index].mean(axis=0))
+                probs.append(prob[index].mean(axis=0))
+                token_change.append(float(np.mean(tokens[index])))
+                if frame > 1:
+                    frames += [{"model": model.label, "background": kind, "pattern": pattern.name,
+                                "variant": variant, "position": int(meta["position"].iat[i]),
+                                "frame": int((model.target.tss + meta["position"].iat[i]) % frame),
+                                "mean": logit[i].mean(), "prob_mean": prob[i].mean()} for i in index]
+        shuffled = {p.name: values[i] for i, (p, v) in enumerate(keys) if v == "shuffled"}
+        stats = cell_statistics(np.stack(values), np.stack([shuffled[p.name] for p, _ in keys]),
+                                options["n_bootstrap"], plan.seed)
+        stats = stats.rename(columns={"control_mean": "shuffled_mean", "vs_control_p": "vs_shuffled_p"})
+        is_shuffled = np.array([v == "shuffled" for _, v in keys])
+        stats.loc[is_shuffled, ["shuffled_mean", "vs_shuffled_p"]] = np.nan
+        described = pd.DataFrame([{
+            "model": model.label, "background": kind, "pattern": p.name, "variant": v,
+            "sequence": to_strings(variants(p, v, 1, plan.seed))[0] if v in ("consensus", "core_mutated") else "",
+            "position": p.position,
+            "frames": _frames_text(p.position, frame)} for p, v in keys])
+        stats.insert(list(stats.columns).index("wilcoxon_p"), "prob_mean", [m.mean() for m in probs])
+        stats["token_change"] = token_change
+        tables.append(pd.concat([described, stats], axis=1))
     table = _no_test_below(pd.concat(tables, ignore_index=True), ["wilcoxon_p", "vs_shuffled_p"]) if tables else \
         pd.DataFrame()
     return table, pd.DataFrame(frames)
@@ -97,49 +93,45 @@ def position_tables(results: ProbeResults) -> tuple[pd.DataFrame, pd.DataFrame]:
     plan, options = results.plan, results.plan.options
     stride = options["position_scan"]["stride"]
     curves, peaks = [], []
-    for model in plan.models:
+    for model, kind, cells in results.each("position_scan"):
         frame = model.target.frame if stride == 1 else 1
-        for kind in options["backgrounds"]:
-            cells = results.cells.get((model.label, "position_scan", kind))
-            if cells is None:
-                continue
-            meta, logit, prob = cells.cells, cells.arrays["logit"], cells.arrays["prob"]
-            for pattern in plan.patterns:
-                measured = {}
-                for variant in ("consensus", "shuffled"):
-                    index = np.flatnonzero((meta["pattern"] == pattern.name) & (meta["variant"] == variant))
-                    index = index[np.argsort(meta["position"].to_numpy()[index])]
-                    positions = meta["position"].to_numpy()[index].astype(int)
-                    values = logit[index]  # (P, n)
-                    measured[variant] = (positions, values)
-                    low, high = mean_ci(values, options["n_bootstrap"], plan.seed)
-                    curve = pd.DataFrame({"model": model.label, "background": kind, "pattern": pattern.name,
-                                          "variant": variant, "position": positions, "mean": values.mean(axis=1),
-                                          "ci_low": low, "ci_high": high,
-                                          "fraction_positive": (values > 0).mean(axis=1),
-                                          "prob_mean": prob[index].mean(axis=1), "frame_average": np.nan})
-                    if frame > 1 and len(positions) >= frame:
-                        averaged, kept = _frame_average(values.mean(axis=1), positions, frame)
-                        curve.loc[curve["position"].isin(kept), "frame_average"] = averaged
-                    curves.append(curve)
-                positions, values = measured["consensus"]
-                if not len(positions):
-                    continue
-                per_background, peak_of = values.T, "measured"
+        meta, logit, prob = cells.cells, cells.arrays["logit"], cells.arrays["prob"]
+        for pattern in plan.patterns:
+            measured = {}
+            for variant in ("consensus", "shuffled"):
+                index = np.flatnonzero((meta["pattern"] == pattern.name) & (meta["variant"] == variant))
+                index = index[np.argsort(meta["position"].to_numpy()[index])]
+                positions = meta["position"].to_numpy()[index].astype(int)
+                values = logit[index]  # (P, n)
+                measured[variant] = (positions, values)
+                low, high = mean_ci(values, options["n_bootstrap"], plan.seed)
+                curve = pd.DataFrame({"model": model.label, "background": kind, "pattern": pattern.name,
+                                      "variant": variant, "position": positions, "mean": values.mean(axis=1),
+                                      "ci_low": low, "ci_high": high,
+                                      "fraction_positive": (values > 0).mean(axis=1),
+                                      "prob_mean": prob[index].mean(axis=1), "frame_average": np.nan})
                 if frame > 1 and len(positions) >= frame:
-                    per_background, positions = _frame_average(per_background, positions, frame)
-                    peak_of = "frame average"
-                peak, low, high = peak_interval(per_background, positions, options["n_bootstrap"], plan.seed)
-                shuffled_means = measured["shuffled"][1].mean(axis=1)
-                at = {int(p): i for i, p in enumerate(measured["consensus"][0])}
-                peaks.append({"model": model.label, "background": kind, "pattern": pattern.name,
-                              "canonical": pattern.position, "peak": peak, "peak_low": low, "peak_high": high,
-                              "peak_of": peak_of, "n": values.shape[1],
-                              "peak_mean": float(per_background.mean(axis=0)[list(positions).index(peak)]),
-                              "canonical_mean": float(measured["consensus"][1][at[pattern.position]].mean())
-                              if pattern.position in at else np.nan,
-                              "shuffled_largest": float(shuffled_means[np.abs(shuffled_means).argmax()])
-                              if len(shuffled_means) else np.nan})
+                    averaged, kept = _frame_average(values.mean(axis=1), positions, frame)
+                    curve.loc[curve["position"].isin(kept), "frame_average"] = averaged
+                curves.append(curve)
+            positions, values = measured["consensus"]
+            if not len(positions):
+                continue
+            per_background, peak_of = values.T, "measured"
+            if frame > 1 and len(positions) >= frame:
+                per_background, positions = _frame_average(per_background, positions, frame)
+                peak_of = "frame average"
+            peak, low, high = peak_interval(per_background, positions, options["n_bootstrap"], plan.seed)
+            shuffled_means = measured["shuffled"][1].mean(axis=1)
+            at = {int(p): i for i, p in enumerate(measured["consensus"][0])}
+            peaks.append({"model": model.label, "background": kind, "pattern": pattern.name,
+                          "canonical": pattern.position, "peak": peak, "peak_low": low, "peak_high": high,
+                          "peak_of": peak_of, "n": values.shape[1],
+                          "peak_mean": float(per_background.mean(axis=0)[list(positions).index(peak)]),
+                          "canonical_mean": float(measured["consensus"][1][at[pattern.position]].mean())
+                          if pattern.position in at else np.nan,
+                          "shuffled_largest": float(shuffled_means[np.abs(shuffled_means).argmax()])
+                          if len(shuffled_means) else np.nan})
     return (pd.concat(curves, ignore_index=True) if curves else pd.DataFrame()), pd.DataFrame(peaks)
 
 
@@ -166,34 +158,30 @@ def spacing_tables(results: ProbeResults) -> tuple[pd.DataFrame, pd.DataFrame]:
     with its tests (against 0 and paired against the interaction of the two patterns' shuffles)."""
     plan, options = results.plan, results.plan.options
     grids, canonical = [], []
-    for model in plan.models:
-        for kind in options["backgrounds"]:
-            cells = results.cells.get((model.label, "spacing", kind))
-            if cells is None:
-                continue
-            meta, logit, prob = cells.cells, cells.arrays["logit"], cells.arrays["prob"]
-            for first, second in plan.pairs:
-                pair = f"{first.name} + {second.name}"
-                where, values, means = _interactions(meta, logit, pair, "consensus")
-                _, prob_values, prob_means = _interactions(meta, prob, pair, "consensus")
-                low, high = mean_ci(values, options["n_bootstrap"], plan.seed)
-                grids.append(pd.DataFrame({
-                    "model": model.label, "background": kind, "pair": pair, "a_position": [a for a, _ in where],
-                    "b_position": [b for _, b in where], "spacing": [b - a for a, b in where],
-                    "delta_a": means[:, 0], "delta_b": means[:, 1], "delta_ab": means[:, 2],
-                    "interaction": values.mean(axis=1), "ci_low": low, "ci_high": high,
-                    "prob_delta_a": prob_means[:, 0], "prob_delta_b": prob_means[:, 1],
-                    "prob_delta_ab": prob_means[:, 2], "prob_interaction": prob_values.mean(axis=1)}))
-                home = where.index((first.position, second.position))
-                _, control, _ = _interactions(meta, logit, pair, "shuffled")
-                stats = cell_statistics(values[home][None], control, options["n_bootstrap"], plan.seed)
-                stats = stats.rename(columns={"control_mean": "shuffled_mean", "vs_control_p": "vs_shuffled_p"})
-                canonical.append({"model": model.label, "background": kind, "pair": pair,
-                                  "a_position": first.position, "b_position": second.position,
-                                  "delta_a": means[home, 0], "delta_b": means[home, 1], "delta_ab": means[home, 2],
-                                  **stats.iloc[0].to_dict(), "prob_delta_a": prob_means[home, 0],
-                                  "prob_delta_b": prob_means[home, 1], "prob_delta_ab": prob_means[home, 2],
-                                  "prob_interaction": prob_values[home].mean()})
+    for model, kind, cells in results.each("spacing"):
+        meta, logit, prob = cells.cells, cells.arrays["logit"], cells.arrays["prob"]
+        for first, second in plan.pairs:
+            pair = f"{first.name} + {second.name}"
+            where, values, means = _interactions(meta, logit, pair, "consensus")
+            _, prob_values, prob_means = _interactions(meta, prob, pair, "consensus")
+            low, high = mean_ci(values, options["n_bootstrap"], plan.seed)
+            grids.append(pd.DataFrame({
+                "model": model.label, "background": kind, "pair": pair, "a_position": [a for a, _ in where],
+                "b_position": [b for _, b in where], "spacing": [b - a for a, b in where],
+                "delta_a": means[:, 0], "delta_b": means[:, 1], "delta_ab": means[:, 2],
+                "interaction": values.mean(axis=1), "ci_low": low, "ci_high": high,
+                "prob_delta_a": prob_means[:, 0], "prob_delta_b": prob_means[:, 1],
+                "prob_delta_ab": prob_means[:, 2], "prob_interaction": prob_values.mean(axis=1)}))
+            home = where.index((first.position, second.position))
+            _, control, _ = _interactions(meta, logit, pair, "shuffled")
+            stats = cell_statistics(values[home][None], control, options["n_bootstrap"], plan.seed)
+            stats = stats.rename(columns={"control_mean": "shuffled_mean", "vs_control_p": "vs_shuffled_p"})
+            canonical.append({"model": model.label, "background": kind, "pair": pair,
+                              "a_position": first.position, "b_position": second.position,
+                              "delta_a": means[home, 0], "delta_b": means[home, 1], "delta_ab": means[home, 2],
+                              **stats.iloc[0].to_dict(), "prob_delta_a": prob_means[home, 0],
+                              "prob_delta_b": prob_means[home, 1], "prob_delta_ab": prob_means[home, 2],
+                              "prob_interaction": prob_values[home].mean()})
     grid = pd.concat(grids, ignore_index=True) if grids else pd.DataFrame()
     table = pd.DataFrame(canonical).astype({"n": int}) if canonical else pd.DataFrame()
     return grid, _no_test_below(table, ["wilcoxon_p", "vs_shuffled_p"]) if canonical else table
@@ -205,23 +193,19 @@ def dose_table(results: ProbeResults) -> pd.DataFrame:
     shuffled copies' own change (rows ``variant`` shuffled, untested against themselves)."""
     plan, options = results.plan, results.plan.options
     tables = []
-    for model in plan.models:
-        for kind in options["backgrounds"]:
-            cells = results.cells.get((model.label, "dose", kind))
-            if cells is None:
-                continue
-            meta, logit, prob = cells.cells, cells.arrays["logit"], cells.arrays["prob"]
-            consensus = meta.index[meta["variant"] == "consensus"].to_numpy()
-            shuffled = meta.index[meta["variant"] == "shuffled"].to_numpy()
-            rows = np.concatenate([consensus, shuffled])
-            stats = cell_statistics(logit[rows], logit[np.concatenate([shuffled, shuffled])], options["n_bootstrap"],
-                                    plan.seed)
-            stats = stats.rename(columns={"control_mean": "shuffled_mean", "vs_control_p": "vs_shuffled_p"})
-            stats.loc[len(consensus):, ["shuffled_mean", "vs_shuffled_p"]] = np.nan
-            stats.insert(list(stats.columns).index("wilcoxon_p"), "prob_mean", prob[rows].mean(axis=1))
-            described = meta.loc[rows, ["pattern", "variant", "copies", "positions"]].reset_index(drop=True)
-            tables.append(pd.concat([pd.DataFrame({"model": [model.label] * len(rows), "background": kind}),
-                                     described, stats], axis=1))
+    for model, kind, cells in results.each("dose"):
+        meta, logit, prob = cells.cells, cells.arrays["logit"], cells.arrays["prob"]
+        consensus = meta.index[meta["variant"] == "consensus"].to_numpy()
+        shuffled = meta.index[meta["variant"] == "shuffled"].to_numpy()
+        rows = np.concatenate([consensus, shuffled])
+        stats = cell_statistics(logit[rows], logit[np.concatenate([shuffled, shuffled])], options["n_bootstrap"],
+                                plan.seed)
+        stats = stats.rename(columns={"control_mean": "shuffled_mean", "vs_control_p": "vs_shuffled_p"})
+        stats.loc[len(consensus):, ["shuffled_mean", "vs_shuffled_p"]] = np.nan
+        stats.insert(list(stats.columns).index("wilcoxon_p"), "prob_mean", prob[rows].mean(axis=1))
+        described = meta.loc[rows, ["pattern", "variant", "copies", "positions"]].reset_index(drop=True)
+        tables.append(pd.concat([pd.DataFrame({"model": [model.label] * len(rows), "background": kind}),
+                                 described, stats], axis=1))
     return _no_test_below(pd.concat(tables, ignore_index=True), ["wilcoxon_p", "vs_shuffled_p"]) if tables else \
         pd.DataFrame()
 
