@@ -11,6 +11,13 @@ import pandas as pd  # noqa: E402
 from glmxai.data.encoding import one_hot  # noqa: E402
 
 
+def finish_row(fig, axes, ylabel: str):
+    """A row of panels sharing a y axis: the label on the first, the legend on the last; laid out."""
+    axes[0][0].set_ylabel(ylabel)
+    axes[0][-1].legend(fontsize=6)
+    fig.tight_layout()
+    return fig
+
 def attribution_logo(sequence: str, scores: np.ndarray, hits: pd.DataFrame, tss: int, title: str,
                      span: tuple[int, int] | None = None):
     """Sequence logo of one sequence's attribution (letter height = score of the observed base)
@@ -104,10 +111,7 @@ def positional_profiles(profiles: pd.DataFrame, markers: pd.DataFrame | None = N
         ax.axhline(0, color="black", lw=0.5)
         ax.set_title(f"label {label} ({'promoter' if label == 1 else 'non-promoter'})", fontsize=9, pad=26)
         ax.set_xlabel("position relative to TSS (bp)")
-    axes[0][0].set_ylabel("mean scaled attribution")
-    axes[0][-1].legend(fontsize=6)
-    fig.tight_layout()
-    return fig
+    return finish_row(fig, axes, "mean scaled attribution")
 
 
 def effect_heatmap(effects: pd.DataFrame, significant: pd.DataFrame, notes: pd.DataFrame, title: str):

@@ -9,6 +9,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from glmxai.figures import finish_row
+
 
 def _colours(models) -> dict:
     return dict(zip(models, plt.cm.tab10.colors * 5))
@@ -41,10 +43,7 @@ def position_curves(curves: pd.DataFrame, pattern: str, canonical: int):
         ax.text(0, 1.01, "TSS", fontsize=6, ha="center", transform=ax.get_xaxis_transform())
         ax.set_title(f"{pattern}: {kind} backgrounds", fontsize=9, pad=14)
         ax.set_xlabel("pattern start relative to TSS (bp)")
-    axes[0][0].set_ylabel("mean change of promoter logit")
-    axes[0][-1].legend(fontsize=6)
-    fig.tight_layout()
-    return fig
+    return finish_row(fig, axes, "mean change of promoter logit")
 
 
 def spacing_heatmaps(grid: pd.DataFrame, pair: str, canonical: tuple[int, int]):
@@ -82,10 +81,7 @@ def dose_curves(table: pd.DataFrame):
         ax.set_xticks(range(int(table["copies"].max()) + 1))
         ax.set_xlabel("copies planted")
         ax.set_title(f"{kind} backgrounds", fontsize=9)
-    axes[0][0].set_ylabel("mean change of promoter logit")
-    axes[0][-1].legend(fontsize=6)
-    fig.tight_layout()
-    return fig
+    return finish_row(fig, axes, "mean change of promoter logit")
 
 
 def _interaction_heatmap(ax, grid: pd.DataFrame, pair: str, canonical: tuple[int, int], title: str, bound: float,
