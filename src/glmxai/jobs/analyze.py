@@ -23,8 +23,9 @@ from glmxai.analysis.motif_attribution import attribution_tests, motif_attributi
 from glmxai.analysis.motif_finding import motif_finding_section
 from glmxai.analysis.motif_table import motif_table_section
 from glmxai.analysis.provenance import audit_data, runs_length, runs_tss
-from glmxai.explain_runs import ExplainRun, load_runs
-from glmxai.io import write_json_atomic
+from glmxai.analysis.shortcut import shortcut_section, shortcut_tests
+from glmxai.explain_runs import ExplainRun, checkpoint_problem, load_runs
+from glmxai.io import read_json, write_json_atomic
 from glmxai.motifs import build_motifs, scan
 from glmxai.probes.job import prepare_probes, run_probes
 from glmxai.probes.section import probes_section
@@ -48,6 +49,10 @@ def run(cfg: DictConfig) -> dict:
                          "probes.enabled=true probes.checkpoints=[CKPT] for motif probes, or train_runs=[RUN] "
                          "for the model comparison")
     model_files = metrics_files(train_runs)  # checked before any work
+    shortcut_sets = list((cfg.get("shortcut") or {}).get("sets") or [])
+    missing = [str(path) for path in shortcut_sets if not Path(str(path)).is_file()]
+    if missing:
+        raise FileNotFoundError(f"shortcut.sets: no such file {missing}")
     # every check before any work: bad inputs, disagreeing runs, a misspelt discovery method
     unfinished: dict[Path, str] = {}
     runs = load_runs(inputs, unfinished) if inputs else []
@@ -75,6 +80,13 @@ def run(cfg: DictConfig) -> dict:
                     if cfg.faithfulness.enabled else None)
         tables.faithfulness = faithful.areas if faithful else None
         tests += [(tables.attribution, ["ttest_p"]), *kmers.tests, *(faithful.tests if faithful else [])]
+    shortcut = None
+    if shortcut_sets:
+        checkpoints = [read_json(path)["checkpoint"] for path in model_files]
+        checkpoints += [r.meta["checkpoint"] for r in runs if not checkpoint_problem(r, {})]
+        shortcut = shortcut_tests([c for c in checkpoints if c], cfg.shortcut, cfg.seed,
+                                  bool(cfg.model.trust_remote_code))
+        tests.append((shortcut, ["fisher_p"]))
     if probe_plan is not None:
         probe_results = run_probes(probe_plan)
         probes = probe_tables(probe_results)
@@ -90,6 +102,10 @@ def run(cfg: DictConfig) -> dict:
     if model_files:
         summary["models"] = model_table_section(report, model_files,
                                                 OmegaConf.to_container(cfg.published, resolve=True))
+    if shortcut is not None:
+        summary["shortcut"] = shortcut_section(report, shortcut)
+    else:
+        report.skip("shortcut test", "no extra labelled set given (shortcut.sets=[CSV])")
     layout = (tss, length) if runs else _data_layout(audited.datamodule)
     motif_table_section(report, motifs, cfg.motifs.pvalue, cfg.motifs.pseudocount, layout)
     summary["audit"] = audit_section(report, audit, cfg.audit, cfg.motifs.tata)

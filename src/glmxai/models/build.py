@@ -184,3 +184,11 @@ def load_classifier(ckpt_path: str | Path, map_location: str | torch.device = "c
         raise CheckpointError(f"{source}: its weights do not fit the model its config describes: "
                               f"{str(error)[:300]}") from None
     return module.eval()
+
+
+def checkpoint_labels(checkpoints: Sequence[tuple[Path, SequenceClassifier]]) -> list[str]:
+    """A label per (path, loaded model) for tables and figures: the model's name, with its run
+    folder where two checkpoints share one."""
+    names = [str(m.hparams["model_cfg"].get("name") or p.stem) for p, m in checkpoints]
+    return [name if names.count(name) == 1 else f"{name} ({path.parent.parent.name or path.parent.name})"
+            for (path, _), name in zip(checkpoints, names)]

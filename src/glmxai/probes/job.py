@@ -230,19 +230,12 @@ def _data_for(cfg: DictConfig, record: Mapping, checkpoint: Path, cache: dict):
     return cache[key]
 
 
-def _labels(checkpoints: list[tuple[Path, str]]) -> list[str]:
-    """Model names, with the run folder where two checkpoints share one."""
-    names = [name for _, name in checkpoints]
-    return [name if names.count(name) == 1 else f"{name} ({path.parent.parent.name or path.parent.name})"
-            for path, name in checkpoints]
-
-
 def prepare_probes(cfg: DictConfig, runs: list[ExplainRun], motifs: list[Motif]) -> ProbePlan:
     """Check every probe setting, load every checkpoint (explain runs' and ``probes.checkpoints``)
     with ``load_classifier`` and the data of its backgrounds, check positions against each model and
     finished parts against their fingerprints; raises ``ProbeInputError`` (or the loader's error)
     naming the problem before any model is run."""
-    from glmxai.models.build import load_classifier
+    from glmxai.models.build import checkpoint_labels, load_classifier
     from glmxai.predictor import BatchedPredictor
 
     options = OmegaConf.to_container(cfg.probes, resolve=True)
@@ -273,7 +266,7 @@ def prepare_probes(cfg: DictConfig, runs: list[ExplainRun], motifs: list[Motif])
     out = Path(cfg.paths.output_dir) / "probes"
     modules = [load_classifier(p, map_location=str(options["device"]),
                                trust_remote_code=bool(cfg.model.trust_remote_code)) for p in paths]
-    labels = _labels([(p, str(m.hparams["model_cfg"].get("name") or p.stem)) for p, m in zip(paths, modules)])
+    labels = checkpoint_labels(list(zip(paths, modules)))
     data_cache: dict = {}
     for path, module, label in zip(paths, modules, labels):
         record = module.hparams.get("data") or {}

@@ -1,0 +1,130 @@
+"""The shortcut test on constructed cases with known answers: a composition detector (which spots
+random chunks) calls composition-kept copies promoters and fails; a model of motif position does
+not; shares, intervals and AUROC against their textbook definitions."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from glmxai.analysis.shortcut import auroc_with_ci, read_labelled_set, shortcut_row, wilson
+from glmxai.data.table import SequenceDataError, SequenceTable
+
+CHUNK, CHUNKS = 15, 20
+MOTIF, AT = "TATAAA", 100
+
+
+def _promoters(n: int, rng: np.random.Generator) -> list[str]:
+    """AC-only sequences (the 'promoter composition') with a TATA box at ``AT``."""
+    return ["".join(rng.choice(list("AC"), CHUNK * CHUNKS))[:AT] + MOTIF
+            + "".join(rng.choice(list("AC"), CHUNK * CHUNKS))[AT + len(MOTIF):] for _ in range(n)]
+
+
+def _chunks(sequence: str) -> list[str]:
+    return [sequence[i:i + CHUNK] for i in range(0, len(sequence), CHUNK)]
+
+
+def gue_negative(sequence: str, rng: np.random.Generator) -> str:
+    """GUE's recipe: 12 of the 20 chunks replaced by uniform random bases."""
+    chunks = _chunks(sequence)
+    for k in rng.choice(CHUNKS, 12, replace=False):
+        chunks[k] = "".join(rng.choice(list("ACGT"), CHUNK))
+    return "".join(chunks)
+
+
+def permuted_negative(sequence: str, rng: np.random.Generator) -> str:
+    """The shifted recipe: 12 of the 20 chunks permuted among themselves (composition kept)."""
+    chunks = _chunks(sequence)
+    picked = rng.choice(CHUNKS, 12, replace=False)
+    for k, j in zip(picked, np.roll(picked, 1)):
+        chunks[k] = _chunks(sequence)[j]
+    return "".join(chunks)
+
+
+def composition_detector(sequences: list[str]) -> np.ndarray:
+    """'Promoter' when a sequence has (almost) no G or T: it detects GUE's random chunks."""
+    return np.array([1.0 if (s.count("G") + s.count("T")) / len(s) < 0.05 else 0.0 for s in sequences])
+
+
+def position_model(sequences: list[str]) -> np.ndarray:
+    """'Promoter' when the TATA box sits at its place: promoter structure."""
+    return np.array([1.0 if s[AT:AT + len(MOTIF)] == MOTIF else 0.0 for s in sequences])
+
+
+def _write_set(path, sequences: list[str], parents: list[int]) -> None:
+    path.write_text("sequence,label,parent_split,parent_row\n"
+                    + "".join(f"{s},0,test,{p}\n" for s, p in zip(sequences, parents)))
+
+
+@pytest.fixture
+def benchmark(tmp_path):
+    """A test split of 60 promoters and their 60 GUE-made negatives, and the composition-kept copies
+    of the same promoters as an extra labelled set."""
+    rng = np.random.default_rng(0)
+    promoters = _promoters(60, rng)
+    split = SequenceTable(promoters + [gue_negative(s, rng) for s in promoters], np.r_[np.ones(60), np.zeros(60)]
+                          .astype(np.int64), source="test.csv")
+    copies = [permuted_negative(s, rng) for s in promoters]
+    _write_set(tmp_path / "shuffled_negatives.csv", copies, list(range(60)))
+    return {"test": split}, read_labelled_set(tmp_path / "shuffled_negatives.csv", 300), copies
+
+
+def test_a_random_chunk_detector_fails_the_shortcut_test_and_a_position_model_passes(benchmark):
+    splits, labelled, copies = benchmark
+    assert labelled.name == "shuffled_negatives" and labelled.parent_split.tolist() == ["test"] * 60
+    chunky = shortcut_row("chunks", composition_detector, labelled, splits, "test", n_resamples=200)
+    assert chunky["reference_share"] == 0 and chunky["share"] == 1  # GUE's negatives spotted, the copies not
+    assert chunky["fisher_p"] < 1e-20 and chunky["pairs"] == 60 and chunky["parent_auroc"] == 0.5
+    kept = np.mean([c[AT:AT + len(MOTIF)] == MOTIF for c in copies])  # copies whose TATA box stayed put
+    structural = shortcut_row("position", position_model, labelled, splits, "test", n_resamples=200)
+    assert structural["share"] == pytest.approx(kept) and kept < 0.5
+    assert structural["parent_auroc"] == pytest.approx(1 - kept / 2)  # ties count a half
+    assert structural["auroc_ci_low"] <= structural["parent_auroc"] <= structural["auroc_ci_high"]
+
+
+def test_shares_intervals_and_auroc_follow_their_definitions():
+    low, high = wilson(7, 20)
+    z, p, n = stats.norm.ppf(0.975), 7 / 20, 20  # the Wilson score interval, by its formula
+    centre = (p + z**2 / (2 * n)) / (1 + z**2 / n)
+    half = z / (1 + z**2 / n) * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2))
+    assert (low, high) == pytest.approx((centre - half, centre + half), rel=1e-9)
+    rng = np.random.default_rng(1)
+    positive, negative = rng.normal(1, 1, 80), rng.normal(0, 1, 80)
+    value, lo, hi = auroc_with_ci(positive, negative, n_resamples=300)
+    u = stats.mannwhitneyu(positive, negative).statistic  # AUROC = U / (n1 n2)
+    assert value == pytest.approx(u / 80 / 80) and lo < value < hi and hi - lo < 0.25
+
+
+@pytest.mark.parametrize("row, problem", [("ACGT,0,test,x", "parent_row 'x' is not a row number"),
+                                          ("ACGT,0,holdout,1", "parent_split 'holdout' is not one of"),
+                                          ("ACGT,0,test,99", "parent_row 99 is beyond the 2 rows")])
+def test_a_bad_parent_is_named_with_its_file(tmp_path, row, problem):
+    path = tmp_path / "extra.csv"
+    path.write_text(f"sequence,label,parent_split,parent_row\nACGT,0,test,0\n{row}\n")
+    split = SequenceTable(["ACGT", "ACGA"], np.array([1, 0]), source="test.csv")
+    with pytest.raises(SequenceDataError, match=f"extra.csv.*{problem}"):
+        shortcut_row("m", position_model, read_labelled_set(path), {"test": split}, "test")
+
+
+def test_analyze_scores_an_extra_set_against_a_trained_checkpoint(trained_cnn, tmp_path, command):
+    """Through analyze.py: the copies of the test promoters, labelled 0, are called promoter exactly
+    as often as the model calls those promoters, and ranked against them at AUROC 0.5 (ties)."""
+    from glmxai.data.recorded import job_data
+    from glmxai.models.build import load_classifier
+
+    module = load_classifier(trained_cnn)
+    test = job_data(None, module.hparams["data"], trained_cnn).table("test")
+    promoters = np.flatnonzero(test.labels == 1)[:40]
+    _write_set(tmp_path / "copies.csv", [test.sequences[i] for i in promoters], promoters.tolist())
+    recall = (module.backbone.predict_proba([test.sequences[i] for i in promoters])[:, 1] >= 0.5).mean()
+    negatives = [test.sequences[i] for i in np.flatnonzero(test.labels == 0)]
+    false_positive = (module.backbone.predict_proba(negatives)[:, 1] >= 0.5).mean()
+    command("analyze.py", f"train_runs=[{trained_cnn.parents[1]}]", f"shortcut.sets=[{tmp_path / 'copies.csv'}]",
+            "shortcut.n_bootstrap=100", "logger=none", f"hydra.run.dir={tmp_path / 'report'}")
+    row = json.loads((tmp_path / "report" / "summary.json").read_text())["shortcut"]["rows"][0]
+    assert row["set"] == "copies" and row["negatives"] == 40 and row["pairs"] == 40
+    assert row["share"] == pytest.approx(recall) and row["reference_share"] == pytest.approx(false_positive)
+    assert row["parent_auroc"] == pytest.approx(0.5) and 0 <= row["fisher_p_adj"] <= 1
+    assert "Shortcut test" in (tmp_path / "report" / "report.html").read_text()
