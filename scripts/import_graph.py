@@ -21,7 +21,7 @@ LAYERS: list[set[str]] = [
     {"allowlist", "job_log"},
     {"data"},
     {"models", "stats", "store", "wandb_log"},
-    {"predictor", "shuffling", "motifs", "report", "figures", "explain_runs"},
+    {"predictor", "motifs", "report", "figures", "explain_runs"},
     {"xai"},
     {"probes", "analysis"},
     {"jobs"},

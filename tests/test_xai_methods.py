@@ -13,11 +13,11 @@ from sklearn.linear_model import LinearRegression, Ridge
 from sklearn.metrics import pairwise_distances
 
 from glmxai.data.encoding import codes_to_one_hot, to_codes
+from glmxai.data.shuffling import composition_matched, dinucleotide_shuffle, dinucleotide_shuffles, make_backgrounds
 from glmxai.models.cnn import CNNBackbone
 from glmxai.models.tokenizers import OneHotTokenizer
 from glmxai.models.toys import MOTIF, START, MotifDetector, TokenMotifDetector, TripletTokenizer
 from glmxai.predictor import BatchedPredictor
-from glmxai.shuffling import composition_matched, dinucleotide_shuffle, dinucleotide_shuffles, make_backgrounds
 from glmxai.xai import features as ft
 from glmxai.xai.lime import interaction_terms, projected_terms, random_masks
 from glmxai.xai.registry import build_method

@@ -85,7 +85,7 @@ def allow(target: str, **args: Arg) -> tuple[str, Allowed]:
 
 
 _DATA_ARGS = {"task": optional(STRING), "seq_len": optional(INT), "tss": INT, "batch_size": INT, "num_workers": INT,
-              "seed": INT, "shift_augment": INT}
+              "seed": INT, "shift_augment": INT, "added_negatives": optional(PLAIN)}
 _HF_ARGS = {"size": STRING, "config": optional(PLAIN)}
 
 TOKENIZERS: dict[str, Allowed] = dict([

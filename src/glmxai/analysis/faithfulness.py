@@ -36,8 +36,8 @@ Predict = Callable[[np.ndarray], np.ndarray]  # int codes (N, L) -> p(promoter) 
 
 def backgrounds(codes: np.ndarray, kind: str = "dinuc_shuffle", seed: int = 0) -> np.ndarray:
     """(N, L) -> one background per sequence (N, L) from explain's DNA-aware backgrounds
-    (``glmxai.shuffling``: dinucleotide shuffle, composition-matched bases or N)."""
-    from glmxai.shuffling import check_background, make_backgrounds
+    (``glmxai.data.shuffling``: dinucleotide shuffle, composition-matched bases or N)."""
+    from glmxai.data.shuffling import check_background, make_backgrounds
 
     check_background(kind, 1)
     rng = np.random.default_rng(seed)
@@ -216,7 +216,7 @@ def faithfulness_section(report: Report, tables: FaithfulnessTables, options: Di
     for name, problem in tables.unusable.items():
         report.skip(f"faithfulness of {name}", problem)
     report.section("Faithfulness", f"Deletion/insertion over {tables.sizes}, {options.steps} steps, background: "
-                                   f"{options.background} (glmxai.shuffling), {options.n_random} random orders. "
+                                   f"{options.background} (glmxai.data.shuffling), {options.n_random} random orders. "
                                    "Gain = mean per-sequence difference of the area between attribution order and "
                                    "random order, with its 95% CI and paired t-test.")
     if not len(tables.areas):

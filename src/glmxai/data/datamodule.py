@@ -16,6 +16,7 @@ import torch
 from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+from glmxai.data.negatives import add_negatives, check_added_negatives
 from glmxai.data.synthetic import SyntheticPromoterGenerator
 from glmxai.data.table import SequenceDataError, SequenceTable, read_sequence_csv
 from glmxai.io import sha256_file
@@ -101,13 +102,18 @@ class PromoterDataModule(L.LightningDataModule):
     each time they are served (0: never). It moves every motif by up to that many bases and, for
     models of non-overlapping k-mers (NT), into every token frame; validation and test data are
     never shifted.
+    added_negatives: negatives made from the training split's own promoters with their composition
+    kept (``glmxai.data.negatives``: ``{kind, per_promoter, seed[, chunk, permuted]}``), appended to
+    the training split only; None: none. Part of the data's identity, so checkpoints record it.
     """
 
     def __init__(self, *, seq_len: int | None, tss: int, batch_size: int = 64, num_workers: int = 0, seed: int = 0,
-                 shift_augment: int = 0, task: str | None = None):
+                 shift_augment: int = 0, task: str | None = None, added_negatives: Mapping | None = None):
         super().__init__()
         if shift_augment < 0:
             raise ValueError(f"data.shift_augment must be >= 0, got {shift_augment}")
+        check_added_negatives(added_negatives)
+        self.added_negatives = dict(added_negatives) if added_negatives is not None else None
         if seq_len is not None and not 0 <= tss < seq_len:
             raise ValueError(f"data.tss={tss} lies outside sequences of data.seq_len={seq_len} bases")
         self.batch_size, self.num_workers = batch_size, num_workers
@@ -121,7 +127,7 @@ class PromoterDataModule(L.LightningDataModule):
         cls = type(self)
         return {"_target_": f"{cls.__module__}.{cls.__qualname__}", "task": self.task, "seq_len": self.seq_len,
                 "tss": self.tss, "batch_size": self.batch_size, "num_workers": self.num_workers, "seed": self.seed,
-                "shift_augment": self.shift_augment, **self.source_args()}
+                "shift_augment": self.shift_augment, "added_negatives": self.added_negatives, **self.source_args()}
 
     def identity(self) -> dict[str, Any]:
         """``config()`` without how the data is served (``data_identity``): equal identities read
@@ -149,8 +155,7 @@ class PromoterDataModule(L.LightningDataModule):
 
     def setup(self, stage: str | None = None) -> None:
         for split in SPLITS:
-            if split not in self.tables:
-                self.tables[split] = self.load_split(split)
+            self.table(split)
 
     def table(self, split: str) -> SequenceTable:
         """One split, loaded on first use (``dev`` is accepted for ``val``)."""
@@ -158,7 +163,10 @@ class PromoterDataModule(L.LightningDataModule):
         if split not in SPLITS:
             raise ValueError(f"unknown split {split!r}; expected one of {SPLITS}")
         if split not in self.tables:
-            self.tables[split] = self.load_split(split)
+            table = self.load_split(split)
+            if split == "train" and self.added_negatives is not None:
+                table = add_negatives(table, self.added_negatives)
+            self.tables[split] = table
         return self.tables[split]
 
     def _loader(self, split: str, shuffle: bool) -> DataLoader:

@@ -18,7 +18,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from glmxai.shuffling import dinucleotide_shuffle
+from glmxai.data.shuffling import dinucleotide_shuffle
 
 KINDS = ("profile", "dinuc_shuffle", "negatives")
 Readout = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]  # codes (n, L) -> logit (n,), p (n,)

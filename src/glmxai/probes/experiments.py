@@ -23,9 +23,9 @@ import numpy as np
 import pandas as pd
 
 from glmxai.data.encoding import to_strings
+from glmxai.data.shuffling import dinucleotide_shuffles
 from glmxai.predictor import BatchedPredictor
 from glmxai.probes.patterns import VARIANTS, Pattern, pattern_hits, variants
-from glmxai.shuffling import dinucleotide_shuffles
 
 log = logging.getLogger(__name__)
 EXPERIMENTS = ("insertion", "position_scan", "spacing", "dose", "necessity")

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from captum.attr import GradientShap, IntegratedGradients
 
-from glmxai import shuffling as bg
+from glmxai.data import shuffling as bg
 from glmxai.data.encoding import to_strings
 from glmxai.models.tokenizers import OneHotTokenizer
 from glmxai.predictor import BatchedPredictor

@@ -6,7 +6,7 @@ import hashlib
 
 import numpy as np
 
-from glmxai import shuffling as bg
+from glmxai.data import shuffling as bg
 from glmxai.predictor import BatchedPredictor
 from glmxai.xai import features as ft
 from glmxai.xai.registry import Method

@@ -1,0 +1,66 @@
+"""Negatives made from the training promoters keep their composition exactly, move what they
+should, reach the training split only, and are recorded in the checkpoint's data record."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from glmxai.allowlist import DATA_MODULES, build
+from glmxai.data.datamodule import SyntheticDataModule
+from glmxai.data.encoding import to_codes
+from glmxai.data.negatives import add_negatives, chunk_permutation
+from glmxai.data.table import SequenceTable
+
+from conftest import random_sequences
+
+
+def _dinucleotides(codes: np.ndarray) -> np.ndarray:
+    return np.bincount(codes[:-1].astype(int) * 5 + codes[1:], minlength=25)
+
+
+def test_a_chunk_permutation_moves_whole_chunks_and_keeps_every_base():
+    codes = to_codes(random_sequences(1, 305, seed=3)[0])  # 20 chunks of 15 and a partial one
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        out = chunk_permutation(codes, rng)
+        chunks, moved = codes[:300].reshape(20, 15), out[:300].reshape(20, 15)
+        changed = [k for k in range(20) if not np.array_equal(chunks[k], moved[k])]
+        assert len(changed) == 12  # exactly the 12 picked chunks moved (random chunks never coincide)
+        assert sorted(map(bytes, chunks[changed])) == sorted(map(bytes, moved[changed]))  # among themselves
+        np.testing.assert_array_equal(out[300:], codes[300:])
+        np.testing.assert_array_equal(np.bincount(out, minlength=5), np.bincount(codes, minlength=5))
+    with pytest.raises(ValueError, match="permuted must be 2..20"):
+        chunk_permutation(codes, rng, permuted=21)
+
+
+@pytest.mark.parametrize("kind", ["chunk_permutation", "dinucleotide_shuffle"])
+def test_added_negatives_keep_each_promoters_composition(kind):
+    sequences = random_sequences(6, 300, seed=1)
+    table = SequenceTable(sequences, np.array([1, 1, 1, 0, 0, 1]), source="train.csv")
+    out = add_negatives(table, {"kind": kind, "per_promoter": 2, "seed": 0})
+    assert len(out) == 6 + 8 and out.labels[:6].tolist() == table.labels.tolist() and not out.labels[6:].any()
+    parents = [s for s, y in zip(sequences, table.labels) if y == 1]
+    for i, made in enumerate(out.sequences[6:]):
+        parent, copy = to_codes(parents[i // 2]), to_codes(made)
+        assert not np.array_equal(parent, copy)
+        np.testing.assert_array_equal(np.bincount(copy, minlength=5), np.bincount(parent, minlength=5))
+        if kind == "dinucleotide_shuffle":
+            np.testing.assert_array_equal(_dinucleotides(copy), _dinucleotides(parent))
+    assert out.sequences == add_negatives(table, {"kind": kind, "per_promoter": 2, "seed": 0}).sequences
+    assert out.sequences != add_negatives(table, {"kind": kind, "per_promoter": 2, "seed": 1}).sequences
+
+
+def test_the_training_split_gets_them_and_the_data_record_carries_them():
+    options = {"kind": "chunk_permutation", "per_promoter": 1, "seed": 0}
+    plain = SyntheticDataModule(n_train=40, n_val=10, n_test=10)
+    robust = SyntheticDataModule(n_train=40, n_val=10, n_test=10, added_negatives=options)
+    promoters = int(plain.table("train").labels.sum())
+    assert len(robust.table("train")) == 40 + promoters
+    assert robust.table("val").sequences == plain.table("val").sequences
+    assert robust.table("test").sequences == plain.table("test").sequences
+    record = robust.provenance()
+    assert record["config"]["added_negatives"] == options and robust.identity() != plain.identity()
+    rebuilt = build(record["config"], DATA_MODULES, "a checkpoint", "data.config")  # as explain and analyze do
+    assert rebuilt.table("train").sequences == robust.table("train").sequences
+    with pytest.raises(ValueError, match="kind must be one of"):
+        SyntheticDataModule(n_train=40, added_negatives={"kind": "reversal"})
