@@ -187,3 +187,34 @@ def test_explain_threads_hold_for_the_job_only(tmp_path, toy_ckpt, monkeypatch):
         assert seen == [1] and torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before)
+
+
+def test_a_changed_training_file_is_warned_about_whatever_the_serving_settings(tmp_path, caplog):
+    """The checkpoint's own data, edited since training, is named; serving it with another batch
+    size (not part of the data's identity) must not silence that."""
+    import logging
+
+    from glmxai.data.datamodule import GueDataModule
+    from glmxai.data.synthetic import SyntheticPromoterGenerator, write_gue_folder
+    from glmxai.models.classifier import SequenceClassifier
+    from glmxai.models.tokenizers import OneHotTokenizer
+    from glmxai.models.toys import LENGTH, MotifDetector
+
+    from conftest import save_checkpoint
+
+    root = write_gue_folder(SyntheticPromoterGenerator().splits(20, 10, 10, seed=2), tmp_path / "gue")
+    record = GueDataModule(root=str(root), seq_len=LENGTH, tss=249, batch_size=64).provenance()
+    model_cfg = {"name": "toy", "tokenizer": {"_target_": "glmxai.models.tokenizers.OneHotTokenizer"},
+                 "backbone": {"_target_": "glmxai.models.toys.MotifDetector", "seq_len": LENGTH, "start": START}}
+    ckpt = save_checkpoint(SequenceClassifier(MotifDetector(OneHotTokenizer()), model_cfg=model_cfg),
+                           tmp_path / "toy.ckpt", record)
+    test = root / "test.csv"
+    lines = test.read_text().splitlines()
+    lines[1] = "A" + lines[1][1:]  # one base of the first test sequence edited after training
+    test.write_text("\n".join(lines) + "\n")
+    for n, batch_size in enumerate((64, 7)):
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="glmxai.jobs.explain"):
+            xai_job.run(_cfg(tmp_path / f"job{n}", ckpt, "explain.n=2",
+                             data=("data=gue", f"data.root={root}", f"data.batch_size={batch_size}")))
+        assert f"{test} has changed since {ckpt} was trained on it" in caplog.text
