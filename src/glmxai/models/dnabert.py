@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from transformers import BertConfig, BertForSequenceClassification
 
-from glmxai.models.pretrained import HFBackbone
+from glmxai.models.pretrained import SMALL_ENCODER, HFBackbone
 from glmxai.models.tokenizers import KmerTokenizer
 
 _COMMON = {"max_position_embeddings": 512, "hidden_dropout_prob": 0.1, "attention_probs_dropout_prob": 0.1}
@@ -23,8 +23,7 @@ class DNABERTBackbone(HFBackbone):
     model_class = BertForSequenceClassification
     tokenizer_class = KmerTokenizer
     sizes = {
-        "small": {**_COMMON, "hidden_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4,
-                  "intermediate_size": 512, "attention_probs_dropout_prob": 0.0},
+        "small": {**_COMMON, **SMALL_ENCODER, "attention_probs_dropout_prob": 0.0},
         "base": {**_COMMON, "hidden_size": 768, "num_hidden_layers": 12, "num_attention_heads": 12,
                  "intermediate_size": 3072},
     }

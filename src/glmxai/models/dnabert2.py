@@ -22,6 +22,7 @@ from transformers.models.bert.modeling_bert import BertSelfOutput
 
 from glmxai.models.base import Backbone
 from glmxai.models.pretrained import (
+    SMALL_ENCODER,
     config_dict,
     init_like_bert,
     load_backbone_state,
@@ -36,8 +37,7 @@ from glmxai.models.tokenizers import BPETokenizer
 _COMMON = {"hidden_dropout_prob": 0.1, "attention_probs_dropout_prob": 0.0, "layer_norm_eps": 1e-12,
            "type_vocab_size": 2, "max_position_embeddings": 512}
 SIZES = {
-    "small": {**_COMMON, "hidden_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4,
-              "intermediate_size": 512},
+    "small": {**_COMMON, **SMALL_ENCODER},
     "117m": {**_COMMON, "hidden_size": 768, "num_hidden_layers": 12, "num_attention_heads": 12,
              "intermediate_size": 3072},
 }

@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 from transformers import EsmConfig, EsmForSequenceClassification
 
-from glmxai.models.pretrained import HFBackbone
+from glmxai.models.pretrained import SMALL_ENCODER, HFBackbone
 from glmxai.models.tokenizers import NTKmerTokenizer
 
 _COMMON = {"max_position_embeddings": 1002, "position_embedding_type": "absolute", "token_dropout": False,
@@ -24,8 +24,7 @@ class NTBackbone(HFBackbone):
     model_class = EsmForSequenceClassification
     tokenizer_class = NTKmerTokenizer
     sizes = {
-        "small": {**_COMMON, "hidden_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4,
-                  "intermediate_size": 512},
+        "small": {**_COMMON, **SMALL_ENCODER},
         "500m": {**_COMMON, "hidden_size": 1280, "num_hidden_layers": 24, "num_attention_heads": 20,
                  "intermediate_size": 5120},
     }

@@ -47,7 +47,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from glmxai.models.base import Backbone
-from glmxai.models.pretrained import init_like_bert, load_weights, read_config, resolve_folder, write_native
+from glmxai.models.pretrained import (
+    SMALL_ENCODER,
+    init_like_bert,
+    load_weights,
+    read_config,
+    resolve_folder,
+    write_native,
+)
 from glmxai.models.readout import build_readout, check_pooling
 from glmxai.models.tokenizers import NTKmerTokenizer
 
@@ -57,8 +64,7 @@ _COMMON = {"vocab_size": 4107, "pad_token_id": 1, "mask_token_id": 2, "position_
            "token_dropout": False, "hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0,
            "layer_norm_eps": 1e-12, "initializer_range": 0.02}
 SIZES = {
-    "small": {**_COMMON, "hidden_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4,
-              "intermediate_size": 512},
+    "small": {**_COMMON, **SMALL_ENCODER},
     "50m": {**_COMMON, "hidden_size": 512, "num_hidden_layers": 12, "num_attention_heads": 16,
             "intermediate_size": 2048},
     "100m": {**_COMMON, "hidden_size": 512, "num_hidden_layers": 22, "num_attention_heads": 16,

@@ -22,6 +22,8 @@ from glmxai.models.readout import build_readout, check_pooling
 from glmxai.models.tokenizers import VocabTokenizer
 
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin", "weights.ckpt")
+# The CPU-sized encoder every transformer family shares as its ``small`` preset: 2 layers, hidden 128.
+SMALL_ENCODER = {"hidden_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 512}
 
 
 def resolve_folder(path: str | Path) -> Path:
