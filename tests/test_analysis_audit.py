@@ -123,3 +123,40 @@ def test_enrichment_of_a_large_table_is_the_sample_odds_ratio_with_woolfs_interv
                 (sample * np.exp(-half), sample * np.exp(half)), rel=1e-5)
         else:
             assert row["odds_ratio"] != pytest.approx(sample, rel=1e-6)
+
+
+def test_negatives_built_both_ways_are_told_apart_and_a_tata_box_at_minus_31_counted_by_class():
+    """Promoters with a TATA box at -31 (20 of 40); negatives derived from them by chunk replacement
+    (the chunk holding -31 kept in 6 of 10); genomic-like negatives without a parent, 14 of 30 with a
+    TATA box planted at -31. The audit must find each class and count the box at -31 in each."""
+    from glmxai.motifs import Motif
+
+    tss, tata = 249, "TATAAAAG"
+    rng = np.random.default_rng(3)
+    plant = lambda s: s[:tss - 31] + tata + s[tss - 31 + len(tata):]  # noqa: E731
+    promoters = [plant(s) if i < 20 else s for i, s in enumerate(_random_seqs(40, rng))]
+    chunk_of_box = (tss - 31) // CHUNK  # the box lies in chunks 14 and 15 (starts 218, 225)
+    derived = []
+    for i in range(10):  # children of TATA promoters 0..9; in 6 the chunks holding the box are kept
+        replace = [c for c in rng.permutation(20) if (c not in (chunk_of_box, chunk_of_box + 1)) or i >= 6][:12]
+        seq = list(promoters[i])
+        for c in replace:
+            seq[c * CHUNK:(c + 1) * CHUNK] = rng.choice(list("ACGT"), CHUNK)
+        derived.append("".join(seq))
+    genomic = [plant(s) if i < 14 else s for i, s in enumerate(_random_seqs(30, rng))]
+    sequences = promoters + derived + genomic
+    labels = np.r_[np.ones(40, int), np.zeros(40, int)]
+    pairs = related.derived_pairs(sequences, labels, ["train"] * 80)
+    classes = related.sequence_classes(pairs, labels)
+    assert (classes[:40] == "promoter").all() and (classes[40:50] == "derived negative").all()
+    assert (classes[50:] == "negative without parent").all()
+    motif = Motif(name="TATA", matrix_id="MA0108", pssm=None, threshold=0.0, window=(-40, -20))
+    # the hits a scan finds: the planted boxes (where the sequence still holds one) at -31
+    rows = [i for i, s in enumerate(sequences) if s[tss - 31:tss - 31 + len(tata)] == tata]
+    hits = pd.DataFrame({"row": rows, "motif": "TATA", "rel_start": -31, "start": tss - 31})
+    table = related.motif_by_class(hits, [motif], classes).set_index("class")
+    assert table.loc["promoter", "peak_start"] == -31
+    assert table["at_peak"].to_dict() == {"promoter": 20, "derived negative": 6, "negative without parent": 14}
+    assert table.loc["negative without parent", "share_at_peak"] == pytest.approx(14 / 30)
+    sentence = related.class_findings(table.reset_index())[0]
+    assert "starting at -31 bp" in sentence and "comes as often or more often from a negative (20)" in sentence

@@ -112,8 +112,8 @@ def split_tables(datamodule) -> tuple[list[str], np.ndarray, np.ndarray]:
 class AuditTables:
     """What the audit computed before any section is written: the audited ``data`` (its
     ``datamodule`` None when nothing is audited, with the reason), the sequences with their
-    ``labels`` (N,) and ``splits`` (N,), the motif ``hits`` and the tests of each motif's presence
-    anywhere (``enrichment``) and in its expected window (``windowed``)."""
+    ``labels`` (N,) and ``splits`` (N,), the ``motifs`` and their ``hits``, and the tests of each
+    motif's presence anywhere (``enrichment``) and in its expected window (``windowed``)."""
 
     data: AuditData
     sequences: list[str] = field(default_factory=list)
@@ -122,6 +122,7 @@ class AuditTables:
     hits: pd.DataFrame | None = None
     enrichment: pd.DataFrame | None = None
     windowed: pd.DataFrame | None = None
+    motifs: Sequence[Motif] = ()
 
     @property
     def tests(self) -> list[tuple[pd.DataFrame, list[str]]]:
@@ -148,7 +149,7 @@ def audit_tables(data: AuditData, motifs: Sequence[Motif]) -> AuditTables:
     hits = scan(sequences, motifs, tss=int(data.datamodule.tss))
     return AuditTables(data, sequences, labels, splits, hits,
                        motif_enrichment(presence(hits, len(sequences), motifs), labels),
-                       motif_enrichment(presence(hits, len(sequences), motifs, windowed=True), labels))
+                       motif_enrichment(presence(hits, len(sequences), motifs, windowed=True), labels), motifs)
 
 
 def audit_section(report: Report, audit: AuditTables, options: DictConfig, tata: str) -> dict:
@@ -189,11 +190,11 @@ def audit_section(report: Report, audit: AuditTables, options: DictConfig, tata:
         report.skip("derived-pair detection", "the audited sequences differ in length (pairs are found by aligned "
                                               "chunks)")
         return summary
-    return {**summary, **_derived_pairs_part(report, sequences, labels, splits, hits, options)}
+    return {**summary, **_derived_pairs_part(report, sequences, labels, splits, hits, audit.motifs, options)}
 
 
 def _derived_pairs_part(report: Report, sequences: list[str], labels: np.ndarray, splits: np.ndarray,
-                        hits: pd.DataFrame, options: DictConfig) -> dict:
+                        hits: pd.DataFrame, motifs: Sequence[Motif], options: DictConfig) -> dict:
     pairs = related.derived_pairs(sequences, labels, splits, options.chunk, options.min_identity,
                                   options.min_shared_chunks)
     pair_counts = related.pair_summary(pairs, labels, splits)
@@ -203,6 +204,13 @@ def _derived_pairs_part(report: Report, sequences: list[str], labels: np.ndarray
     report.table("audit_related_pairs", pairs, "Every related pair (rows of the concatenated splits).")
     report.table("audit_motif_retention", related.motif_retention(pairs, hits),
                  "Of a promoter's motif hits, the share its derived non-promoter keeps at the same place and strand.")
+    classes = related.sequence_classes(pairs, labels)
+    by_class = related.motif_by_class(hits, motifs, classes)
+    report.findings(related.class_findings(by_class), headline=True)
+    report.table("audit_motif_by_class", by_class,
+                 "Each motif by class of sequence: promoters, negatives derived from a promoter (sharing aligned "
+                 "chunks with it), negatives without a parent; the share with a hit anywhere, in its expected window, "
+                 "and starting exactly at peak_start, the promoters' most common start in the window.")
     derived = pairs[pairs["kind"] == "promoter->non-promoter"]
     report.findings([f"{fmt(len(derived))} non-promoter/promoter pairs share aligned chunks (negatives derived from "
                      f"positives); {fmt(int(derived['cross_split'].sum()))} of them cross the train/dev/test split; "
@@ -210,4 +218,4 @@ def _derived_pairs_part(report: Report, sequences: list[str], labels: np.ndarray
     return {"related_pairs": int(len(pairs)), "derived_pairs": int(len(derived)),
             "derived_pairs_cross_split": int(derived["cross_split"].sum()),
             "related_pairs_cross_split": int(pairs["cross_split"].sum()),
-            "pair_summary": pair_counts.to_dict("records")}
+            "pair_summary": pair_counts.to_dict("records"), "motif_by_class": by_class.to_dict("records")}

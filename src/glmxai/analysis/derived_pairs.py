@@ -100,3 +100,64 @@ def motif_retention(pairs: pd.DataFrame, hits: pd.DataFrame) -> pd.DataFrame:
                                       kept_in_derived=("_merge", lambda s: int((s == "both").sum())))
     out["share_kept"] = out["kept_in_derived"] / out["parent_hits"]
     return out.reset_index()
+
+
+CLASSES = ("promoter", "derived negative", "negative without parent")
+_PLURAL = dict(zip(CLASSES, ("promoters", "derived negatives", "negatives without a parent")))
+
+
+def sequence_classes(pairs: pd.DataFrame, labels: np.ndarray) -> np.ndarray:
+    """(N,) class of every sequence: ``promoter``; ``derived negative``, a negative that shares
+    aligned chunks with a promoter (its parent: GUE's chunk replacement); ``negative without
+    parent``, any other negative (genomic fragments, or a parent outside the data)."""
+    labels = np.asarray(labels)
+    classes = np.where(labels == 1, CLASSES[0], CLASSES[2]).astype(object)
+    derived = pairs[pairs["kind"] == "promoter->non-promoter"]
+    classes[np.where(derived["label_i"].to_numpy() == 0, derived["i"], derived["j"])] = CLASSES[1]
+    return classes
+
+
+def motif_by_class(hits: pd.DataFrame, motifs: Sequence, classes: np.ndarray) -> pd.DataFrame:
+    """Per motif with an expected window and class: sequences, the share with a hit anywhere, in
+    the window, and starting exactly at ``peak_start``, the promoters' most common start in the
+    window (bp from the TSS), where a motif of promoter structure sits."""
+    rows = []
+    members = {c: np.flatnonzero(classes == c) for c in CLASSES}
+    for motif in (m for m in motifs if m.window):
+        lo, hi = motif.window
+        own = hits[hits["motif"] == motif.name]
+        window = own[(own["rel_start"] >= lo) & (own["rel_start"] <= hi)]
+        promoter_starts = window[classes[window["row"].to_numpy(int)] == CLASSES[0]]
+        peak = (int(promoter_starts.drop_duplicates(["row", "rel_start"])["rel_start"].mode().min())
+                if len(promoter_starts) else None)
+        at_peak = window[window["rel_start"] == peak] if peak is not None else window.iloc[:0]
+        for name, rows_of in members.items():
+            n = len(rows_of)
+            counts = [len(np.intersect1d(frame["row"].unique(), rows_of)) for frame in (own, window, at_peak)]
+            rows.append({"motif": motif.name, "class": name, "sequences": n, "with_hit": counts[0],
+                         "in_window": counts[1], "peak_start": peak, "at_peak": counts[2],
+                         **{f"share_{k}": c / n if n else np.nan
+                            for k, c in zip(("with_hit", "in_window", "at_peak"), counts)}})
+    return pd.DataFrame(rows, columns=["motif", "class", "sequences", "with_hit", "in_window", "peak_start",
+                                       "at_peak", "share_with_hit", "share_in_window", "share_at_peak"])
+
+
+def class_findings(table: pd.DataFrame) -> list[str]:
+    """Per motif: where the promoters' hits peak and how many sequences of each class have one
+    there; said plainly when negatives carry it there as often as promoters do."""
+    sentences = []
+    for motif, g in table.groupby("motif", sort=False):
+        g = g.set_index("class")
+        if g["peak_start"].isna().all():
+            continue
+        peak = int(g["peak_start"].dropna().iloc[0])
+        counts = ", ".join(f"{int(g.loc[c, 'at_peak']):,} of {int(g.loc[c, 'sequences']):,} {_PLURAL[c]}"
+                           f" ({100 * g.loc[c, 'share_at_peak']:.1f}%)" for c in CLASSES if g.loc[c, "sequences"])
+        negatives = int(g.loc[CLASSES[1], "at_peak"] + g.loc[CLASSES[2], "at_peak"])
+        sentence = f"{motif} starting at {peak:+d} bp (the promoters' most common start in its window): {counts}."
+        if negatives >= g.loc[CLASSES[0], "at_peak"] > 0:
+            sentence += (f" A {motif} there comes as often or more often from a negative ({negatives:,}) as from a "
+                         f"promoter ({int(g.loc[CLASSES[0], 'at_peak']):,}) in this data: a model may learn it "
+                         "as evidence against a promoter.")
+        sentences.append(sentence)
+    return sentences
