@@ -154,9 +154,19 @@ def test_negatives_built_both_ways_are_told_apart_and_a_tata_box_at_minus_31_cou
     # the hits a scan finds: the planted boxes (where the sequence still holds one) at -31
     rows = [i for i, s in enumerate(sequences) if s[tss - 31:tss - 31 + len(tata)] == tata]
     hits = pd.DataFrame({"row": rows, "motif": "TATA", "rel_start": -31, "start": tss - 31})
-    table = related.motif_by_class(hits, [motif], classes).set_index("class")
-    assert table.loc["promoter", "peak_start"] == -31
-    assert table["at_peak"].to_dict() == {"promoter": 20, "derived negative": 6, "negative without parent": 14}
-    assert table.loc["negative without parent", "share_at_peak"] == pytest.approx(14 / 30)
-    sentence = related.class_findings(table.reset_index())[0]
-    assert "starting at -31 bp" in sentence and "comes as often or more often from a negative (20)" in sentence
+    # and a few promoters have their box at -29 (the promoters' peak stays -31)
+    hits = pd.concat([hits, pd.DataFrame({"row": [20, 21], "motif": "TATA", "rel_start": -29, "start": tss - 29})])
+    table = related.motif_by_class(hits, [motif], classes)
+    assert sorted(table["start"].unique()) == [-31] and set(table["peak_of"]) == {
+        "promoter, derived negative, negative without parent"}
+    at = table.set_index("class")
+    assert at["at_start"].to_dict() == {"promoter": 20, "derived negative": 6, "negative without parent": 14}
+    assert at.loc["promoter", "with_hit"] == 22 and at.loc["negative without parent", "share_at_start"] == \
+        pytest.approx(14 / 30)
+    sentence = related.class_findings(table)[0]
+    assert "starting exactly at -31 bp" in sentence and "more often from a negative (20)" in sentence
+    # promoters peaking elsewhere than the negatives: both starts are reported
+    shifted = hits.assign(rel_start=np.where(hits["row"] < 40, -29, -31))
+    two = related.motif_by_class(shifted, [motif], classes)
+    assert dict(two.groupby("start")["peak_of"].first()) == {-31: "derived negative, negative without parent",
+                                                              -29: "promoter"}

@@ -209,8 +209,8 @@ def _derived_pairs_part(report: Report, sequences: list[str], labels: np.ndarray
     report.findings(related.class_findings(by_class), headline=True)
     report.table("audit_motif_by_class", by_class,
                  "Each motif by class of sequence: promoters, negatives derived from a promoter (sharing aligned "
-                 "chunks with it), negatives without a parent; the share with a hit anywhere, in its expected window, "
-                 "and starting exactly at peak_start, the promoters' most common start in the window.")
+                 "chunks with it), negatives without a parent; at each class's most common start in the motif's "
+                 "window (peak_of), the share of each class with a hit anywhere, in the window and exactly there.")
     derived = pairs[pairs["kind"] == "promoter->non-promoter"]
     report.findings([f"{fmt(len(derived))} non-promoter/promoter pairs share aligned chunks (negatives derived from "
                      f"positives); {fmt(int(derived['cross_split'].sum()))} of them cross the train/dev/test split; "

@@ -118,46 +118,49 @@ def sequence_classes(pairs: pd.DataFrame, labels: np.ndarray) -> np.ndarray:
 
 
 def motif_by_class(hits: pd.DataFrame, motifs: Sequence, classes: np.ndarray) -> pd.DataFrame:
-    """Per motif with an expected window and class: sequences, the share with a hit anywhere, in
-    the window, and starting exactly at ``peak_start``, the promoters' most common start in the
-    window (bp from the TSS), where a motif of promoter structure sits."""
+    """Per motif with an expected window: the most common start in the window of each class
+    (bp from the TSS; ``peak_of`` names the classes whose peak it is), and at each such start, per
+    class, its sequences and the counts (and shares) with a hit anywhere, in the window and
+    starting exactly there (``at_start``)."""
     rows = []
     members = {c: np.flatnonzero(classes == c) for c in CLASSES}
     for motif in (m for m in motifs if m.window):
         lo, hi = motif.window
         own = hits[hits["motif"] == motif.name]
-        window = own[(own["rel_start"] >= lo) & (own["rel_start"] <= hi)]
-        promoter_starts = window[classes[window["row"].to_numpy(int)] == CLASSES[0]]
-        peak = (int(promoter_starts.drop_duplicates(["row", "rel_start"])["rel_start"].mode().min())
-                if len(promoter_starts) else None)
-        at_peak = window[window["rel_start"] == peak] if peak is not None else window.iloc[:0]
-        for name, rows_of in members.items():
-            n = len(rows_of)
-            counts = [len(np.intersect1d(frame["row"].unique(), rows_of)) for frame in (own, window, at_peak)]
-            rows.append({"motif": motif.name, "class": name, "sequences": n, "with_hit": counts[0],
-                         "in_window": counts[1], "peak_start": peak, "at_peak": counts[2],
-                         **{f"share_{k}": c / n if n else np.nan
-                            for k, c in zip(("with_hit", "in_window", "at_peak"), counts)}})
-    return pd.DataFrame(rows, columns=["motif", "class", "sequences", "with_hit", "in_window", "peak_start",
-                                       "at_peak", "share_with_hit", "share_in_window", "share_at_peak"])
+        window = own[(own["rel_start"] >= lo) & (own["rel_start"] <= hi)].drop_duplicates(["row", "rel_start"])
+        window_class = classes[window["row"].to_numpy(int)]
+        peaks: dict[int, list[str]] = defaultdict(list)
+        for name in CLASSES:
+            starts = window.loc[window_class == name, "rel_start"]
+            if len(starts):
+                peaks[int(starts.mode().min())].append(name)
+        for start in sorted(peaks):
+            exact = window[window["rel_start"] == start]
+            for name, rows_of in members.items():
+                n = len(rows_of)
+                counts = [len(np.intersect1d(frame["row"].unique(), rows_of)) for frame in (own, window, exact)]
+                rows.append({"motif": motif.name, "start": start, "peak_of": ", ".join(peaks[start]), "class": name,
+                             "sequences": n, "with_hit": counts[0], "in_window": counts[1], "at_start": counts[2],
+                             **{f"share_{k}": c / n if n else np.nan
+                                for k, c in zip(("with_hit", "in_window", "at_start"), counts)}})
+    return pd.DataFrame(rows, columns=["motif", "start", "peak_of", "class", "sequences", "with_hit", "in_window",
+                                       "at_start", "share_with_hit", "share_in_window", "share_at_start"])
 
 
 def class_findings(table: pd.DataFrame) -> list[str]:
-    """Per motif: where the promoters' hits peak and how many sequences of each class have one
-    there; said plainly when negatives carry it there as often as promoters do."""
+    """Per motif and peak start: how many sequences of each class have a hit exactly there; said
+    plainly when negatives carry it there as often as promoters or more often."""
     sentences = []
-    for motif, g in table.groupby("motif", sort=False):
+    for (motif, start), g in table.groupby(["motif", "start"], sort=False):
         g = g.set_index("class")
-        if g["peak_start"].isna().all():
-            continue
-        peak = int(g["peak_start"].dropna().iloc[0])
-        counts = ", ".join(f"{int(g.loc[c, 'at_peak']):,} of {int(g.loc[c, 'sequences']):,} {_PLURAL[c]}"
-                           f" ({100 * g.loc[c, 'share_at_peak']:.1f}%)" for c in CLASSES if g.loc[c, "sequences"])
-        negatives = int(g.loc[CLASSES[1], "at_peak"] + g.loc[CLASSES[2], "at_peak"])
-        sentence = f"{motif} starting at {peak:+d} bp (the promoters' most common start in its window): {counts}."
-        if negatives >= g.loc[CLASSES[0], "at_peak"] > 0:
+        counts = ", ".join(f"{int(g.loc[c, 'at_start']):,} of {int(g.loc[c, 'sequences']):,} {_PLURAL[c]}"
+                           f" ({100 * g.loc[c, 'share_at_start']:.1f}%)" for c in CLASSES if g.loc[c, "sequences"])
+        promoters = int(g.loc[CLASSES[0], "at_start"])
+        negatives = int(g.loc[CLASSES[1], "at_start"] + g.loc[CLASSES[2], "at_start"])
+        sentence = f"{motif} starting exactly at {start:+d} bp (the peak of {g['peak_of'].iloc[0]}): {counts}."
+        if negatives >= promoters and negatives:
             sentence += (f" A {motif} there comes as often or more often from a negative ({negatives:,}) as from a "
-                         f"promoter ({int(g.loc[CLASSES[0], 'at_peak']):,}) in this data: a model may learn it "
-                         "as evidence against a promoter.")
+                         f"promoter ({promoters:,}) in this data: a model may learn it as evidence against a "
+                         "promoter, a property of the benchmark, not of promoters.")
         sentences.append(sentence)
     return sentences
