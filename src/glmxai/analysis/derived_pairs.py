@@ -147,9 +147,10 @@ def motif_by_class(hits: pd.DataFrame, motifs: Sequence, classes: np.ndarray) ->
                                        "at_start", "share_with_hit", "share_in_window", "share_at_start"])
 
 
-def class_findings(table: pd.DataFrame) -> list[str]:
+def class_findings(table: pd.DataFrame, min_count: int = 20) -> list[str]:
     """Per motif and peak start: how many sequences of each class have a hit exactly there; said
-    plainly when negatives carry it there as often as promoters or more often."""
+    plainly when negatives carry it there as often as promoters or more often (and at least
+    ``min_count`` of them: a handful is chance)."""
     sentences = []
     for (motif, start), g in table.groupby(["motif", "start"], sort=False):
         g = g.set_index("class")
@@ -158,7 +159,7 @@ def class_findings(table: pd.DataFrame) -> list[str]:
         promoters = int(g.loc[CLASSES[0], "at_start"])
         negatives = int(g.loc[CLASSES[1], "at_start"] + g.loc[CLASSES[2], "at_start"])
         sentence = f"{motif} starting exactly at {start:+d} bp (the peak of {g['peak_of'].iloc[0]}): {counts}."
-        if negatives >= promoters and negatives:
+        if negatives >= max(promoters, min_count):
             sentence += (f" A {motif} there comes as often or more often from a negative ({negatives:,}) as from a "
                          f"promoter ({promoters:,}) in this data: a model may learn it as evidence against a "
                          "promoter, a property of the benchmark, not of promoters.")
