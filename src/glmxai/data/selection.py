@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-SELECTIONS = ("first", "random", "stratified")
+SELECTIONS = ("first", "random", "stratified", "annotated")
 
 
 def select_rows(labels: np.ndarray, n: int | None, selection: str, seed: int, source: str = "the split"
@@ -35,3 +35,18 @@ def select_rows(labels: np.ndarray, n: int | None, selection: str, seed: int, so
         extra = min(len(rows) - take[i], n - sum(take))
         take[i] += extra
     return np.sort(np.concatenate([rows[:k] for rows, k in zip(by_label, take)]))
+
+
+def annotated_rows(labels: np.ndarray, flags: np.ndarray, n: int | None, seed: int) -> np.ndarray:
+    """Rows (increasing) that answer a question about one annotation flag with power: ``n`` rows
+    flagged 1 (None: every one), and as many promoters flagged 0 and as many negatives (label 0),
+    each drawn at random (fewer where a group runs short). flags (N,): 1.0, 0.0 or NaN (not
+    annotated)."""
+    rng = np.random.default_rng(seed)
+    flagged = rng.permutation(np.flatnonzero(flags == 1))
+    if not len(flagged):
+        raise ValueError("explain.selection=annotated: no row of the split has the flag explain.stratify_by set")
+    flagged = flagged[: len(flagged) if n is None else n]
+    others = [rng.permutation(np.flatnonzero((flags == 0) & (labels == 1))),
+              rng.permutation(np.flatnonzero(labels == 0))]
+    return np.sort(np.concatenate([flagged, *(rows[: len(flagged)] for rows in others)]))

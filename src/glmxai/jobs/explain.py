@@ -28,10 +28,11 @@ from omegaconf import DictConfig, OmegaConf
 from tqdm.auto import tqdm
 
 from glmxai.allowlist import PLAIN, UntrustedConfigError
+from glmxai.data.annotations import annotation_path, flags_of, read_annotations
 from glmxai.data.datamodule import data_identity, split_sha256
 from glmxai.data.encoding import to_codes
 from glmxai.data.recorded import job_data
-from glmxai.data.selection import select_rows
+from glmxai.data.selection import annotated_rows, select_rows
 from glmxai.data.table import SequenceDataError, SequenceTable, check_lengths
 from glmxai.io import sha256_file, write_json_atomic
 from glmxai.job_log import save_run_config
@@ -156,8 +157,12 @@ def prepare(cfg: DictConfig, config_source: str | None = None) -> ExplainJob:
     record = module.hparams.get("data") or {}
     datamodule = job_data(cfg.get("data"), record, checkpoint, config_source)
     split_table = datamodule.table(str(options.split))
-    rows = select_rows(split_table.labels, options.n, str(options.selection), int(options.seed),
-                       source=f"the {options.split} split ({split_table.source})")
+    if str(options.selection) == "annotated":
+        rows = annotated_rows(split_table.labels, _stratifying_flags(options, str(options.split), len(split_table)),
+                              options.n, int(options.seed))
+    else:
+        rows = select_rows(split_table.labels, options.n, str(options.selection), int(options.seed),
+                           source=f"the {options.split} split ({split_table.source})")
     table = split_table.subset(rows)
     lengths = sorted({len(s) for s in table.sequences})
     if len(lengths) == 1:  # data unlike the training data: an error naming both
@@ -184,6 +189,20 @@ def prepare(cfg: DictConfig, config_source: str | None = None) -> ExplainJob:
     # an existing chunk of other settings refuses the job now, before any write
     job.finished = {k for k in range(job.n_chunks) if _finished_chunk(job, k) is not None}
     return job
+
+
+def _stratifying_flags(options: DictConfig, split: str, n_rows: int) -> np.ndarray:
+    """The flag ``explain.stratify_by`` of every row of the split, from ``explain.annotations``
+    (a folder with ``<split><suffix>.csv`` tables)."""
+    folder, flag = options.get("annotations"), options.get("stratify_by")
+    if not folder or not flag:
+        raise ValueError("explain.selection=annotated needs explain.annotations=DIR (per-row flag tables such as "
+                         "<split>_epd.csv) and explain.stratify_by=<flag>, e.g. tata_box")
+    path = annotation_path(folder, split, str(options.get("annotation_suffix", "_epd")))
+    table = read_annotations(path)
+    if len(table) and int(table.index.max()) >= n_rows:
+        raise SequenceDataError(path, f"row {int(table.index.max())} is beyond the {n_rows} rows of the {split} split")
+    return flags_of(table, np.arange(n_rows), str(flag))
 
 
 def _fast_forward(backbone, method: Method) -> FastForward | None:
@@ -292,7 +311,9 @@ def merge(job: ExplainJob) -> dict:
         "data": job.data_source,
         "data_config": job.data_config,
         "split": str(options.split),
-        "selection": {"selection": str(options.selection), "n": options.n, "seed": int(options.seed)},
+        "selection": {"selection": str(options.selection), "n": options.n, "seed": int(options.seed),
+                      **({"annotations": str(options.annotations), "stratify_by": str(options.stratify_by)}
+                         if str(options.selection) == "annotated" else {})},
         "tss": job.tss,
         "n_sequences": n,
         "sequence_length": int(job.codes.shape[1]),

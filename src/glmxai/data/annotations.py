@@ -1,0 +1,65 @@
+"""Per-row annotations of a split: 0/1 flags keyed by the split's row number, such as EPD's motif
+flags of the GUE promoters (``<split>_epd.csv``: ``row,epdnew_ids,tata_box,inr,ccaat_box,gc_box``).
+
+A table has a ``row`` column (0-based rows of the split's CSV, each at most once) and flag columns
+of 0/1; other columns (identifiers) are kept as text. Rows the table does not name (GUE's
+negatives) have no flags: NaN after ``flags_of``.
+"""
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from glmxai.data.table import SequenceDataError
+
+# the data modules' split names -> the file names of a GUE folder
+SPLIT_FILES = {"train": "train", "val": "dev", "dev": "dev", "test": "test"}
+
+
+def annotation_path(folder: str | Path, split: str, suffix: str = "_epd") -> Path:
+    """``folder/<split><suffix>.csv`` (``val`` is GUE's ``dev``)."""
+    return Path(folder) / f"{SPLIT_FILES[split]}{suffix}.csv"
+
+
+def read_annotations(path: str | Path) -> pd.DataFrame:
+    """The table at ``path``, indexed by ``row``; its flag columns as int 0/1. Raises
+    ``SequenceDataError`` naming the file and line of a bad row."""
+    path = Path(path)
+    if not path.is_file():
+        raise SequenceDataError(path, "annotation file not found")
+    with open(path, encoding="utf-8-sig", newline="") as handle:
+        reader = csv.reader(handle)
+        header = [h.strip() for h in next(reader, [])]
+        if "row" not in header:
+            raise SequenceDataError(path, f"no 'row' column; header is {header}", line=1)
+        records, seen = [], set()
+        for record in reader:
+            if not record or all(not f.strip() for f in record):
+                continue
+            if len(record) != len(header):
+                raise SequenceDataError(path, f"expected {len(header)} fields, found {len(record)}", reader.line_num)
+            entry = dict(zip(header, (f.strip() for f in record)))
+            if not entry["row"].isdigit() or int(entry["row"]) in seen:
+                raise SequenceDataError(path, f"row {entry['row']!r} is not a new row number", reader.line_num)
+            seen.add(int(entry["row"]))
+            records.append(entry)
+    table = pd.DataFrame.from_records(records, columns=header)
+    table["row"] = table["row"].astype(np.int64)
+    for column in flag_columns(table):
+        table[column] = table[column].astype(np.int64)
+    return table.set_index("row")
+
+
+def flag_columns(table: pd.DataFrame) -> list[str]:
+    """The columns whose every value is 0 or 1."""
+    return [c for c in table.columns if c != "row" and len(table) and table[c].astype(str).isin(["0", "1"]).all()]
+
+
+def flags_of(table: pd.DataFrame, rows: np.ndarray, flag: str) -> np.ndarray:
+    """``flag`` of split rows ``rows`` (N,) as float: 1.0, 0.0, or NaN where the table has no row."""
+    if flag not in flag_columns(table):
+        raise KeyError(f"annotation flag {flag!r} is not one of {flag_columns(table)}")
+    return table[flag].reindex(np.asarray(rows)).to_numpy(np.float64)
