@@ -12,6 +12,7 @@ import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
 from glmxai.analysis.agreement import agreement_of_runs, agreement_section
+from glmxai.analysis.annotation_attribution import annotation_section, annotation_tests
 from glmxai.analysis.audit import audit_section, audit_tables
 from glmxai.analysis.comparison import SectionTables, comparison_section
 from glmxai.analysis.discovery import discovery_section, runs_of_methods
@@ -80,6 +81,12 @@ def run(cfg: DictConfig) -> dict:
                     if cfg.faithfulness.enabled else None)
         tables.faithfulness = faithful.areas if faithful else None
         tests += [(tables.attribution, ["ttest_p"]), *kmers.tests, *(faithful.tests if faithful else [])]
+        notes = cfg.get("annotations") or {}
+        by_annotation = (annotation_tests(runs, notes["dir"], str(notes.get("suffix", "_epd")),
+                                          {k: tuple(v) for k, v in notes["windows"].items()})
+                         if notes.get("dir") else None)
+        if by_annotation is not None:
+            tests.append((by_annotation, ["ttest_p"]))
     shortcut = None
     if shortcut_sets:
         checkpoints = [read_json(path)["checkpoint"] for path in model_files]
@@ -113,6 +120,10 @@ def run(cfg: DictConfig) -> dict:
     if runs:
         runs_overview_section(report, runs, tss)
         comparison_section(report, runs, [m.name for m in motifs], cfg.motifs.tata, tables)
+        if by_annotation is not None:
+            summary["annotations"] = annotation_section(report, by_annotation, notes["dir"])
+        else:
+            report.skip("attribution by annotation", "no per-row annotation tables given (annotations.dir=DIR)")
         parts = [motif_attribution_section(report, runs, hits, tables.attribution, tss, cfg.attribution,
                                            cfg.motifs.tata),
                  kmer_section(report, runs, kmers, cfg.kmers, cfg.motifs.tata),
