@@ -100,3 +100,34 @@ def test_attribution_by_annotation_finds_a_model_that_uses_tata_only_where_epd_f
     assert row["diff"] == pytest.approx(a.mean() - b.mean()) and row["diff"] > 1
     assert row["ttest_p"] == pytest.approx(2 * stats.t.sf(abs(t), df), rel=1e-9)
     assert table.loc["inr", "ttest_p"] > 0.01 and abs(table.loc["inr", "diff"]) < 0.5
+
+
+def test_necessity_by_annotation_finds_a_model_that_needs_the_box_where_epd_flags_it():
+    """A toy logit that is +5 when TATAAA sits at -31: destroying -39..-24 costs the flagged
+    promoters (which have it) about 5 and the unflagged ones (which do not) nothing; every
+    destroyed window keeps its bases' composition."""
+    from glmxai.analysis.annotation_attribution import necessity_row, window_destroyed
+    from glmxai.data.encoding import to_codes
+
+    tss, rng = 249, np.random.default_rng(0)
+    box = to_codes("TATAAA")
+    codes = rng.integers(0, 4, (60, 300)).astype(np.int8)
+    flags = np.r_[np.arange(40) < 15, np.full(20, False)].astype(float)
+    flags[40:] = np.nan
+    codes[flags == 1, tss - 31:tss - 25] = box
+    labels = np.r_[np.ones(40), np.zeros(20)].astype(int)
+
+    def logit(batch):
+        return 5.0 * (batch[:, tss - 31:tss - 25] == box).all(axis=1)
+
+    destroyed = window_destroyed(codes[:3], tss - 39, tss - 23, 4, rng)
+    assert destroyed.shape == (12, 300)
+    for i, copy in enumerate(destroyed):
+        np.testing.assert_array_equal(np.sort(copy[tss - 39:tss - 23]), np.sort(codes[i // 4, tss - 39:tss - 23]))
+        np.testing.assert_array_equal(np.delete(copy, np.s_[tss - 39:tss - 23]),
+                                      np.delete(codes[i // 4], np.s_[tss - 39:tss - 23]))
+    row = necessity_row("toy", logit, codes, labels, flags, "tata_box", (-39, -24), tss, "test", shuffles=4)
+    assert (row["flagged"], row["unflagged"]) == (15, 25) and row["delta_unflagged"] == 0
+    assert row["delta_flagged"] < -4 and row["diff"] == pytest.approx(row["delta_flagged"])
+    assert row["ttest_p"] < 1e-6 and row["diff_ci_high"] < 0
+    assert necessity_row("toy", logit, codes, labels, flags, "far", (100, 200), tss, "test") is None

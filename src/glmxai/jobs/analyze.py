@@ -12,7 +12,12 @@ import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
 from glmxai.analysis.agreement import agreement_of_runs, agreement_section
-from glmxai.analysis.annotation_attribution import annotation_section, annotation_tests
+from glmxai.analysis.annotation_attribution import (
+    annotation_section,
+    annotation_tests,
+    necessity_section,
+    necessity_tests,
+)
 from glmxai.analysis.audit import audit_section, audit_tables
 from glmxai.analysis.comparison import SectionTables, comparison_section
 from glmxai.analysis.discovery import discovery_section, runs_of_methods
@@ -85,8 +90,9 @@ def run(cfg: DictConfig) -> dict:
         by_annotation = (annotation_tests(runs, notes["dir"], str(notes.get("suffix", "_epd")),
                                           {k: tuple(v) for k, v in notes["windows"].items()})
                          if notes.get("dir") else None)
-        if by_annotation is not None:
-            tests.append((by_annotation, ["ttest_p"]))
+        necessity = (necessity_tests(runs, notes, cfg.seed, bool(cfg.model.trust_remote_code))
+                     if notes.get("dir") and notes.get("necessity", True) else None)
+        tests += [(t, ["ttest_p"]) for t in (by_annotation, necessity) if t is not None]
     shortcut = None
     if shortcut_sets:
         checkpoints = [read_json(path)["checkpoint"] for path in model_files]
@@ -122,6 +128,8 @@ def run(cfg: DictConfig) -> dict:
         comparison_section(report, runs, [m.name for m in motifs], cfg.motifs.tata, tables)
         if by_annotation is not None:
             summary["annotations"] = annotation_section(report, by_annotation, notes["dir"])
+        if necessity is not None:
+            summary["necessity_by_annotation"] = necessity_section(report, necessity)
         else:
             report.skip("attribution by annotation", "no per-row annotation tables given (annotations.dir=DIR)")
         parts = [motif_attribution_section(report, runs, hits, tables.attribution, tss, cfg.attribution,
