@@ -2,8 +2,8 @@
 flags of the GUE promoters (``<split>_epd.csv``: ``row,epdnew_ids,tata_box,inr,ccaat_box,gc_box``).
 
 A table has a ``row`` column (0-based rows of the split's CSV, each at most once) and flag columns
-of 0/1; other columns (identifiers) are kept as text. Rows the table does not name (GUE's
-negatives) have no flags: NaN after ``flags_of``.
+of 0/1 (an empty field: not annotated); other columns (identifiers) are kept as text. Rows the
+table does not name (GUE's negatives) and empty fields have no flag: NaN after ``flags_of``.
 """
 from __future__ import annotations
 
@@ -49,13 +49,19 @@ def read_annotations(path: str | Path) -> pd.DataFrame:
     table = pd.DataFrame.from_records(records, columns=header)
     table["row"] = table["row"].astype(np.int64)
     for column in flag_columns(table):
-        table[column] = table[column].astype(np.int64)
+        table[column] = pd.to_numeric(table[column].astype(object).replace("", np.nan)).astype(np.float64)
     return table.set_index("row")
 
 
+def _is_flag(values: pd.Series) -> bool:
+    present = values[values.notna() & (values.astype(object) != "")]
+    numbers = pd.to_numeric(present, errors="coerce")
+    return bool(len(present)) and bool(numbers.isin([0, 1]).all())
+
+
 def flag_columns(table: pd.DataFrame) -> list[str]:
-    """The columns whose every value is 0 or 1."""
-    return [c for c in table.columns if c != "row" and len(table) and table[c].astype(str).isin(["0", "1"]).all()]
+    """The columns whose values are 0 or 1 (or empty: not annotated), at least one of them not empty."""
+    return [c for c in table.columns if c != "row" and _is_flag(table[c])]
 
 
 def flags_of(table: pd.DataFrame, rows: np.ndarray, flag: str) -> np.ndarray:
