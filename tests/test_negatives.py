@@ -64,3 +64,31 @@ def test_the_training_split_gets_them_and_the_data_record_carries_them():
     assert rebuilt.table("train").sequences == robust.table("train").sequences
     with pytest.raises(ValueError, match="kind must be one of"):
         SyntheticDataModule(n_train=40, added_negatives={"kind": "reversal"})
+
+
+def test_balance_weights_the_training_loss_by_class_and_checkpoints_load_either_way(tmp_path):
+    """With balance, class weights are N / (2 n_class) of the training split (a promoter weighs as
+    much as two negatives when every promoter got one added negative); the training loss uses them,
+    evaluation does not, and the checkpoint loads for explanation."""
+    import torch
+
+    from glmxai.models.build import build_classifier, load_classifier
+
+    from conftest import compose_config, save_checkpoint
+
+    data = SyntheticDataModule(n_train=40, n_val=10, n_test=10,
+                               added_negatives={"kind": "chunk_permutation", "balance": True})
+    labels = data.table("train").labels
+    n1 = int(labels.sum())
+    assert data.class_weights() == pytest.approx([len(labels) / (2 * (len(labels) - n1)), len(labels) / (2 * n1)])
+    assert SyntheticDataModule(n_train=40).class_weights() is None
+    cfg = compose_config("train", ["model=cnn", "logger=none"], tmp_path)
+    module = build_classifier(cfg.model, data.table("train").sequences, class_weights=data.class_weights())
+    logits, target = torch.tensor([[2.0, -1.0], [0.5, 0.3]]), torch.tensor([1, 0])
+    weights = torch.tensor(data.class_weights())
+    per_row = torch.nn.functional.cross_entropy(logits, target, reduction="none")
+    expected = (per_row * weights[target]).sum() / weights[target].sum()  # PyTorch's weighted mean
+    assert torch.nn.functional.cross_entropy(logits, target, weight=module.class_weight) == pytest.approx(expected)
+    assert module.hparams["class_weights"] == data.class_weights()
+    loaded = load_classifier(save_checkpoint(module, tmp_path / "balanced.ckpt"))
+    assert loaded.class_weight is None or torch.equal(loaded.class_weight, module.class_weight)

@@ -129,6 +129,14 @@ class PromoterDataModule(L.LightningDataModule):
                 "tss": self.tss, "batch_size": self.batch_size, "num_workers": self.num_workers, "seed": self.seed,
                 "shift_augment": self.shift_augment, "added_negatives": self.added_negatives, **self.source_args()}
 
+    def class_weights(self) -> list[float] | None:
+        """Weights of classes 0 and 1 for the training loss: N / (2 n_class) of the training split when
+        ``added_negatives`` asks to ``balance`` what it made uneven, else None (equal)."""
+        if not (self.added_negatives or {}).get("balance"):
+            return None
+        counts = np.bincount(self.table("train").labels, minlength=2)
+        return [float(counts.sum() / (2 * c)) for c in counts]
+
     def identity(self) -> dict[str, Any]:
         """``config()`` without how the data is served (``data_identity``): equal identities read
         the same rows."""

@@ -7,6 +7,9 @@ Kinds (per promoter, ``per_promoter`` copies, labelled 0):
 - ``chunk_permutation``: ``permuted`` of the sequence's ``chunk``-bp chunks moved among themselves,
   every one to another slot (GENA-LM's negatives): composition and every k-mer within a chunk kept;
 - ``dinucleotide_shuffle``: a uniform dinucleotide shuffle (composition and dinucleotide counts kept).
+
+``balance: true`` weights the two classes of the training loss by N / (2 n_class), so that the
+added negatives do not shift the decision threshold of a model evaluated on balanced splits.
 """
 from __future__ import annotations
 
@@ -39,7 +42,7 @@ def check_added_negatives(options: Mapping | None) -> None:
     """Refuse an unknown kind or a count below 1 (``data.added_negatives``), before any data is read."""
     if options is None:
         return
-    unknown = sorted(set(options) - {"kind", "per_promoter", "seed", "chunk", "permuted"})
+    unknown = sorted(set(options) - {"kind", "per_promoter", "seed", "chunk", "permuted", "balance"})
     if unknown or options.get("kind") not in KINDS:
         raise ValueError(f"data.added_negatives: kind must be one of {KINDS} (with per_promoter, seed, chunk, "
                          f"permuted), got {dict(options)}")

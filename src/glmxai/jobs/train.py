@@ -212,7 +212,8 @@ def run(cfg: DictConfig) -> dict[str, Any]:
             check_both_classes(datamodule.table(split), split)
         resume = interrupted_checkpoint(output_dir, cfg.model, datamodule)
         module = build_classifier(cfg.model, datamodule.table("train").sequences, data=datamodule.provenance(),
-                                  tokenizer_state=resume["tokenizer_state"] if resume else None)
+                                  tokenizer_state=resume["tokenizer_state"] if resume else None,
+                                  class_weights=datamodule.class_weights())
         log.info("model %s: %d parameters", cfg.model.name, sum(p.numel() for p in module.parameters()))
     else:
         if not cfg.get("ckpt_path"):

@@ -51,16 +51,18 @@ def build_backbone(model_cfg: Mapping | DictConfig, train_sequences: Sequence[st
 
 
 def build_classifier(model_cfg: Mapping | DictConfig, train_sequences: Sequence[str] = (),
-                     data: dict | None = None, tokenizer_state: dict | None = None) -> SequenceClassifier:
+                     data: dict | None = None, tokenizer_state: dict | None = None,
+                     class_weights: list[float] | None = None) -> SequenceClassifier:
     """The LightningModule for ``model_cfg`` with its backbone injected; ``data``: the provenance
-    of the training data, recorded in its checkpoints; ``tokenizer_state``: see ``build_backbone``."""
+    of the training data, recorded in its checkpoints; ``tokenizer_state``: see ``build_backbone``;
+    ``class_weights``: of the training loss (``PromoterDataModule.class_weights``)."""
     cfg = _plain(model_cfg)
     optimizer = instantiate(cfg["optimizer"]) if cfg.get("optimizer") else None
     backbone = build_backbone(cfg, train_sequences, tokenizer_state)
     if cfg.get("pretrained"):
         cfg = _rebuildable(cfg, backbone)
     return SequenceClassifier(backbone, optimizer=optimizer, warmup_ratio=cfg.get("warmup_ratio", 0.1), model_cfg=cfg,
-                              data=data)
+                              data=data, class_weights=class_weights)
 
 
 def _rebuildable(cfg: dict[str, Any], backbone: Backbone) -> dict[str, Any]:

@@ -55,16 +55,22 @@ class SequenceClassifier(L.LightningModule):
     model_cfg: the model's plain-dict config, stored in checkpoints so that
     ``glmxai.models.build.load_classifier`` can rebuild the backbone; data: the provenance of the
     training data (``PromoterDataModule.provenance``), stored beside it so that explanations
-    follow the checkpoint to its own data and TSS.
+    follow the checkpoint to its own data and TSS; class_weights: weights of classes 0 and 1 in
+    the training loss (None: equal), e.g. to balance a training split with added negatives.
     """
 
     def __init__(self, backbone: Backbone, optimizer=None, warmup_ratio: float = 0.1, model_cfg: dict | None = None,
-                 data: dict | None = None):
+                 data: dict | None = None, class_weights: list[float] | None = None):
         super().__init__()
-        self.save_hyperparameters({"model_cfg": model_cfg or {}, "warmup_ratio": warmup_ratio, "data": data or {}})
+        self.save_hyperparameters({"model_cfg": model_cfg or {}, "warmup_ratio": warmup_ratio, "data": data or {},
+                                   "class_weights": class_weights})
         self.backbone = backbone
         self.optimizer_factory = optimizer or functools.partial(torch.optim.AdamW, lr=1e-3)
         self.loss = nn.CrossEntropyLoss()
+        # the training loss alone may weight the classes (data.added_negatives.balance); evaluation never.
+        # Not persistent: the weights are in the hyper-parameters, and checkpoints load either way.
+        self.register_buffer("class_weight", torch.tensor(class_weights, dtype=torch.float32) if class_weights
+                             else None, persistent=False)
         self.val_metrics = _metrics("val/")
         self.test_metrics = _metrics("test/")
         # Mean loss as a metric: under DDP it is gathered exactly over uneven per-process splits.
@@ -84,7 +90,7 @@ class SequenceClassifier(L.LightningModule):
         self.train()
 
     def training_step(self, batch, batch_idx):
-        _, loss = self._step(batch)
+        loss = nn.functional.cross_entropy(self(batch["sequences"]), batch["labels"], weight=self.class_weight)
         self.log("train/loss", loss, prog_bar=True, batch_size=len(batch["labels"]))
         return loss
 
