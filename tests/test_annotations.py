@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy import stats
 
@@ -132,3 +133,27 @@ def test_necessity_by_annotation_finds_a_model_that_needs_the_box_where_epd_flag
     assert row["delta_flagged"] < -4 and row["diff"] == pytest.approx(row["delta_flagged"])
     assert row["ttest_p"] < 1e-6 and row["diff_ci_high"] < 0
     assert necessity_row("toy", logit, codes, labels, flags, "far", (100, 200), tss, "test") is None
+
+
+def test_motif_attribution_gets_a_group_per_annotation_flag(tmp_path):
+    """Hits in EPD TATA+ promoters carry attribution, hits in TATA- promoters none: the two
+    annotation groups of the motif attribution table say so."""
+    from glmxai.analysis.annotation_attribution import annotation_groups
+    from glmxai.analysis.motif_attribution import hit_vs_control, summarize_hits
+
+    rng = np.random.default_rng(1)
+    labels = np.r_[np.ones(40), np.zeros(10)].astype(int)
+    index = np.arange(50)
+    tata = np.r_[np.arange(40) < 20, np.zeros(10, bool)]
+    scores = rng.normal(0, 0.1, (50, 300))
+    scores[tata, 218:224] += 3.0
+    hits = pd.DataFrame({"row": np.arange(40), "motif": "TATA", "start": 218, "end": 224, "strand": "+",
+                         "score": 1.0, "rel_start": -31, "rel_center": -28})
+    _write(tmp_path, "test", [(r, int(tata[r]), 0) for r in range(40)])
+    run = _run(scores, labels, index)
+    groups = annotation_groups([run], tmp_path, "_epd", ["tata_box"])["toy/ism"]
+    assert groups["tata_box=1 promoters"].sum() == 20 and groups["tata_box=0 promoters"].sum() == 20
+    table = summarize_hits(hit_vs_control(scores, hits, 10, 0), labels, labels.astype(float), groups)
+    by = table.set_index("group")
+    assert by.loc["tata_box=1 promoters", "hits"] == 20 and by.loc["tata_box=1 promoters", "mean_diff"] > 1
+    assert abs(by.loc["tata_box=0 promoters", "mean_diff"]) < 0.5

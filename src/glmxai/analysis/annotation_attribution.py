@@ -65,6 +65,21 @@ def annotation_tests(runs: list[ExplainRun], folder: str | Path, suffix: str,
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
+def annotation_groups(runs: list[ExplainRun], folder: str | Path, suffix: str,
+                      flags: list[str]) -> dict[str, dict[str, np.ndarray]]:
+    """Per run name: the groups ``<flag>=1 promoters`` and ``<flag>=0 promoters`` of its rows,
+    (N,) bool, from the annotation table of its split."""
+    out = {}
+    for run in runs:
+        table = read_annotations(annotation_path(folder, str(run.meta.get("split", "test")), suffix))
+        out[run.name] = {}
+        for flag in flags:
+            values = flags_of(table, run.index, flag)
+            out[run.name].update({f"{flag}=1 promoters": (run.labels == 1) & (values == 1),
+                                  f"{flag}=0 promoters": (run.labels == 1) & (values == 0)})
+    return out
+
+
 def annotation_verdict(row: Mapping, alpha: float) -> str:
     """A sentence on one run and flag from its table row (with ``ttest_p_adj``)."""
     how = {UP: "more attribution in promoters with it", DOWN: "less attribution in promoters with it",

@@ -83,13 +83,15 @@ def paired_mean_test(inside: np.ndarray, control: np.ndarray) -> dict:
     return out
 
 
-def summarize_hits(per_hit: pd.DataFrame, labels: np.ndarray, probs: np.ndarray) -> pd.DataFrame:
-    """Per motif x group (all, label 0/1, predicted 0/1): hits, mean inside / control, the
-    mean difference with its 95% CI and paired t-test p (``ttest_p``), the ratio of the means
-    (when both are positive), the median difference and the share of hits with inside > control."""
+def summarize_hits(per_hit: pd.DataFrame, labels: np.ndarray, probs: np.ndarray,
+                   extra_groups: Mapping[str, np.ndarray] | None = None) -> pd.DataFrame:
+    """Per motif x group (all, label 0/1, predicted 0/1, and ``extra_groups``: name -> (N,) bool,
+    e.g. promoters by an annotation flag): hits, mean inside / control, the mean difference with
+    its 95% CI and paired t-test p (``ttest_p``), the ratio of the means (when both are positive),
+    the median difference and the share of hits with inside > control."""
     per_hit = per_hit.dropna(subset=["diff"])
     groups = {"all": np.ones(len(labels), bool), "label=1": labels == 1, "label=0": labels == 0,
-              "pred=1": probs >= 0.5, "pred=0": probs < 0.5}
+              "pred=1": probs >= 0.5, "pred=0": probs < 0.5, **(extra_groups or {})}
     rows = []
     for motif, g in per_hit.groupby("motif"):
         for name, keep in groups.items():
@@ -196,13 +198,15 @@ def _hits_by_sequence(runs: Sequence[ExplainRun], hits: Mapping[str, pd.DataFram
 
 
 def attribution_tests(runs: list[ExplainRun], hits: dict[str, pd.DataFrame], options: DictConfig,
-                      seed: int) -> pd.DataFrame:
+                      seed: int, groups: Mapping[str, Mapping[str, np.ndarray]] | None = None) -> pd.DataFrame:
     """Attribution inside motif hits vs matched windows of every run (``summarize_hits``, with a
     ``run`` column): the report's table of attribution tests (``ttest_p``), before adjustment.
-    hits: ``scan`` output per run name; options: ``cfg.attribution``."""
+    hits: ``scan`` output per run name; options: ``cfg.attribution``; groups: per run name,
+    further groups of its rows (``annotation_groups``)."""
     log.info("analyze: attribution at motifs of %d runs", len(runs))
     return pd.concat([run.tagged(summarize_hits(hit_vs_control(run.scores, hits[run.name], options.n_controls, seed),
-                                                run.labels, run.probs)) for run in runs], ignore_index=True)
+                                                run.labels, run.probs, (groups or {}).get(run.name)))
+                      for run in runs], ignore_index=True)
 
 
 def motif_attribution_section(report: Report, runs: list[ExplainRun], hits: dict[str, pd.DataFrame],

@@ -13,6 +13,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from glmxai.analysis.agreement import agreement_of_runs, agreement_section
 from glmxai.analysis.annotation_attribution import (
+    annotation_groups,
     annotation_section,
     annotation_tests,
     necessity_section,
@@ -79,14 +80,16 @@ def run(cfg: DictConfig) -> dict:
     if runs:
         log.info("analyze: motif scan of %d runs", len(runs))
         hits = {r.name: scan(r.sequences, motifs, tss=tss) for r in runs}
-        tables = SectionTables(attribution=attribution_tests(runs, hits, cfg.attribution, cfg.seed),
+        notes = cfg.get("annotations") or {}
+        groups = (annotation_groups(runs, notes["dir"], str(notes.get("suffix", "_epd")), list(notes["windows"]))
+                  if notes.get("dir") else None)
+        tables = SectionTables(attribution=attribution_tests(runs, hits, cfg.attribution, cfg.seed, groups),
                                agreement=agreement_of_runs(runs, cfg.agreement), ground_truth=ground_truth_table(runs))
         kmers = kmer_tests(runs, hits, cfg.kmers, cfg.motifs.tata)
         faithful = (faithfulness_tests(runs, cfg.faithfulness, cfg.seed, bool(cfg.model.trust_remote_code))
                     if cfg.faithfulness.enabled else None)
         tables.faithfulness = faithful.areas if faithful else None
         tests += [(tables.attribution, ["ttest_p"]), *kmers.tests, *(faithful.tests if faithful else [])]
-        notes = cfg.get("annotations") or {}
         by_annotation = (annotation_tests(runs, notes["dir"], str(notes.get("suffix", "_epd")),
                                           {k: tuple(v) for k, v in notes["windows"].items()})
                          if notes.get("dir") else None)
