@@ -110,7 +110,9 @@ def test_a_bad_parent_is_named_with_its_file(tmp_path, row, problem):
 
 def test_analyze_scores_an_extra_set_against_a_trained_checkpoint(trained_cnn, tmp_path, command):
     """Through analyze.py: the copies of the test promoters, labelled 0, are called promoter exactly
-    as often as the model calls those promoters, and ranked against them at AUROC 0.5 (ties)."""
+    as often as the model calls those promoters; their parents are not paired, since the set does
+    not lie in the model's data folder (synthetic data has none), so its row numbers may not be
+    that data's."""
     from glmxai.data.recorded import job_data
     from glmxai.models.build import load_classifier
 
@@ -124,7 +126,7 @@ def test_analyze_scores_an_extra_set_against_a_trained_checkpoint(trained_cnn, t
     command("analyze.py", f"train_runs=[{trained_cnn.parents[1]}]", f"shortcut.sets=[{tmp_path / 'copies.csv'}]",
             "shortcut.n_bootstrap=100", "logger=none", f"hydra.run.dir={tmp_path / 'report'}")
     row = json.loads((tmp_path / "report" / "summary.json").read_text())["shortcut"]["rows"][0]
-    assert row["set"] == "copies" and row["negatives"] == 40 and row["pairs"] == 40
+    assert row["set"] == "copies" and row["negatives"] == 40 and row["pairs"] == 0 and np.isnan(row["parent_auroc"])
     assert row["share"] == pytest.approx(recall) and row["reference_share"] == pytest.approx(false_positive)
-    assert row["parent_auroc"] == pytest.approx(0.5) and 0 <= row["fisher_p_adj"] <= 1
+    assert 0 <= row["fisher_p_adj"] <= 1
     assert "Shortcut test" in (tmp_path / "report" / "report.html").read_text()

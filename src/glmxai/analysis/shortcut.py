@@ -16,6 +16,7 @@ a model that learned promoter structure calls few of them promoters, a chunk det
 from __future__ import annotations
 
 import csv
+import dataclasses
 import functools
 import logging
 from collections.abc import Callable, Mapping, Sequence
@@ -149,10 +150,12 @@ def shortcut_row(model: str, p_promoter: Callable[[list[str]], np.ndarray], labe
 
 
 def shortcut_tests(checkpoints: Sequence[str | Path], options: Mapping, seed: int,
-                   trust_remote_code: bool) -> pd.DataFrame:
+                   trust_remote_code: bool) -> tuple[pd.DataFrame, list[tuple[str, str]]]:
     """``shortcut_row`` of every checkpoint (``load_classifier``; its own training data, from its
     record, is the reference) on every set of ``options["sets"]`` (``cfg.shortcut``): the table of
-    tests (``fisher_p``), before the report adjusts it. Sets are read and checked first."""
+    tests (``fisher_p``), before the report adjusts it, and what was left out and why (a set of
+    another sequence length than the model's data). A set's parents are paired only for models
+    whose data folder holds the set (``parent_row`` indexes that folder's splits)."""
     from glmxai.data.recorded import job_data
     from glmxai.models.build import checkpoint_labels, load_classifier
     from glmxai.predictor import BatchedPredictor
@@ -164,31 +167,41 @@ def shortcut_tests(checkpoints: Sequence[str | Path], options: Mapping, seed: in
     paths = [Path(c).resolve() for c in dict.fromkeys(str(c) for c in checkpoints)]
     modules = [load_classifier(c, map_location=str(options["device"]), trust_remote_code=trust_remote_code)
                for c in paths]
-    rows = []
+    rows, skipped = [], []
     for path, module, label in zip(paths, modules, checkpoint_labels(list(zip(paths, modules)))):
         data = job_data(None, module.hparams.get("data") or {}, path)
         predictor = BatchedPredictor(module.backbone.eval(), int(options["batch_size"]))
         p_promoter = functools.partial(_p_promoter, predictor)
         splits = {split: data.table(split)}
+        lengths = {len(s) for s in splits[split].sequences}
+        root = data.config().get("root")
         for labelled in sets:
+            if {len(s) for s in labelled.table.sequences} != lengths:
+                skipped.append((f"shortcut test of {label} on {labelled.name}",
+                                f"its sequences are not of the {sorted(lengths)} bp of {label}'s data"))
+                continue
+            if not root or labelled.path.resolve().parent != Path(root).resolve():
+                labelled = dataclasses.replace(labelled, parent_split=None, parent_row=None)
             log.info("analyze: shortcut test of %s on %s", label, labelled.path)
             rows.append(shortcut_row(label, p_promoter, labelled, splits, split, int(options["n_bootstrap"]), seed))
-    return pd.DataFrame(rows, columns=COLUMNS)
+    return pd.DataFrame(rows, columns=COLUMNS), skipped
 
 
 def _p_promoter(predictor, sequences: list[str]) -> np.ndarray:
     return predictor.p_promoter(to_codes(sequences))
 
 
-def shortcut_section(report: Report, table: pd.DataFrame) -> dict:
+def shortcut_section(report: Report, table: pd.DataFrame, skipped: Sequence[tuple[str, str]] = ()) -> dict:
     """Write the shortcut test (``shortcut_tests``, adjusted); returns its rows."""
+    for what, why in skipped:
+        report.skip(what, why)
     report.section("Shortcut test: negatives made otherwise", (
         "Each model scores extra labelled sets (shortcut.sets) whose negatives were made otherwise than its "
         "benchmark's, e.g. GENA-LM's chunk-permuted copies of the same promoters (composition kept), against "
         "the negatives of its own data (reference). A model that learned promoter structure calls few of them "
         "promoters; one that spots GUE's random chunks calls many. Shares with Wilson 95% CIs, Fisher's exact "
-        "test of the two shares; parents against their copies: AUROC with a bootstrap 95% CI over the pairs "
-        "(0.5: the model cannot tell a promoter from its permuted copy)."))
+        "test of the two shares; parents against their copies (for models trained on the set's own folder): AUROC "
+        "with a bootstrap 95% CI over the pairs (0.5: the model cannot tell a promoter from its permuted copy)."))
     sentences = []
     for row in table.to_dict("records"):
         sentence = (f"{row['model']} calls {fmt(100 * row['share'], 3)}% of the {fmt(row['negatives'])} negatives of "

@@ -100,8 +100,8 @@ def run(cfg: DictConfig) -> dict:
     if shortcut_sets:
         checkpoints = [read_json(path)["checkpoint"] for path in model_files]
         checkpoints += [r.meta["checkpoint"] for r in runs if not checkpoint_problem(r, {})]
-        shortcut = shortcut_tests([c for c in checkpoints if c], cfg.shortcut, cfg.seed,
-                                  bool(cfg.model.trust_remote_code))
+        shortcut, shortcut_skipped = shortcut_tests([c for c in checkpoints if c], cfg.shortcut, cfg.seed,
+                                                    bool(cfg.model.trust_remote_code))
         tests.append((shortcut, ["fisher_p"]))
     if probe_plan is not None:
         probe_results = run_probes(probe_plan)
@@ -119,7 +119,7 @@ def run(cfg: DictConfig) -> dict:
         summary["models"] = model_table_section(report, model_files,
                                                 OmegaConf.to_container(cfg.published, resolve=True))
     if shortcut is not None:
-        summary["shortcut"] = shortcut_section(report, shortcut)
+        summary["shortcut"] = shortcut_section(report, shortcut, shortcut_skipped)
     else:
         report.skip("shortcut test", "no extra labelled set given (shortcut.sets=[CSV])")
     layout = (tss, length) if runs else _data_layout(audited.datamodule)
