@@ -189,8 +189,10 @@ def load_classifier(ckpt_path: str | Path, map_location: str | torch.device = "c
 
 
 def checkpoint_labels(checkpoints: Sequence[tuple[Path, SequenceClassifier]]) -> list[str]:
-    """A label per (path, loaded model) for tables and figures: the model's name, with its run
-    folder where two checkpoints share one."""
+    """A label per (path, loaded model) for tables and figures: the model's name, with the last two
+    folders of its run (``<task>/<run>`` for ``runs/<task>/<run>/checkpoints/best.ckpt``) where two
+    checkpoints share one."""
     names = [str(m.hparams["model_cfg"].get("name") or p.stem) for p, m in checkpoints]
-    return [name if names.count(name) == 1 else f"{name} ({path.parent.parent.name or path.parent.name})"
-            for (path, _), name in zip(checkpoints, names)]
+    runs = [p.parent.parent if p.parent.name == "checkpoints" else p.parent for p, _ in checkpoints]
+    return [name if names.count(name) == 1 else f"{name} ({'/'.join(run.parts[-2:])})"
+            for run, name in zip(runs, names)]
