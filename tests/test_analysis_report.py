@@ -335,3 +335,22 @@ def test_a_data_config_outside_the_allow_list_is_refused_naming_the_file(tmp_pat
         with pytest.raises(UntrustedConfigError, match=re.escape(f"{job / 'meta.json'}: {key}")):
             run(compose_config("analyze", [f"inputs=[{job}]", *data, *FAST], tmp_path / "out"))
     assert not marker.exists() and not (tmp_path / "out").exists()
+
+
+def test_annotations_reach_the_report_and_its_attribution_table(multirun, tmp_path):
+    """annotations.dir: a per-row flag table of the runs' split joins their rows; the report gains
+    the attribution-by-annotation table and the motif table its flag groups; no checkpoint, so
+    necessity is not run (its runs are skipped), and nothing else changes."""
+    flags = tmp_path / "flags"
+    flags.mkdir()
+    (flags / "test_epd.csv").write_text("row,tata_box,inr,ccaat_box,gc_box\n"
+                                        + "".join(f"{r},{r % 2},0,1,{r % 3 == 0:d}\n" for r in range(60)))
+    out = tmp_path / "report"
+    summary = run(compose_config("analyze", [f"inputs=[{multirun}]", *FAST, f"annotations.dir={flags}"], out))
+    table = pd.read_csv(out / "tables" / "attribution_by_annotation.csv")
+    assert sorted(set(table["run"])) == sorted(summary["runs"])
+    assert set(table["flag"]) == {"tata_box", "inr", "ccaat_box", "gc_box"}
+    assert "ttest_p_adj" in table and "Attribution by annotation" in (out / "report.html").read_text()
+    groups = set(pd.read_csv(out / "tables" / "motif_attribution.csv")["group"])
+    assert {"tata_box=1 promoters", "tata_box=0 promoters"} <= groups
+    assert summary["necessity_by_annotation"]["rows"] == []

@@ -131,10 +131,12 @@ def run(cfg: DictConfig) -> dict:
         comparison_section(report, runs, [m.name for m in motifs], cfg.motifs.tata, tables)
         if by_annotation is not None:
             summary["annotations"] = annotation_section(report, by_annotation, notes["dir"])
-        if necessity is not None:
-            summary["necessity_by_annotation"] = necessity_section(report, necessity)
         else:
             report.skip("attribution by annotation", "no per-row annotation tables given (annotations.dir=DIR)")
+        if necessity is not None:
+            summary["necessity_by_annotation"] = necessity_section(report, necessity)
+        elif by_annotation is not None:
+            report.skip("necessity by annotation", "annotations.necessity=false")
         parts = [motif_attribution_section(report, runs, hits, tables.attribution, tss, cfg.attribution,
                                            cfg.motifs.tata),
                  kmer_section(report, runs, kmers, cfg.kmers, cfg.motifs.tata),
