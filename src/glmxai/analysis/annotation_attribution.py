@@ -31,11 +31,16 @@ COLUMNS = ["run", "flag", "window", "flagged", "mean_flagged", "unflagged", "mea
 MIN_PER_GROUP = 3  # sequences each side of a test
 
 
+def window_slice(tss: int, window: tuple[int, int], length: int) -> slice | None:
+    """The bases lo..hi (bp from the TSS) that lie in sequences of ``length``; None when none does."""
+    start, end = max(tss + window[0], 0), min(tss + window[1] + 1, length)
+    return slice(start, end) if start < end else None
+
+
 def window_means(scores: np.ndarray, tss: int, window: tuple[int, int]) -> np.ndarray | None:
-    """Mean scaled attribution (N,) over the bases lo..hi (bp from the TSS) that lie in the
-    sequences; None when none does."""
-    lo, hi = max(tss + window[0], 0), min(tss + window[1] + 1, scores.shape[1])
-    return scale_scores(scores)[:, lo:hi].mean(axis=1) if lo < hi else None
+    """Mean scaled attribution (N,) over the window's bases in the sequences; None when none is."""
+    bases = window_slice(tss, window, scores.shape[1])
+    return None if bases is None else scale_scores(scores)[:, bases].mean(axis=1)
 
 
 def annotation_tests(runs: list[ExplainRun], folder: str | Path, suffix: str,
@@ -127,15 +132,16 @@ def necessity_row(model: str, logit: Callable[[np.ndarray], np.ndarray], codes: 
     mean over ``shuffles``), in promoters flagged 1 and, as the control, at the same place in
     promoters flagged 0 (up to ``max_per_group`` each, drawn from ``seed``); their difference with
     its 95% CI and Welch's t-test. None when the window lies outside the sequences."""
-    start, end = max(tss + window[0], 0), min(tss + window[1] + 1, codes.shape[1])
-    if start >= end:
+    bases = window_slice(tss, window, codes.shape[1])
+    if bases is None:
         return None
     rng = np.random.default_rng(seed)
     groups = [rng.permutation(np.flatnonzero((labels == 1) & (flags == value)))[:max_per_group] for value in (1, 0)]
     deltas = []
     for rows in groups:
         original = logit(codes[rows]) if len(rows) else np.zeros(0)
-        mutated = logit(window_destroyed(codes[rows], start, end, shuffles, rng)) if len(rows) else np.zeros(0)
+        mutated = (logit(window_destroyed(codes[rows], bases.start, bases.stop, shuffles, rng)) if len(rows)
+                   else np.zeros(0))
         deltas.append(mutated.reshape(len(rows), shuffles).mean(axis=1) - original)
     row = {"model": model, "flag": flag, "window": f"{window[0]}..{window[1]}", "split": split,
            "flagged": len(deltas[0]), "delta_flagged": deltas[0].mean() if len(deltas[0]) else np.nan,

@@ -13,15 +13,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from glmxai.data.datamodule import GUE_FILES
 from glmxai.data.table import SequenceDataError
-
-# the data modules' split names -> the file names of a GUE folder
-SPLIT_FILES = {"train": "train", "val": "dev", "dev": "dev", "test": "test"}
 
 
 def annotation_path(folder: str | Path, split: str, suffix: str = "_epd") -> Path:
-    """``folder/<split><suffix>.csv`` (``val`` is GUE's ``dev``)."""
-    return Path(folder) / f"{SPLIT_FILES[split]}{suffix}.csv"
+    """``folder/<split><suffix>.csv``, named after the split's GUE file (``val``/``dev``: ``dev``)."""
+    return Path(folder) / f"{Path(GUE_FILES['val' if split == 'dev' else split]).stem}{suffix}.csv"
 
 
 def read_annotations(path: str | Path) -> pd.DataFrame:
