@@ -354,3 +354,10 @@ def test_annotations_reach_the_report_and_its_attribution_table(multirun, tmp_pa
     groups = set(pd.read_csv(out / "tables" / "motif_attribution.csv")["group"])
     assert {"tata_box=1 promoters", "tata_box=0 promoters"} <= groups
     assert summary["necessity_by_annotation"]["rows"] == []
+    page = (out / "report.html").read_text()
+    evidence = pd.read_csv(out / "tables" / "answer_evidence.csv")
+    assert set(evidence["evidence"]) == {"attribution"} and set(evidence["motif"]) == {"TATA", "Inr", "CCAAT", "GC-box"}
+    assert (out / "figures" / "answer.png").is_file() and summary["tracks"] >= 1
+    # the answer first: its figure, then the tracks, then the verdict sentences
+    assert page.index("Figure answer.") < page.index("Attribution tracks of a tata_box promoter") \
+        < page.index("What the evidence supports")

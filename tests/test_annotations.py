@@ -128,11 +128,11 @@ def test_necessity_by_annotation_finds_a_model_that_needs_the_box_where_epd_flag
         np.testing.assert_array_equal(np.sort(copy[tss - 39:tss - 23]), np.sort(codes[i // 4, tss - 39:tss - 23]))
         np.testing.assert_array_equal(np.delete(copy, np.s_[tss - 39:tss - 23]),
                                       np.delete(codes[i // 4], np.s_[tss - 39:tss - 23]))
-    row = necessity_row("toy", logit, codes, labels, flags, "tata_box", (-39, -24), tss, "test", shuffles=4)
+    row = necessity_row("toy", "toy.ckpt", logit, codes, labels, flags, "tata_box", (-39, -24), tss, "test", shuffles=4)
     assert (row["flagged"], row["unflagged"]) == (15, 25) and row["delta_unflagged"] == 0
     assert row["delta_flagged"] < -4 and row["diff"] == pytest.approx(row["delta_flagged"])
     assert row["ttest_p"] < 1e-6 and row["diff_ci_high"] < 0
-    assert necessity_row("toy", logit, codes, labels, flags, "far", (100, 200), tss, "test") is None
+    assert necessity_row("toy", "toy.ckpt", logit, codes, labels, flags, "far", (100, 200), tss, "test") is None
 
 
 def test_motif_attribution_gets_a_group_per_annotation_flag(tmp_path):
@@ -157,3 +157,54 @@ def test_motif_attribution_gets_a_group_per_annotation_flag(tmp_path):
     by = table.set_index("group")
     assert by.loc["tata_box=1 promoters", "hits"] == 20 and by.loc["tata_box=1 promoters", "mean_diff"] > 1
     assert abs(by.loc["tata_box=0 promoters", "mean_diff"]) < 0.5
+
+
+def test_negatives_are_split_by_kind_where_the_audit_classified_the_rows(tmp_path):
+    """Negatives derived from a promoter and negatives without a parent get their own counts and
+    means in the window; rows the audit did not classify leave both at 0."""
+    from glmxai.analysis.annotation_attribution import annotation_tests
+    from glmxai.analysis.audit import AuditTables
+    from glmxai.analysis.derived_pairs import CLASSES
+    from glmxai.analysis.provenance import AuditData
+
+    tss = 249
+    labels = np.r_[np.ones(6), np.zeros(6)].astype(int)
+    index = np.arange(12)
+    scores = np.ones((12, 300))
+    scores[9:, tss - 39:tss - 23] = 5.0  # the parentless negatives carry attribution in the TATA window
+    _write(tmp_path, "test", [(r, int(r < 3), 0) for r in range(6)])
+    sequences = ["".join(np.random.default_rng(r).choice(list("ACGT"), 300)) for r in range(12)]
+    classes = np.array([CLASSES[0]] * 6 + [CLASSES[1]] * 3 + [CLASSES[2]] * 3, dtype=object)
+    audit = AuditTables(AuditData(None, ""), sequences=sequences, labels=labels, splits=np.array(["test"] * 12),
+                        classes=classes)
+    run = _run(scores, labels, index)
+    run.sequences = sequences
+    kinds = {run.name: audit.classes_of("test", index, sequences)}
+    row = annotation_tests([run], tmp_path, "_epd", {"tata_box": (-39, -24)}, kinds).iloc[0]
+    assert (row["negatives"], row["derived_negatives"], row["parentless_negatives"]) == (6, 3, 3)
+    assert row["mean_parentless_negatives"] > row["mean_derived_negatives"]
+    assert audit.classes_of("test", index[:2], sequences[5:7]) is None  # other rows than the audit's
+    assert audit.classes_of("test", np.array([40]), sequences[:1]) is None  # a row the audit does not have
+    plain = annotation_tests([run], tmp_path, "_epd", {"tata_box": (-39, -24)}).iloc[0]
+    assert (plain["derived_negatives"], plain["parentless_negatives"]) == (0, 0)
+
+
+def test_annotations_beside_each_runs_data_are_found_by_its_recorded_root(tmp_path):
+    """annotations.dir=data: two runs of different data folders each join the flags of their own
+    folder; a run without a recorded folder is refused with its meta.json named."""
+    from glmxai.analysis.annotation_attribution import annotation_tests
+
+    labels, index = np.r_[np.ones(8), np.zeros(2)].astype(int), np.arange(10)
+    runs = []
+    for name, flagged in (("all", (0, 1, 2)), ("tata", (0, 1, 2, 3, 4))):
+        folder = tmp_path / name
+        folder.mkdir()
+        _write(folder, "test", [(r, int(r in flagged), 0) for r in range(8)])
+        run = _run(np.ones((10, 300)), labels, index)
+        run.meta["data_config"], run.name = {"root": str(folder)}, name
+        runs.append(run)
+    table = annotation_tests(runs, "data", "_epd", {"tata_box": (-39, -24)}).set_index("run")
+    assert table.loc["all", "flagged"] == 3 and table.loc["tata", "flagged"] == 5
+    bare = _run(np.ones((10, 300)), labels, index)
+    with pytest.raises(ValueError, match="records no data folder"):
+        annotation_tests([bare], "data", "_epd", {"tata_box": (-39, -24)})

@@ -96,6 +96,15 @@ class ExplainRun:
         return frame.assign(run=self.name)[["run", *frame.columns]]
 
 
+def model_labels(runs: Iterable[ExplainRun]) -> dict[str, str]:
+    """Per checkpoint the runs record: the model's label in tables and figures (its name, with its
+    run folder where two checkpoints share a name; ``checkpoint_labels``)."""
+    from glmxai.models.build import checkpoint_labels
+
+    named = {str(r.meta.get("checkpoint") or r.path): r.model for r in runs}
+    return dict(zip(named, checkpoint_labels([(Path(c), name) for c, name in named.items()])))
+
+
 def checkpoint_problem(run: ExplainRun, hashes: dict[str, str]) -> str | None:
     """Why the run's checkpoint cannot be used (none recorded, missing, or changed since it
     was explained)."""

@@ -130,6 +130,10 @@ class _Table:
     name: str
 
 
+class _Verdicts:
+    """Where "What the evidence supports" goes in the page (default: first)."""
+
+
 class Report:
     """Collects sections, tables, figures, findings and what was not analyzed, in page order, and
     renders ``report.html`` (``write``). ``n_tests``: the number of p-values adjusted together
@@ -156,6 +160,14 @@ class Report:
         self.parts.append(f"<h2>{html.escape(title)}</h2>")
         if intro:
             self.parts.append(f"<p>{html.escape(intro)}</p>")
+
+    def verdicts_here(self) -> None:
+        """Put "What the evidence supports" (every headline sentence, whenever added), how the
+        p-values were adjusted and what was not analyzed here in the page instead of first: after
+        the figures that answer the question."""
+        if any(isinstance(part, _Verdicts) for part in self.parts):
+            raise ValueError("verdicts_here called twice")
+        self.parts.append(_Verdicts())
 
     def note(self, text: str) -> None:
         """A paragraph of explanation."""
@@ -237,14 +249,6 @@ class Report:
     def write(self) -> Path:
         """Render ``report.html`` atomically (with every table's CSV) and return its path."""
         log.info("analyze: writing the report")
-        body: list[str] = []
-        for part in self.parts:
-            if isinstance(part, _Table):
-                write_bytes_atomic(self.tables[part.name].to_csv(index=False).encode(),
-                                   self.out_dir / "tables" / f"{part.name}.csv")
-                body.append(self._table_html(part.name))
-            else:
-                body.append(part)
         top = []
         if self.headline:
             top.append(f"<h2>What the evidence supports</h2>{self._box(self.headline)}")
@@ -252,6 +256,17 @@ class Report:
         if self.skipped:
             items = [f"{s['what']}: {s['why']}" for s in self.skipped]
             top.append(f"<h2>What was not analyzed and why</h2>{self._box(items, 'skipped')}")
+        body: list[str] = []
+        for part in self.parts:
+            if isinstance(part, _Table):
+                write_bytes_atomic(self.tables[part.name].to_csv(index=False).encode(),
+                                   self.out_dir / "tables" / f"{part.name}.csv")
+                body.append(self._table_html(part.name))
+            elif isinstance(part, _Verdicts):
+                body += top
+                top = []
+            else:
+                body.append(part)
         page = (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(self.title)}</title>"
                 f"<style>{_STYLE}</style></head><body><h1>{html.escape(self.title)}</h1>\n"
                 + "\n".join([*top, *body]) + "\n</body></html>")

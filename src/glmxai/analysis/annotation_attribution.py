@@ -3,8 +3,10 @@ motif flags) says carry a motif differently, in that motif's window, from promot
 
 Per run and flag (``annotations.windows``: flag -> its window in bp from the TSS): the mean scaled
 attribution in the window (scores scaled per sequence by their mean |score|, as everywhere in
-the report) for promoters flagged 1, promoters flagged 0 and negatives, and the difference
-flagged - unflagged with its 95% CI and Welch's t-test (``ttest_p``, adjusted with the report).
+the report) for promoters flagged 1, promoters flagged 0 and negatives (also by kind where the
+audit classified the run's rows: derived from a promoter, or without a parent), and the
+difference flagged - unflagged with its 95% CI and Welch's t-test (``ttest_p``, adjusted with
+the report).
 A model that uses the motif gives flagged promoters more (or less) attribution there; one that
 does not, the same.
 """
@@ -20,14 +22,15 @@ import pandas as pd
 from scipy import stats
 
 from glmxai.analysis.motif_attribution import scale_scores
-from glmxai.data.annotations import annotation_path, flags_of, read_annotations
+from glmxai.data.annotations import annotation_folder, annotation_path, flags_of, read_annotations
 from glmxai.explain_runs import ExplainRun
 from glmxai.report import Report, fmt, fmt_p, fmt_signed
 from glmxai.stats import DOWN, UNCLEAR, UNTESTED, UP, call
 
 log = logging.getLogger(__name__)
-COLUMNS = ["run", "flag", "window", "flagged", "mean_flagged", "unflagged", "mean_unflagged", "negatives",
-           "mean_negatives", "diff", "diff_ci_low", "diff_ci_high", "ttest_p"]
+GROUPS = ("flagged", "unflagged", "negatives", "derived_negatives", "parentless_negatives")
+COLUMNS = ["run", "flag", "window", *[c for g in GROUPS for c in (g, f"mean_{g}")], "diff", "diff_ci_low",
+           "diff_ci_high", "ttest_p"]
 MIN_PER_GROUP = 3  # sequences each side of a test
 
 
@@ -43,22 +46,37 @@ def window_means(scores: np.ndarray, tss: int, window: tuple[int, int]) -> np.nd
     return None if bases is None else scale_scores(scores)[:, bases].mean(axis=1)
 
 
+def run_annotations(run: ExplainRun, folder: str | Path, suffix: str) -> pd.DataFrame:
+    """The annotation table of the run's split, from ``folder`` (``"data"``: the run's own data
+    folder, ``annotation_folder``)."""
+    where = annotation_folder(folder, run.data_config, str(run.meta_path))
+    return read_annotations(annotation_path(where, str(run.meta.get("split", "test")), suffix))
+
+
 def annotation_tests(runs: list[ExplainRun], folder: str | Path, suffix: str,
-                     windows: Mapping[str, tuple[int, int]]) -> pd.DataFrame:
+                     windows: Mapping[str, tuple[int, int]],
+                     kinds: Mapping[str, np.ndarray | None] | None = None) -> pd.DataFrame:
     """One row of ``COLUMNS`` per run and flag, before adjustment; each run's rows are joined to
-    the annotation table of its split (``<folder>/<split><suffix>.csv``) on its ``index``."""
+    the annotation table of its split (``<folder>/<split><suffix>.csv``) on its ``index``.
+    ``kinds``: per run name, (N,) class of each row (``derived_pairs.CLASSES``) or None, for
+    the negatives by kind (counts 0 and means NaN without)."""
+    from glmxai.analysis.derived_pairs import CLASSES
+
     rows = []
     for run in runs:
-        table = read_annotations(annotation_path(folder, str(run.meta.get("split", "test")), suffix))
+        classes = (kinds or {}).get(run.name)
+        classes = np.full(len(run.labels), "", dtype=object) if classes is None else np.asarray(classes)
+        table = run_annotations(run, folder, suffix)
         for flag, window in windows.items():
             means = window_means(run.scores, int(run.tss), tuple(window))
             if means is None:
                 continue
             flags = flags_of(table, run.index, flag)
             groups = [means[(run.labels == 1) & (flags == 1)], means[(run.labels == 1) & (flags == 0)],
-                      means[run.labels == 0]]
+                      means[run.labels == 0], means[(run.labels == 0) & (classes == CLASSES[1])],
+                      means[(run.labels == 0) & (classes == CLASSES[2])]]
             row = {"run": run.name, "flag": flag, "window": f"{window[0]}..{window[1]}",
-                   **{k: v for name, g in zip(("flagged", "unflagged", "negatives"), groups)
+                   **{k: v for name, g in zip(GROUPS, groups)
                       for k, v in ((name, len(g)), (f"mean_{name}", g.mean() if len(g) else np.nan))},
                    "diff": np.nan, "diff_ci_low": np.nan, "diff_ci_high": np.nan, "ttest_p": np.nan}
             if min(len(groups[0]), len(groups[1])) >= MIN_PER_GROUP and np.ptp(np.r_[groups[0], groups[1]]) > 0:
@@ -76,7 +94,7 @@ def annotation_groups(runs: list[ExplainRun], folder: str | Path, suffix: str,
     (N,) bool, from the annotation table of its split."""
     out = {}
     for run in runs:
-        table = read_annotations(annotation_path(folder, str(run.meta.get("split", "test")), suffix))
+        table = run_annotations(run, folder, suffix)
         out[run.name] = {}
         for flag in flags:
             values = flags_of(table, run.index, flag)
@@ -95,22 +113,33 @@ def annotation_verdict(row: Mapping, alpha: float) -> str:
             f"{fmt_signed(row['mean_unflagged'])} in {fmt(row['unflagged'])} without the flag (difference "
             f"{fmt_signed(row['diff'])}, 95% CI {fmt(row['diff_ci_low'])} to {fmt(row['diff_ci_high'])}, adjusted "
             f"p = {fmt_p(row['ttest_p_adj'])}) and {fmt_signed(row['mean_negatives'])} in {fmt(row['negatives'])} "
-            "negatives.")
+            f"negatives{_by_kind(row)}.")
+
+
+def _by_kind(row: Mapping) -> str:
+    """The negatives by kind, when the audit classified them."""
+    if not row["derived_negatives"] and not row["parentless_negatives"]:
+        return ""
+    return (f" ({fmt_signed(row['mean_derived_negatives'])} in {fmt(row['derived_negatives'])} derived from a "
+            f"promoter, {fmt_signed(row['mean_parentless_negatives'])} in {fmt(row['parentless_negatives'])} without "
+            "a parent)")
 
 
 def annotation_section(report: Report, table: pd.DataFrame, folder: str | Path) -> dict:
     """Write the attribution by annotation (``annotation_tests``, adjusted)."""
     report.section("Attribution by annotation", (
         f"Per run and annotation flag (tables in {folder}, joined on the explained rows): mean scaled attribution "
-        "in the flag's window for promoters flagged 1, promoters flagged 0 and negatives; the difference flagged - "
-        f"unflagged with its 95% CI and Welch's t-test (at least {MIN_PER_GROUP} promoters a side)."))
+        "in the flag's window for promoters flagged 1, promoters flagged 0 and negatives (by kind where the audit "
+        "classified the explained rows: derived from a promoter by GUE's chunk replacement, or without a parent); the "
+        f"difference flagged - unflagged with its 95% CI and Welch's t-test (at least {MIN_PER_GROUP} promoters a "
+        "side)."))
     report.findings([annotation_verdict(r, report.alpha) for r in table.to_dict("records")], headline=True)
     report.table("attribution_by_annotation", table, "Attribution in each flag's window by annotation group.")
     return {"rows": table.to_dict("records")}
 
 
-NECESSITY_COLUMNS = ["model", "flag", "window", "split", "flagged", "delta_flagged", "unflagged", "delta_unflagged",
-                     "diff", "diff_ci_low", "diff_ci_high", "ttest_p"]
+NECESSITY_COLUMNS = ["model", "checkpoint", "flag", "window", "split", "flagged", "delta_flagged", "unflagged",
+                     "delta_unflagged", "diff", "diff_ci_low", "diff_ci_high", "ttest_p"]
 
 
 def window_destroyed(codes: np.ndarray, start: int, end: int, shuffles: int, rng: np.random.Generator) -> np.ndarray:
@@ -125,9 +154,9 @@ def window_destroyed(codes: np.ndarray, start: int, end: int, shuffles: int, rng
     return out
 
 
-def necessity_row(model: str, logit: Callable[[np.ndarray], np.ndarray], codes: np.ndarray, labels: np.ndarray,
-                  flags: np.ndarray, flag: str, window: tuple[int, int], tss: int, split: str, shuffles: int = 4,
-                  max_per_group: int = 500, seed: int = 0) -> dict | None:
+def necessity_row(model: str, checkpoint: str, logit: Callable[[np.ndarray], np.ndarray], codes: np.ndarray,
+                  labels: np.ndarray, flags: np.ndarray, flag: str, window: tuple[int, int], tss: int, split: str,
+                  shuffles: int = 4, max_per_group: int = 500, seed: int = 0) -> dict | None:
     """The change of the promoter logit when the flag's window is destroyed (``window_destroyed``,
     mean over ``shuffles``), in promoters flagged 1 and, as the control, at the same place in
     promoters flagged 0 (up to ``max_per_group`` each, drawn from ``seed``); their difference with
@@ -143,7 +172,8 @@ def necessity_row(model: str, logit: Callable[[np.ndarray], np.ndarray], codes: 
         mutated = (logit(window_destroyed(codes[rows], bases.start, bases.stop, shuffles, rng)) if len(rows)
                    else np.zeros(0))
         deltas.append(mutated.reshape(len(rows), shuffles).mean(axis=1) - original)
-    row = {"model": model, "flag": flag, "window": f"{window[0]}..{window[1]}", "split": split,
+    row = {"model": model, "checkpoint": checkpoint, "flag": flag, "window": f"{window[0]}..{window[1]}",
+           "split": split,
            "flagged": len(deltas[0]), "delta_flagged": deltas[0].mean() if len(deltas[0]) else np.nan,
            "unflagged": len(deltas[1]), "delta_unflagged": deltas[1].mean() if len(deltas[1]) else np.nan,
            "diff": np.nan, "diff_ci_low": np.nan, "diff_ci_high": np.nan, "ttest_p": np.nan}
@@ -160,11 +190,11 @@ def necessity_tests(runs: list[ExplainRun], options: Mapping, seed: int, trust_r
     training data's split, from its record) and every flag of ``options`` (``cfg.annotations``)."""
     from glmxai.data.encoding import to_codes
     from glmxai.data.recorded import job_data
-    from glmxai.explain_runs import checkpoint_problem
+    from glmxai.explain_runs import checkpoint_problem, model_labels
     from glmxai.models.build import load_classifier
     from glmxai.predictor import BatchedPredictor
 
-    rows, done = [], set()
+    rows, done, labels = [], set(), model_labels(runs)
     for run in runs:
         split = str(run.meta.get("split", "test"))
         key = (run.meta.get("checkpoint"), split)
@@ -174,14 +204,16 @@ def necessity_tests(runs: list[ExplainRun], options: Mapping, seed: int, trust_r
         module = load_classifier(run.meta["checkpoint"], trust_remote_code=trust_remote_code)
         data = job_data(None, module.hparams.get("data") or {}, Path(run.meta["checkpoint"]))
         table = data.table(split)
-        notes = read_annotations(annotation_path(options["dir"], split, str(options.get("suffix", "_epd"))))
+        where = annotation_folder(options["dir"], data.config(), str(run.meta["checkpoint"]))
+        notes = read_annotations(annotation_path(where, split, str(options.get("suffix", "_epd"))))
         predictor = BatchedPredictor(module.backbone.eval(), int(options.get("batch_size", 256)))
         codes = to_codes(table.sequences)
         logit = functools.partial(_promoter_logit, predictor)
         for flag, window in options["windows"].items():
             flags = flags_of(notes, np.arange(len(table)), flag)
-            log.info("analyze: necessity of %s's window in %s (%s)", flag, run.model, split)
-            row = necessity_row(run.model, logit, codes, table.labels,
+            label = labels[run.meta["checkpoint"]]
+            log.info("analyze: necessity of %s's window in %s (%s)", flag, label, split)
+            row = necessity_row(label, run.meta["checkpoint"], logit, codes, table.labels,
                                 flags, flag, tuple(window), int(data.tss), split,
                                 int(options.get("shuffles", 4)), int(options.get("max_per_group", 500)), seed)
             if row is not None:

@@ -112,8 +112,10 @@ def split_tables(datamodule) -> tuple[list[str], np.ndarray, np.ndarray]:
 class AuditTables:
     """What the audit computed before any section is written: the audited ``data`` (its
     ``datamodule`` None when nothing is audited, with the reason), the sequences with their
-    ``labels`` (N,) and ``splits`` (N,), the ``motifs`` and their ``hits``, and the tests of each
-    motif's presence anywhere (``enrichment``) and in its expected window (``windowed``)."""
+    ``labels`` (N,) and ``splits`` (N,), the ``motifs`` and their ``hits``, the tests of each
+    motif's presence anywhere (``enrichment``) and in its expected window (``windowed``), and,
+    for sequences of one length, the related ``pairs`` (``derived_pairs``) with each sequence's
+    ``classes`` (N,) (``sequence_classes``: promoter, derived negative, negative without parent)."""
 
     data: AuditData
     sequences: list[str] = field(default_factory=list)
@@ -123,6 +125,22 @@ class AuditTables:
     enrichment: pd.DataFrame | None = None
     windowed: pd.DataFrame | None = None
     motifs: Sequence[Motif] = ()
+    pairs: pd.DataFrame | None = None
+    classes: np.ndarray | None = None
+
+    def classes_of(self, split: str, index: np.ndarray, sequences: Sequence[str]) -> np.ndarray | None:
+        """(N,) classes of rows ``index`` of ``split``, or None when the audit did not classify them
+        or its rows of that split are not these ``sequences`` (another data set was audited)."""
+        if self.classes is None:
+            return None
+        rows = np.flatnonzero(self.splits == ("val" if split == "dev" else split))
+        index = np.asarray(index, dtype=np.int64)
+        if len(index) and (index.min() < 0 or index.max() >= len(rows)):
+            return None
+        rows = rows[index]
+        if any(self.sequences[r] != s for r, s in zip(rows, sequences)):
+            return None
+        return self.classes[rows]
 
     @property
     def tests(self) -> list[tuple[pd.DataFrame, list[str]]]:
@@ -130,10 +148,11 @@ class AuditTables:
         return [(t, ["fisher_p"]) for t in (self.enrichment, self.windowed) if t is not None and not t.empty]
 
 
-def audit_tables(data: AuditData, motifs: Sequence[Motif]) -> AuditTables:
-    """Read every split of ``data``, scan it for ``motifs`` and test each motif's presence
-    against the label. Data that cannot be read is an error when named explicitly
-    (``data.explicit``), else left unaudited with the reason."""
+def audit_tables(data: AuditData, motifs: Sequence[Motif], options: Mapping) -> AuditTables:
+    """Read every split of ``data``, scan it for ``motifs``, test each motif's presence against
+    the label and find the negatives derived from promoters (``options``: ``cfg.audit``). Data
+    that cannot be read is an error when named explicitly (``data.explicit``), else left
+    unaudited with the reason."""
     if data.datamodule is not None:
         log.info("analyze: audit of %s, from %s", data.datamodule.describe(), data.source)
         try:
@@ -147,9 +166,15 @@ def audit_tables(data: AuditData, motifs: Sequence[Motif]) -> AuditTables:
         log.info("analyze: no dataset audit: %s", data.reason)
         return AuditTables(data)
     hits = scan(sequences, motifs, tss=int(data.datamodule.tss))
+    pairs = classes = None
+    if len({len(s) for s in sequences}) == 1:
+        pairs = related.derived_pairs(sequences, labels, splits, options["chunk"], options["min_identity"],
+                                      options["min_shared_chunks"])
+        classes = related.sequence_classes(pairs, labels)
     return AuditTables(data, sequences, labels, splits, hits,
                        motif_enrichment(presence(hits, len(sequences), motifs), labels),
-                       motif_enrichment(presence(hits, len(sequences), motifs, windowed=True), labels), motifs)
+                       motif_enrichment(presence(hits, len(sequences), motifs, windowed=True), labels), motifs,
+                       pairs, classes)
 
 
 def audit_section(report: Report, audit: AuditTables, options: DictConfig, tata: str) -> dict:
@@ -186,26 +211,23 @@ def audit_section(report: Report, audit: AuditTables, options: DictConfig, tata:
                   "Where each motif's hits start relative to the TSS, per sequence of each label.")
     summary = {"data": name, "source": data.source, "tss": tss, "n": len(sequences),
                "enrichment": audit.enrichment.to_dict("records")}
-    if len({len(s) for s in sequences}) != 1:
+    if audit.pairs is None:
         report.skip("derived-pair detection", "the audited sequences differ in length (pairs are found by aligned "
                                               "chunks)")
         return summary
-    return {**summary, **_derived_pairs_part(report, sequences, labels, splits, hits, audit.motifs, options)}
+    return {**summary, **_derived_pairs_part(report, audit, options)}
 
 
-def _derived_pairs_part(report: Report, sequences: list[str], labels: np.ndarray, splits: np.ndarray,
-                        hits: pd.DataFrame, motifs: Sequence[Motif], options: DictConfig) -> dict:
-    pairs = related.derived_pairs(sequences, labels, splits, options.chunk, options.min_identity,
-                                  options.min_shared_chunks)
+def _derived_pairs_part(report: Report, audit: AuditTables, options: DictConfig) -> dict:
+    pairs, labels, splits, classes = audit.pairs, audit.labels, audit.splits, audit.classes
     pair_counts = related.pair_summary(pairs, labels, splits)
     report.table("audit_pair_summary", pair_counts,
                  f"Related pairs: sequences sharing >= {options.min_shared_chunks} aligned {options.chunk} bp "
                  f"chunks, or one with >= {options.min_identity:.0%} identical positions (unrelated: ~25%).")
     report.table("audit_related_pairs", pairs, "Every related pair (rows of the concatenated splits).")
-    report.table("audit_motif_retention", related.motif_retention(pairs, hits),
+    report.table("audit_motif_retention", related.motif_retention(pairs, audit.hits),
                  "Of a promoter's motif hits, the share its derived non-promoter keeps at the same place and strand.")
-    classes = related.sequence_classes(pairs, labels)
-    by_class = related.motif_by_class(hits, motifs, classes)
+    by_class = related.motif_by_class(audit.hits, audit.motifs, classes)
     report.findings(related.class_findings(by_class), headline=True)
     report.table("audit_motif_by_class", by_class,
                  "Each motif by class of sequence: promoters, negatives derived from a promoter (sharing aligned "

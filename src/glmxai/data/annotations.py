@@ -8,6 +8,7 @@ table does not name (GUE's negatives) and empty fields have no flag: NaN after `
 from __future__ import annotations
 
 import csv
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,21 @@ from glmxai.data.table import SequenceDataError
 def annotation_path(folder: str | Path, split: str, suffix: str = "_epd") -> Path:
     """``folder/<split><suffix>.csv``, named after the split's GUE file (``val``/``dev``: ``dev``)."""
     return Path(folder) / f"{Path(GUE_FILES['val' if split == 'dev' else split]).stem}{suffix}.csv"
+
+
+BESIDE_DATA = "data"  # annotations.dir=data: each run's tables lie in its own data folder
+
+
+def annotation_folder(folder: str | Path, data_config: Mapping | None, source: str) -> Path:
+    """``folder``, or with ``folder="data"`` the ``root`` of ``data_config`` (the data a run
+    explained, named in ``source``), so that runs of several GUE tasks each join their own flags."""
+    if str(folder) != BESIDE_DATA:
+        return Path(folder)
+    root = (data_config or {}).get("root")
+    if not root:
+        raise ValueError(f"annotations.dir=data: {source} records no data folder (data_config.root) to find the "
+                         "annotation tables in; give annotations.dir=DIR")
+    return Path(str(root))
 
 
 def read_annotations(path: str | Path) -> pd.DataFrame:

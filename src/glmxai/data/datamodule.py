@@ -23,8 +23,8 @@ from glmxai.io import sha256_file
 
 SPLITS = ("train", "val", "test")
 GUE_FILES = {"train": "train.csv", "val": "dev.csv", "test": "test.csv"}
-# How rows are served, not which rows: left out of a data set's identity.
-RUNTIME_DATA_KEYS = ("batch_size", "num_workers", "seed")
+# How rows are served, not which rows (shift_augment rolls training batches only): left out of a data set's identity.
+RUNTIME_DATA_KEYS = ("batch_size", "num_workers", "seed", "shift_augment")
 
 
 def data_identity(config: Mapping[str, Any]) -> dict[str, Any]:

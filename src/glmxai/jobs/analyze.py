@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
@@ -19,6 +20,7 @@ from glmxai.analysis.annotation_attribution import (
     necessity_section,
     necessity_tests,
 )
+from glmxai.analysis.answer import answer_section, evidence_table, tracks_section
 from glmxai.analysis.audit import audit_section, audit_tables
 from glmxai.analysis.comparison import SectionTables, comparison_section
 from glmxai.analysis.discovery import discovery_section, runs_of_methods
@@ -75,8 +77,9 @@ def run(cfg: DictConfig) -> dict:
                           cfg.motifs.pseudocount)
     probe_plan = prepare_probes(cfg, runs, motifs) if probing else None  # checks probes before any work
     # 1. every table of tests
-    audit = audit_tables(audited, motifs)
+    audit = audit_tables(audited, motifs, cfg.audit)
     tests = audit.tests
+    by_annotation = necessity = groups = None
     if runs:
         log.info("analyze: motif scan of %d runs", len(runs))
         hits = {r.name: scan(r.sequences, motifs, tss=tss) for r in runs}
@@ -90,8 +93,9 @@ def run(cfg: DictConfig) -> dict:
                     if cfg.faithfulness.enabled else None)
         tables.faithfulness = faithful.areas if faithful else None
         tests += [(tables.attribution, ["ttest_p"]), *kmers.tests, *(faithful.tests if faithful else [])]
+        kinds = {r.name: audit.classes_of(str(r.meta.get("split", "test")), r.index, r.sequences) for r in runs}
         by_annotation = (annotation_tests(runs, notes["dir"], str(notes.get("suffix", "_epd")),
-                                          {k: tuple(v) for k, v in notes["windows"].items()})
+                                          {k: tuple(v) for k, v in notes["windows"].items()}, kinds)
                          if notes.get("dir") else None)
         necessity = (necessity_tests(runs, notes, cfg.seed, bool(cfg.model.trust_remote_code))
                      if notes.get("dir") and notes.get("necessity", True) else None)
@@ -115,6 +119,18 @@ def run(cfg: DictConfig) -> dict:
     for folder, why in unfinished.items():
         report.skip(f"explain job {folder}", why)
     summary: dict = {"inputs": [str(r.path) for r in runs], "tss": tss}
+    answer = cfg.answer
+    motif_names = list(answer.motifs)
+    evidence = evidence_table(OmegaConf.to_container(answer.motifs, resolve=True), report.alpha, runs,
+                              by_annotation, necessity, probes.insertion if probe_plan is not None else None,
+                              {str(m.checkpoint): m.label for m in probe_plan.models} if probe_plan else None,
+                              str(answer.probe_background))
+    if len(evidence):
+        summary["answer"] = answer_section(report, evidence, motif_names)
+    else:
+        report.skip("the answer figure (models x motifs x evidence)",
+                    "no evidence by annotation or probe (annotations.dir=DIR with explain runs, or "
+                    "probes.enabled=true)")
     if model_files:
         summary["models"] = model_table_section(report, model_files,
                                                 OmegaConf.to_container(cfg.published, resolve=True))
@@ -122,6 +138,12 @@ def run(cfg: DictConfig) -> dict:
         summary["shortcut"] = shortcut_section(report, shortcut, shortcut_skipped)
     else:
         report.skip("shortcut test", "no extra labelled set given (shortcut.sets=[CSV])")
+    if groups is not None:
+        flag = str(answer.tracks.flag)
+        summary["tracks"] = tracks_section(report, runs, {n: g.get(f"{flag}=1 promoters", np.zeros(0, bool))
+                                                          for n, g in groups.items()}, hits, flag,
+                                           str(cfg.motifs.tata), tuple(answer.tracks.span), int(answer.tracks.n))
+    report.verdicts_here()
     layout = (tss, length) if runs else _data_layout(audited.datamodule)
     motif_table_section(report, motifs, cfg.motifs.pvalue, cfg.motifs.pseudocount, layout)
     summary["audit"] = audit_section(report, audit, cfg.audit, cfg.motifs.tata)

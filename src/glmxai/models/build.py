@@ -188,11 +188,11 @@ def load_classifier(ckpt_path: str | Path, map_location: str | torch.device = "c
     return module.eval()
 
 
-def checkpoint_labels(checkpoints: Sequence[tuple[Path, SequenceClassifier]]) -> list[str]:
-    """A label per (path, loaded model) for tables and figures: the model's name, with the last two
-    folders of its run (``<task>/<run>`` for ``runs/<task>/<run>/checkpoints/best.ckpt``) where two
-    checkpoints share one."""
-    names = [str(m.hparams["model_cfg"].get("name") or p.stem) for p, m in checkpoints]
+def checkpoint_labels(checkpoints: Sequence[tuple[Path, SequenceClassifier | str]]) -> list[str]:
+    """A label per (path, loaded model or its name) for tables and figures: the model's name, with
+    the last two folders of its run (``<task>/<run>`` for ``runs/<task>/<run>/checkpoints/best.ckpt``)
+    where two checkpoints share one."""
+    names = [m if isinstance(m, str) else str(m.hparams["model_cfg"].get("name") or p.stem) for p, m in checkpoints]
     runs = [p.parent.parent if p.parent.name == "checkpoints" else p.parent for p, _ in checkpoints]
     return [name if names.count(name) == 1 else f"{name} ({'/'.join(run.parts[-2:])})"
             for run, name in zip(runs, names)]
