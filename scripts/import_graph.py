@@ -17,7 +17,7 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "glmxai"
 
 LAYERS: list[set[str]] = [
-    {"io"},
+    {"io", "options"},
     {"allowlist", "job_log"},
     {"data"},
     {"models", "stats", "store", "wandb_log"},

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from hydra import compose, initialize_config_dir
+from hypothesis import HealthCheck, settings
 from omegaconf import DictConfig, open_dict
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -18,6 +19,20 @@ GUE_ROOT = Path(os.environ.get("GLMXAI_GUE_ROOT", REPO_ROOT.parent / "shared/dat
 QUIET = ["trainer.enable_progress_bar=false", "trainer.enable_model_summary=false"]
 # A small, fast synthetic data set for tests (explain and analyze name no data by default).
 SMALL_DATA = ["data=synthetic", "data.n_train=600", "data.n_val=200", "data.n_test=200", "data.batch_size=32"]
+
+
+# The fuzz suite (tests/test_fuzz.py): a few cases of each kind from a fixed seed in every run; 1,000 of each
+# under python -m pytest -m fuzz.
+_FUZZ = {"deadline": None, "derandomize": True, "print_blob": True,
+         "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much]}
+settings.register_profile("ci", max_examples=int(os.environ.get("GLMXAI_FUZZ_CI_EXAMPLES", 15)), **_FUZZ)
+settings.register_profile("fuzz", max_examples=int(os.environ.get("GLMXAI_FUZZ_EXAMPLES", 1000)), **_FUZZ)
+
+
+def pytest_configure(config):
+    """The fuzz profile when the run selects the fuzz marker (-m fuzz), else the short fixed-seed one."""
+    selected = (config.getoption("markexpr", "") or "").replace("not fuzz", "")
+    settings.load_profile("fuzz" if "fuzz" in selected else "ci")
 
 
 def save_checkpoint(module, path: Path, data: dict | None = None) -> Path:

@@ -32,6 +32,10 @@ class UntrustedConfigError(ValueError):
         self.source, self.key = source, key
 
 
+class StoredConfigError(ValueError):
+    """A config read from a file names an allowed class with values it refuses; names file and key."""
+
+
 @dataclass(frozen=True)
 class Arg:
     """One argument type: ``accepts(value)`` and how the error describes it."""
@@ -123,7 +127,7 @@ def check(node: Any, allowed: Mapping[str, Allowed], source: str, key: str) -> t
     if not isinstance(node, Mapping):
         raise UntrustedConfigError(source, key, f"expected a mapping with _target_, found {type(node).__name__}")
     target = node.get("_target_")
-    if target not in allowed:
+    if not isinstance(target, str) or target not in allowed:
         raise UntrustedConfigError(source, f"{key}._target_", f"{target!r} is not one of the allowed classes "
                                                               f"{sorted(allowed)}")
     spec, kwargs = allowed[target], {}
@@ -144,4 +148,7 @@ def build(node: Any, allowed: Mapping[str, Allowed], source: str, key: str, **in
     """Check ``node`` (see ``check``), then build its class with the checked arguments and
     ``injected`` (objects the caller built, such as the tokenizer of a backbone)."""
     spec, kwargs = check(node, allowed, source, key)
-    return spec.load()(**kwargs, **injected)
+    try:
+        return spec.load()(**kwargs, **injected)
+    except ValueError as error:  # a value of the right type its class refuses (a TSS outside the sequence, ...)
+        raise StoredConfigError(f"{source}: {key}: {error}") from None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +22,9 @@ from glmxai.io import sha256_file
 
 log = logging.getLogger(__name__)
 REQUIRED_FIELDS = ("scores", "sequences", "labels", "probs", "index")
+_ACGTN = re.compile(r"[ACGTN]+")
+META_TEXT = ("method", "checkpoint", "split", "data", "checkpoint_sha256")  # meta.json fields that must be text
+SPLIT_NAMES = ("train", "val", "dev", "test")
 
 
 class ExplainInputError(ValueError):
@@ -131,6 +135,15 @@ def _read_meta(meta_path: Path) -> dict:
                                 "file") from error
     if not isinstance(meta, dict):
         raise ExplainInputError(f"{meta_path}: expected a JSON object, found {type(meta).__name__}")
+    wrong = next((k for k in META_TEXT if k in meta and not isinstance(meta[k], str)), None)
+    if wrong is not None:
+        raise ExplainInputError(f"{meta_path}: {wrong} must be text, found {meta[wrong]!r:.60}")
+    if "split" in meta and meta["split"] not in SPLIT_NAMES:
+        raise ExplainInputError(f"{meta_path}: split {meta['split']!r:.60} is not one of {list(SPLIT_NAMES)}")
+    model = meta.get("model")
+    if model is not None and not isinstance(model, str) and not (isinstance(model, dict)
+                                                                  and isinstance(model.get("name"), str)):
+        raise ExplainInputError(f"{meta_path}: model must be a name or a mapping with a name, found {model!r:.60}")
     data_config = meta.get("data_config")
     if data_config is not None:
         check(data_config, DATA_MODULES, str(meta_path), "data_config")  # refuses before anything is built
@@ -143,6 +156,40 @@ def _read_meta(meta_path: Path) -> dict:
     return meta
 
 
+# Each array of attributions.npz: its dimensions and the kinds of dtype it may have (numpy dtype.kind).
+ARRAYS = {"scores": (2, "fiu"), "sequences": (1, "U"), "labels": (1, "iub"), "probs": (1, "fiu"), "index": (1, "iu"),
+          "masks": (2, "biu")}
+
+
+def _read_arrays(npz_path: Path) -> dict[str, np.ndarray]:
+    """The arrays of attributions.npz, each of its dimensions and dtype kind, with finite scores,
+    probabilities in [0, 1], labels 0/1, non-negative rows and at least one sequence."""
+    try:
+        with np.load(npz_path, allow_pickle=False) as npz:
+            data = {k: npz[k] for k in npz.files}
+    except Exception as error:  # numpy and zipfile raise many kinds on a damaged file; all mean the same here
+        raise ExplainInputError(f"{npz_path}: cannot be read ({type(error).__name__}: {str(error)[:200]}); it may be "
+                                "truncated or damaged: re-run the explain job") from None
+    missing = [k for k in REQUIRED_FIELDS if k not in data]
+    if missing:
+        raise ExplainInputError(f"{npz_path}: missing field(s) {missing}; has {sorted(data)}")
+    for key, (ndim, kinds) in ARRAYS.items():
+        if key in data and (data[key].ndim != ndim or data[key].dtype.kind not in kinds):
+            raise ExplainInputError(f"{npz_path}: {key} is a {data[key].ndim}-d array of {data[key].dtype}, expected "
+                                    f"{ndim}-d of kind {kinds!r} (numpy dtype.kind)")
+    problems = [("holds no sequences", len(data["sequences"]) == 0),
+                ("a sequence with characters other than ACGTN",
+                 not all(_ACGTN.fullmatch(str(s)) for s in data["sequences"])),
+                ("scores hold NaN or inf (in float32)", not np.isfinite(data["scores"].astype(np.float32)).all()),
+                ("probs lie outside [0, 1]", not ((data["probs"] >= 0) & (data["probs"] <= 1)).all()),
+                ("labels other than 0 and 1", not np.isin(data["labels"], (0, 1)).all()),
+                ("a negative row in index", bool((data["index"] < 0).any()))]
+    problem = next((text for text, found in problems if found), None)
+    if problem:
+        raise ExplainInputError(f"{npz_path}: {problem}; re-run the explain job")
+    return data
+
+
 def load_run(folder: str | Path) -> ExplainRun:
     """Load one explain job folder; raises ``ExplainInputError`` naming what is missing, and
     ``glmxai.allowlist.UntrustedConfigError`` for a ``data_config`` outside the allow-list."""
@@ -152,14 +199,10 @@ def load_run(folder: str | Path) -> ExplainRun:
         raise ExplainInputError(f"{folder}: explain folder not found")
     if not npz_path.is_file():
         raise ExplainInputError(f"{folder}: no attributions.npz (is this an explain.py job folder?)")
-    with np.load(npz_path, allow_pickle=False) as npz:
-        missing = [k for k in REQUIRED_FIELDS if k not in npz.files]
-        if missing:
-            raise ExplainInputError(f"{npz_path}: missing field(s) {missing}; has {sorted(npz.files)}")
-        data = {k: npz[k] for k in npz.files}
-    scores = np.asarray(data["scores"], dtype=np.float32)
+    data = _read_arrays(npz_path)
+    scores = data["scores"].astype(np.float32)
     n = len(data["sequences"])
-    if scores.ndim != 2 or scores.shape[0] != n:
+    if scores.shape[0] != n:
         raise ExplainInputError(f"{npz_path}: scores has shape {scores.shape}, expected ({n}, L)")
     for key in ("labels", "probs", "index"):
         if len(data[key]) != n:
@@ -173,6 +216,10 @@ def load_run(folder: str | Path) -> ExplainRun:
     if masks is not None and masks.shape != scores.shape:
         raise ExplainInputError(f"{npz_path}: masks has shape {masks.shape}, scores {scores.shape}")
     meta = _read_meta(folder / "meta.json")
+    tss = meta.get("tss", (meta.get("data_config") or {}).get("tss"))
+    if tss is not None and tss >= scores.shape[1]:
+        raise ExplainInputError(f"{folder / 'meta.json'}: tss {tss} lies outside the {scores.shape[1]}-bp sequences "
+                                f"of {npz_path.name}")
     return ExplainRun(folder, scores, sequences, np.asarray(data["labels"], dtype=np.int64),
                       np.asarray(data["probs"], dtype=np.float32), np.asarray(data["index"], dtype=np.int64),
                       None if masks is None else masks.astype(bool), meta)

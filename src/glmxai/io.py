@@ -8,9 +8,11 @@ permissions (shareable on a group server), not the 0600 of ``tempfile``.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import json
 import os
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -53,3 +55,35 @@ def sha256_file(path: str | os.PathLike, block: int = 1 << 20) -> str:
         while chunk := handle.read(block):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+class FolderBusyError(RuntimeError):
+    """Another job holds the lock of the folder this job would write."""
+
+
+@contextlib.contextmanager
+def folder_lock(folder: str | os.PathLike, what: str, name: str = ".glmxai.lock") -> Iterator[None]:
+    """Hold an exclusive lock on ``folder`` (file ``name`` in it; created with the folder) for the
+    block, so that the same command started twice never interleaves its writes: the second one
+    raises ``FolderBusyError`` naming the folder and the process that holds it. The operating
+    system releases the lock when its process ends, however it ends, so a killed job never leaves
+    a stale lock; the small lock file stays and tells who held it last."""
+    path = Path(folder) / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            raise FolderBusyError(f"{folder}: another {what} is writing to this folder ({holder}); wait until it has "
+                                  "finished (re-running then resumes or returns its results), or give this one another "
+                                  "folder (hydra.run.dir=DIR)") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()}, since {time.strftime('%Y-%m-%d %H:%M:%S')}")
+        handle.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

@@ -12,10 +12,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from glmxai.allowlist import DATA_MODULES, build
+from glmxai.data.recorded import command_data
 from glmxai.explain_runs import ExplainInputError, ExplainRun
 
 log = logging.getLogger(__name__)
@@ -62,7 +62,7 @@ def audit_data(cfg: DictConfig, runs: list[ExplainRun]) -> AuditData:
     runs' common ``data_config`` compared without batch_size/num_workers/seed and built
     through the allow-list; without ``data=`` and without one common data config, nothing."""
     if cfg.get("data"):
-        return AuditData(instantiate(cfg.data), "data= on the command line", explicit=True)
+        return AuditData(command_data(cfg.data), "data= on the command line", explicit=True)
     if not cfg.audit.get("enabled", True):
         return AuditData(None, "", "audit.enabled=false")
     if not runs:

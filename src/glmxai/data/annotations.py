@@ -64,7 +64,9 @@ def read_annotations(path: str | Path) -> pd.DataFrame:
     table["row"] = table["row"].astype(np.int64)
     for column in flag_columns(table):
         table[column] = pd.to_numeric(table[column].astype(object).replace("", np.nan)).astype(np.float64)
-    return table.set_index("row")
+    table = table.set_index("row")
+    table.attrs["source"] = str(path)
+    return table
 
 
 def _is_flag(values: pd.Series) -> bool:
@@ -81,5 +83,7 @@ def flag_columns(table: pd.DataFrame) -> list[str]:
 def flags_of(table: pd.DataFrame, rows: np.ndarray, flag: str) -> np.ndarray:
     """``flag`` of split rows ``rows`` (N,) as float: 1.0, 0.0, or NaN where the table has no row."""
     if flag not in flag_columns(table):
-        raise KeyError(f"annotation flag {flag!r} is not one of {flag_columns(table)}")
+        why = ("a value other than 0, 1 or empty" if flag in table.columns else "no such column")
+        raise SequenceDataError(table.attrs.get("source", "annotation table"),
+                                f"{flag!r} is not a flag column ({why}); its flag columns are {flag_columns(table)}")
     return table[flag].reindex(np.asarray(rows)).to_numpy(np.float64)

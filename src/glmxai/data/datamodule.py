@@ -20,11 +20,28 @@ from glmxai.data.negatives import add_negatives, check_added_negatives
 from glmxai.data.synthetic import SyntheticPromoterGenerator
 from glmxai.data.table import SequenceDataError, SequenceTable, read_sequence_csv
 from glmxai.io import sha256_file
+from glmxai.options import SEED, SIZE, Number, OptionError, check_numbers
 
 SPLITS = ("train", "val", "test")
 GUE_FILES = {"train": "train.csv", "val": "dev.csv", "test": "test.csv"}
+MAX_SYNTHETIC_ROWS = 10_000_000  # per split: 3 GB of one-hot and masks at 300 bp
 # How rows are served, not which rows (shift_augment rolls training batches only): left out of a data set's identity.
 RUNTIME_DATA_KEYS = ("batch_size", "num_workers", "seed", "shift_augment")
+
+
+DATA_NUMBERS = {"seq_len": Number(low=1, high=10**7, optional=True), "tss": Number(high=10**7), "batch_size": SIZE,
+                "num_workers": Number(high=256), "seed": SEED, "shift_augment": Number(high=10**7),
+                "n_train": Number(low=1, high=MAX_SYNTHETIC_ROWS), "n_val": Number(low=1, high=MAX_SYNTHETIC_ROWS),
+                "n_test": Number(low=1, high=MAX_SYNTHETIC_ROWS), "data_seed": SEED}
+
+
+def check_data_options(options: Mapping) -> None:
+    """The numbers of a data config (``data.*``) in range, and the TSS inside the sequences; an
+    ``OptionError`` naming the option otherwise. Checked before a data module is built."""
+    check_numbers(options, DATA_NUMBERS, "data")
+    seq_len, tss = options.get("seq_len"), options.get("tss")
+    if seq_len is not None and tss is not None and not tss < seq_len:
+        raise OptionError(f"data.tss={tss} lies outside sequences of data.seq_len={seq_len} bases")
 
 
 def data_identity(config: Mapping[str, Any]) -> dict[str, Any]:
@@ -110,12 +127,10 @@ class PromoterDataModule(L.LightningDataModule):
     def __init__(self, *, seq_len: int | None, tss: int, batch_size: int = 64, num_workers: int = 0, seed: int = 0,
                  shift_augment: int = 0, task: str | None = None, added_negatives: Mapping | None = None):
         super().__init__()
-        if shift_augment < 0:
-            raise ValueError(f"data.shift_augment must be >= 0, got {shift_augment}")
+        check_data_options({"seq_len": seq_len, "tss": tss, "batch_size": batch_size, "num_workers": num_workers,
+                            "seed": seed, "shift_augment": shift_augment})
         check_added_negatives(added_negatives)
         self.added_negatives = dict(added_negatives) if added_negatives is not None else None
-        if seq_len is not None and not 0 <= tss < seq_len:
-            raise ValueError(f"data.tss={tss} lies outside sequences of data.seq_len={seq_len} bases")
         self.batch_size, self.num_workers = batch_size, num_workers
         self.seq_len, self.seed, self.tss = seq_len, seed, tss
         self.shift_augment, self.task = shift_augment, task
@@ -244,6 +259,8 @@ class SyntheticDataModule(PromoterDataModule):
 
     def __init__(self, n_train: int = 16000, n_val: int = 1000, n_test: int = 1000, data_seed: int = 12345,
                  seq_len: int = SyntheticPromoterGenerator.LENGTH, tss: int = SyntheticPromoterGenerator.TSS, **kwargs):
+        check_numbers({"n_train": n_train, "n_val": n_val, "n_test": n_test, "data_seed": data_seed}, DATA_NUMBERS,
+                      "data")
         super().__init__(seq_len=seq_len, tss=tss, **kwargs)
         self.sizes = {"train": n_train, "val": n_val, "test": n_test}
         self.data_seed = data_seed

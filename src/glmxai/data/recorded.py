@@ -6,12 +6,28 @@ import logging
 from collections.abc import Mapping
 from pathlib import Path
 
+from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from glmxai.allowlist import DATA_MODULES, build
+from glmxai.data.datamodule import check_data_options
+from glmxai.options import OptionError
 
 log = logging.getLogger(__name__)
+
+
+def command_data(data_cfg: DictConfig):
+    """The data module of the command's own ``data`` group (instantiated by Hydra: the command is
+    trusted), its numbers checked first so that an option out of range is named, not wrapped in
+    Hydra's instantiation error."""
+    check_data_options(OmegaConf.to_container(data_cfg, resolve=True))
+    try:
+        return instantiate(data_cfg)
+    except InstantiationException as error:  # a value its class refuses: the class's own message, unwrapped
+        if isinstance(error.__cause__, ValueError):
+            raise OptionError(f"data: {error.__cause__}") from None
+        raise
 
 
 def job_data(data_cfg: DictConfig | None, record: Mapping, checkpoint: Path, config_source: str | None = None):
@@ -28,5 +44,5 @@ def job_data(data_cfg: DictConfig | None, record: Mapping, checkpoint: Path, con
                  datamodule.describe())
         return datamodule
     if config_source is None:
-        return instantiate(data_cfg)
+        return command_data(data_cfg)
     return build(OmegaConf.to_container(data_cfg, resolve=True), DATA_MODULES, config_source, "data")

@@ -62,7 +62,8 @@ class SyntheticPromoterGenerator:
         for spec in (m for module in MODULES for m in module):
             start = tss + spec.offset
             if start - spec.jitter < 0 or start + spec.jitter + len(spec.consensus) > length:
-                raise ValueError(f"{spec.name} window does not fit in length {length} with TSS {tss}")
+                raise ValueError(f"the synthetic {spec.name} window does not fit in sequences of data.seq_len={length} "
+                                 f"with data.tss={tss}")
 
     def generate(self, n: int, seed: int, source: str = "synthetic") -> SequenceTable:
         """n sequences from ``seed``; the same arguments give the same table."""

@@ -5,6 +5,7 @@ the report from the adjusted tables and returns its own summary, which ``run`` g
 ``summary.json``."""
 from __future__ import annotations
 
+import contextlib
 import logging
 from pathlib import Path
 
@@ -34,7 +35,7 @@ from glmxai.analysis.motif_table import motif_table_section
 from glmxai.analysis.provenance import audit_data, runs_length, runs_tss
 from glmxai.analysis.shortcut import shortcut_section, shortcut_tests
 from glmxai.explain_runs import ExplainRun, checkpoint_problem, load_runs
-from glmxai.io import read_json, write_json_atomic
+from glmxai.io import folder_lock, read_json, write_json_atomic
 from glmxai.motifs import build_motifs, scan
 from glmxai.probes.job import prepare_probes, run_probes
 from glmxai.probes.section import probes_section
@@ -46,7 +47,13 @@ log = logging.getLogger(__name__)
 
 
 def run(cfg: DictConfig) -> dict:
-    """Run every analysis ``cfg`` asks for; return the summary written to ``summary.json``."""
+    """Run every analysis ``cfg`` asks for; return the summary written to ``summary.json``. The
+    same command started twice into one folder: the second refuses while the first runs."""
+    with contextlib.ExitStack() as held:
+        return _run(cfg, held)
+
+
+def _run(cfg: DictConfig, held: contextlib.ExitStack) -> dict:
     out = Path(cfg.paths.output_dir)
     inputs = cfg.get("inputs") or []
     inputs = [inputs] if isinstance(inputs, str) else list(inputs)  # inputs=DIR or inputs=[DIR, ...]
@@ -76,6 +83,7 @@ def run(cfg: DictConfig) -> dict:
     motifs = build_motifs(OmegaConf.to_container(cfg.motifs.list, resolve=True), cfg.motifs.pvalue,
                           cfg.motifs.pseudocount)
     probe_plan = prepare_probes(cfg, runs, motifs) if probing else None  # checks probes before any work
+    held.enter_context(folder_lock(out, "analyze run", ".analyze.lock"))  # every check passed: the folder is ours
     # 1. every table of tests
     audit = audit_tables(audited, motifs, cfg.audit)
     tests = audit.tests

@@ -34,10 +34,11 @@ from glmxai.data.encoding import to_codes
 from glmxai.data.recorded import job_data
 from glmxai.data.selection import annotated_rows, select_rows
 from glmxai.data.table import SequenceDataError, SequenceTable, check_lengths
-from glmxai.io import sha256_file, write_json_atomic
+from glmxai.io import folder_lock, sha256_file, write_json_atomic
 from glmxai.job_log import save_run_config
 from glmxai.jobs.explain_log import log_run, record_sweep_group
 from glmxai.models.build import load_classifier
+from glmxai.options import SEED, SIZE, Number, check_numbers
 from glmxai.predictor import BatchedPredictor
 from glmxai.store import StaleResultError, fingerprint, finished_result, load_npz, save_jsonl, save_npz, save_result
 from glmxai.xai.fast_forward import TOLERANCE, FastForward, FastForwardMismatch, kept_transform
@@ -131,6 +132,10 @@ def _check_against_training(datamodule, split_table: SequenceTable, split: str, 
         log.warning("%s has changed since %s was trained on it", split_table.source, checkpoint)
 
 
+EXPLAIN_NUMBERS = {"n": Number(low=1, optional=True), "seed": SEED, "batch_size": SIZE, "chunk_size": SIZE,
+                   "threads": Number(low=1, high=4096, optional=True), "shard": Number(), "num_shards": SIZE}
+
+
 def prepare(cfg: DictConfig, config_source: str | None = None) -> ExplainJob:
     """Check every input and load model and data; raises before any explanation work on a
     missing or unsafe checkpoint, an unknown method or bad parameters, sequences of the wrong
@@ -143,8 +148,7 @@ def prepare(cfg: DictConfig, config_source: str | None = None) -> ExplainJob:
     """
     options = cfg.explain
     get_method(str(cfg.xai.name))
-    if int(options.chunk_size) < 1 or int(options.batch_size) < 1:
-        raise ValueError("explain.chunk_size and explain.batch_size must be positive")
+    check_numbers(options, EXPLAIN_NUMBERS, "explain")
     shard, num_shards = int(options.get("shard", 0)), int(options.get("num_shards", 1))
     if not 0 <= shard < num_shards:
         raise ValueError(f"explain.shard must be in 0..explain.num_shards-1, got shard {shard} of {num_shards}")
@@ -362,11 +366,17 @@ def run(cfg: DictConfig) -> dict:
 
 def _run(cfg: DictConfig) -> dict:
     job = prepare(cfg)
+    shard, num_shards = int(cfg.explain.get("shard", 0)), int(cfg.explain.get("num_shards", 1))
+    lock = ".explain.lock" if num_shards == 1 else f".explain-shard-{shard}-of-{num_shards}.lock"
+    with folder_lock(job.out_dir, "explain job" if num_shards == 1 else f"shard {shard} of {num_shards}", lock):
+        return _explain(cfg, job, shard, num_shards)
+
+
+def _explain(cfg: DictConfig, job: ExplainJob, shard: int, num_shards: int) -> dict:
     record_sweep_group(cfg)
     save_run_config(cfg, job.out_dir)
     log.info("explaining %d sequences of %s (%s) with %s into %s", len(job.rows), job.data_source,
              job.cfg.explain.split, job.method.name, job.out_dir)
-    shard, num_shards = int(cfg.explain.get("shard", 0)), int(cfg.explain.get("num_shards", 1))
     chunk_ids = job.chunk_ids(shard, num_shards)
     explain_chunks(job, chunk_ids)
     if num_shards > 1:

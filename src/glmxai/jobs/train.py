@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import platform
 import random
 import time
@@ -26,8 +27,9 @@ from lightning.pytorch.callbacks import LearningRateMonitor
 from lightning.pytorch.loggers import WandbLogger
 from omegaconf import DictConfig, OmegaConf
 
+from glmxai.data.recorded import command_data
 from glmxai.data.table import check_both_classes, check_lengths
-from glmxai.io import read_json, write_json_atomic
+from glmxai.io import folder_lock, read_json, write_json_atomic
 from glmxai.models.build import build_classifier, load_classifier, read_checkpoint
 
 log = logging.getLogger(__name__)
@@ -197,14 +199,23 @@ def run(cfg: DictConfig) -> dict[str, Any]:
 
     Resume: training into a run folder that holds ``checkpoints/last.ckpt`` of the same model and
     data (a run that was killed) continues from it; one that holds ``metrics.json`` is finished and
-    its metrics are returned as they are."""
+    its metrics are returned as they are. The same command started twice into one folder: the
+    second refuses (``FolderBusyError``) while the first runs. The processes Lightning launches
+    for the other ranks of a multi-GPU run (``LOCAL_RANK`` > 0) share their first rank's lock."""
+    if int(os.environ.get("LOCAL_RANK", 0)) or int(os.environ.get("NODE_RANK", 0)):
+        return _run(cfg)
+    with folder_lock(cfg.paths.output_dir, "training run", ".train.lock"):
+        return _run(cfg)
+
+
+def _run(cfg: DictConfig) -> dict[str, Any]:
     L.seed_everything(cfg.seed, workers=True)
     output_dir = Path(cfg.paths.output_dir)
     if cfg.train and (output_dir / "metrics.json").is_file():
         log.info("%s: this run is finished already; its metrics are kept (a new run needs a new run folder)",
                  output_dir / "metrics.json")
         return read_json(output_dir / "metrics.json")
-    datamodule = instantiate(cfg.data)
+    datamodule = command_data(cfg.data)
     trust_remote_code = bool(cfg.model.get("trust_remote_code", False))
     resume = None
     if cfg.train:

@@ -180,8 +180,15 @@ def load_classifier(ckpt_path: str | Path, map_location: str | torch.device = "c
         raise UntrustedConfigError(source, "data", "expected a mapping")
     module = SequenceClassifier(backbone, warmup_ratio=model_cfg.get("warmup_ratio", 0.1), model_cfg=model_cfg,
                                 data=data)
+    state = checkpoint.get("state_dict") or {}
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise CheckpointError(f"{source}: state_dict is not a mapping of names to tensors")
+    broken = next((k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()), None)
+    if broken is not None:
+        raise CheckpointError(f"{source}: weight {broken} holds NaN or inf (a diverged or damaged training run); use "
+                              "another checkpoint, or retrain")
     try:
-        module.load_state_dict(checkpoint.get("state_dict") or {})
+        module.load_state_dict(state)
     except RuntimeError as error:
         raise CheckpointError(f"{source}: its weights do not fit the model its config describes: "
                               f"{str(error)[:300]}") from None

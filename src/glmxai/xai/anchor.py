@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 from anchor.anchor_base import AnchorBaseBeam
 
+from glmxai.options import POSITIVE_SHARE, SHARE, SIZE, Number
 from glmxai.predictor import BatchedPredictor
 from glmxai.xai import features as ft
 from glmxai.xai.perturbation import PerturbationMethod
@@ -34,6 +35,10 @@ class Anchor(PerturbationMethod):
     largest coverage)."""
 
     records_file = "anchors.jsonl"
+    numbers = {"threshold": POSITIVE_SHARE, "delta": POSITIVE_SHARE, "epsilon": POSITIVE_SHARE, "batch_size": SIZE,
+               "beam_size": SIZE,
+               "max_anchor_size": Number(low=1, optional=True), "min_samples_start": SIZE, "coverage_samples": SIZE,
+               "perturb_probability": SHARE}
 
     def __init__(self, model: BatchedPredictor, tss: int, features: str = "windows", window: int = 6,
                  background: str = "dinuc_shuffle", n_backgrounds: int = 16, background_seed: int | None = 0,

@@ -30,6 +30,7 @@ import torch
 
 from glmxai.data.encoding import to_strings
 from glmxai.models.base import Backbone
+from glmxai.options import SIZE
 from glmxai.predictor import BatchedPredictor
 from glmxai.xai.records import Attribution
 from glmxai.xai.registry import Method, known_methods, register
@@ -90,6 +91,7 @@ class AttentionMethod(Method):
     score_units = "attention (non-negative, L2-normalised per sequence; importance without a direction)"
     signed = False
     reads_predictions = False
+    numbers = {"batch_size": SIZE}
 
     def __init__(self, model: BatchedPredictor, tss: int, mode: str = "cls_row", layer=None, heads="sum",
                  query: str = "cls", batch_size: int = 16):

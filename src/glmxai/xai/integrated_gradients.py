@@ -28,6 +28,7 @@ from captum.attr import GradientShap, IntegratedGradients
 from glmxai.data import shuffling as bg
 from glmxai.data.encoding import to_strings
 from glmxai.models.tokenizers import OneHotTokenizer
+from glmxai.options import SIZE, Number
 from glmxai.predictor import BatchedPredictor
 from glmxai.xai.features import spread
 from glmxai.xai.records import Attribution
@@ -54,6 +55,7 @@ class IntegratedGradientsMethod(Method):
     channel mean of one-hot gradients."""
 
     reads_predictions = False
+    numbers = {"n_steps": Number(low=1, optional=True), "n_backgrounds": SIZE}
 
     def __init__(self, model: BatchedPredictor, tss: int, n_steps: int | None = None, baseline: str = "auto",
                  background: str = "dinuc_shuffle", n_backgrounds: int = 4, gradient_correction: bool = False):

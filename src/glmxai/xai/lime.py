@@ -32,6 +32,7 @@ from lime.lime_base import LimeBase
 from sklearn.linear_model import Ridge
 from threadpoolctl import threadpool_limits
 
+from glmxai.options import SIZE, Number
 from glmxai.predictor import BatchedPredictor
 from glmxai.xai import features as ft
 from glmxai.xai.perturbation import PerturbationMethod
@@ -112,6 +113,8 @@ class Lime(PerturbationMethod):
     LIME's linear fit is kept, and the record's ``adjusted`` says which was used."""
 
     records_file = "features.jsonl"
+    numbers = {"num_samples": SIZE, "kernel_width": Number(integer=False, above=True, high=None),
+               "ridge_alpha": Number(integer=False, high=None), "interactions": Number(high=64)}
 
     def __init__(self, model: BatchedPredictor, tss: int, features: str = "windows", window: int = 6,
                  background: str = "dinuc_shuffle", n_backgrounds: int = 128, background_seed: int | None = 0,

@@ -7,6 +7,7 @@ import hashlib
 import numpy as np
 
 from glmxai.data import shuffling as bg
+from glmxai.options import OPTIONAL_SEED, SIZE
 from glmxai.predictor import BatchedPredictor
 from glmxai.xai import features as ft
 from glmxai.xai.registry import Method
@@ -27,6 +28,8 @@ class PerturbationMethod(Method):
     link: the model output explained, ``identity`` (p(promoter)) or ``logit`` (the promoter
     log-odds, log p1 - log p0).
     """
+
+    numbers = {"window": SIZE, "n_backgrounds": SIZE, "background_seed": OPTIONAL_SEED}
 
     def __init__(self, model: BatchedPredictor, tss: int, features: str = "windows", window: int = 6,
                  background: str = "dinuc_shuffle", n_backgrounds: int = 8, background_seed: int | None = None,

@@ -10,9 +10,11 @@ import importlib
 import inspect
 import pkgutil
 from collections.abc import Iterator, Mapping
+from typing import ClassVar
 
 import numpy as np
 
+from glmxai.options import Number, check_numbers
 from glmxai.predictor import BatchedPredictor
 from glmxai.xai.records import Attribution
 
@@ -31,6 +33,7 @@ class Method:
     """
 
     name: str = ""
+    numbers: ClassVar[dict[str, Number]] = {}  # the range of each numeric parameter (xai.<name>), checked first
     records_file: str | None = None
     score_units: str = "p(promoter); positive = toward the promoter class (label 1)"
     signed: bool = True
@@ -89,6 +92,8 @@ def build_method(cfg: Mapping, model: BatchedPredictor, tss: int) -> Method:
     """Instantiate the method of config ``cfg`` (``name`` + constructor keywords) on ``model``."""
     params = dict(cfg)
     cls = get_method(str(params.pop("name", None)))
+    check_numbers(params, {k: v for klass in reversed(cls.__mro__) for k, v in vars(klass).get("numbers", {}).items()},
+                  "xai")
     try:  # the parameters checked against the signature: a TypeError inside the constructor stays one
         inspect.signature(cls).bind(model, tss=tss, **params)
     except TypeError as error:

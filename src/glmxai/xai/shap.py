@@ -24,6 +24,7 @@ from __future__ import annotations
 import numpy as np
 import shap
 
+from glmxai.options import SIZE
 from glmxai.predictor import BatchedPredictor
 from glmxai.xai import features as ft
 from glmxai.xai.perturbation import PerturbationMethod
@@ -38,6 +39,7 @@ class Shap(PerturbationMethod):
     permutation_per_background: draw the permutations per background instead of sharing them."""
 
     records_file = "features.jsonl"
+    numbers = {"permutations": SIZE}
 
     def __init__(self, model: BatchedPredictor, tss: int, features: str = "windows", window: int = 6,
                  background: str = "dinuc_shuffle", n_backgrounds: int = 8, background_seed: int | None = 0,
