@@ -16,6 +16,7 @@ from glmxai.analysis import discovery
 from glmxai.analysis.discovery import runs_of_methods
 from glmxai.data.datamodule import SyntheticDataModule
 from glmxai.data.synthetic import SyntheticPromoterGenerator
+from glmxai.data.table import SequenceTable
 from glmxai.explain_runs import ExplainInputError, load_run, load_runs
 from glmxai.jobs.analyze import run
 from glmxai.report import fmt_p, fmt_signed
@@ -260,13 +261,13 @@ def test_runs_that_disagree_on_tss_or_length_are_refused_naming_both(tmp_path):
     table = SyntheticPromoterGenerator().generate(5, seed=1)
     write_job(tmp_path / "a", table, table.masks.astype(float), "ism", "cnn")
     write_job(tmp_path / "b", table, table.masks.astype(float), "ism", "cnn", tss=200)
-    short = SyntheticPromoterGenerator(length=200, tss=149).generate(5, seed=1)
-    write_job(tmp_path / "c", short, short.masks.astype(float), "ism", "cnn")
+    short = SequenceTable([s[:280] for s in table.sequences], table.labels, "short", masks=table.masks[:, :280])
+    write_job(tmp_path / "c", short, short.masks.astype(float), "ism", "cnn")  # TSS 249 in both, 280 bp against 300
     write_job(tmp_path / "d", table, table.masks.astype(float), "ism", "cnn", tss=None)
     cases = {"b": rf"disagree on tss: {re.escape(str(tmp_path / 'a'))} has 249, {re.escape(str(tmp_path / 'b'))} "
                   "has 200",
              "c": rf"disagree on sequence length: {re.escape(str(tmp_path / 'a'))} has 300, "
-                  rf"{re.escape(str(tmp_path / 'c'))} has 200",
+                  rf"{re.escape(str(tmp_path / 'c'))} has 280",
              "d": rf"{re.escape(str(tmp_path / 'd' / 'meta.json'))}: records no tss"}
     for other, message in cases.items():
         out = tmp_path / f"out_{other}"

@@ -29,7 +29,7 @@ def test_a_table_gives_flags_by_row_and_nan_where_it_has_none(tmp_path):
     path.write_text(path.read_text() + "5,,,\n")  # a row EPD could not annotate (as row 196 of test_epd.csv)
     table = read_annotations(path)
     np.testing.assert_array_equal(flags_of(table, np.array([0, 1, 3, 5]), "tata_box"), [1.0, np.nan, 0.0, np.nan])
-    with pytest.raises(KeyError, match="'epdnew_ids' is not one of"):
+    with pytest.raises(SequenceDataError, match="'epdnew_ids' is not a flag column"):
         flags_of(table, np.array([0]), "epdnew_ids")
 
 

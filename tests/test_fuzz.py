@@ -163,14 +163,18 @@ def valid_annotations() -> bytes:
 def test_annotation_table_mutated(data):
     with tempfile.TemporaryDirectory() as folder:
         path = _written(folder, "test_epd.csv", data)
-        table = clean_outcome(lambda: read_annotations(path), path)
-        if table is None:
+
+        def read():  # as analyze and explain use a table: read it, then ask for its flags
+            table = read_annotations(path)
+            return table, [flags_of(table, np.arange(ROWS + 2), f) for f in ("tata_box", "inr") if f in table.columns]
+
+        outcome = clean_outcome(read, path)
+        if outcome is None:
             return
+        table, flags = outcome
         assert table.index.is_unique and (table.index >= 0).all()
-        for flag in ("tata_box", "inr"):
-            if flag in table.columns:
-                values = flags_of(table, np.arange(ROWS + 2), flag)
-                assert values.shape == (ROWS + 2,) and set(values[~np.isnan(values)].tolist()) <= {0.0, 1.0}
+        for values in flags:
+            assert values.shape == (ROWS + 2,) and set(values[~np.isnan(values)].tolist()) <= {0.0, 1.0}
 
 
 @functools.cache
@@ -466,8 +470,9 @@ NUMBERS = ["0", "-1", "-1000000000", "1e18", "nan", "inf", "0.5", "1000000000000
 def test_explain_option_out_of_range(option, value):
     """Out-of-range numbers for explain, its methods and its data: a clear error naming the
     option before any work, or a job that can run."""
-    from conftest import SMALL_DATA, compose_config
     from glmxai.jobs import explain as xai_job
+
+    from conftest import SMALL_DATA, compose_config
 
     method, key = option.split(" ")
     with tempfile.TemporaryDirectory() as folder:
@@ -476,3 +481,107 @@ def test_explain_option_out_of_range(option, value):
                                          f"{key}={value}"], out)
         job = clean_outcome(lambda: xai_job.prepare(cfg), Path(key.split(".", 1)[1]), out)
         assert job is None or len(job.rows) >= 1
+
+
+# ---------------------------------------------------------------- what the fuzz runs found, kept
+
+def _explain_arrays(change) -> dict[str, bytes]:
+    from glmxai.store import load_npz, save_npz
+
+    files = dict(valid_explain_folder())
+    with tempfile.TemporaryDirectory() as folder:
+        path = _written(folder, "attributions.npz", files["attributions.npz"])
+        arrays = load_npz(path)
+        change(arrays)
+        save_npz(path, arrays)
+        files["attributions.npz"] = path.read_bytes()
+    return files
+
+
+def _meta(**changes) -> dict[str, bytes]:
+    files = dict(valid_explain_folder())
+    files["meta.json"] = json.dumps({**json.loads(files["meta.json"]), **changes}).encode()
+    return files
+
+
+def _checkpoint(change) -> bytes:
+    checkpoint = torch.load(_buffer(valid_checkpoint()), weights_only=True)
+    change(checkpoint)
+    return _saved(checkpoint)
+
+
+FOUND_FOLDERS = {
+    "npz not a zip archive": lambda: {**valid_explain_folder(), "attributions.npz": b"PK\x03\x04 damaged"},
+    "npz truncated": lambda: {**valid_explain_folder(),
+                              "attributions.npz": valid_explain_folder()["attributions.npz"][:300]},
+    "labels a 0-d array": lambda: _explain_arrays(lambda a: a.update(labels=np.asarray(1))),
+    "scores as text": lambda: _explain_arrays(lambda a: a.update(scores=a["scores"].astype(str))),
+    "NaN in scores": lambda: _explain_arrays(lambda a: a["scores"].__setitem__((0, 0), np.nan)),
+    "a label 2": lambda: _explain_arrays(lambda a: a.update(labels=a["labels"] + 2)),
+    "a negative row": lambda: _explain_arrays(lambda a: a.update(index=-a["index"] - 1)),
+    "tss beyond the sequences": lambda: _meta(tss=10**9),
+    "split not a split": lambda: _meta(split=5),
+    "method not text": lambda: _meta(method=[]),
+}
+FOUND_CHECKPOINTS = {
+    "NaN weights": lambda: _checkpoint(lambda c: next(v for v in c["state_dict"].values()
+                                                      if v.is_floating_point()).fill_(math.nan)),
+    "_target_ a list": lambda: _checkpoint(
+        lambda c: c["hyper_parameters"]["model_cfg"]["backbone"].update(_target_=[1])),
+    "recorded TSS where the generator's motifs do not fit": lambda: _checkpoint(
+        lambda c: c["hyper_parameters"]["data"]["config"].update(tss=0)),
+    "recorded seq_len negative": lambda: _checkpoint(
+        lambda c: c["hyper_parameters"]["data"]["config"].update(seq_len=-1)),
+    "recorded n_test beyond any array": lambda: _checkpoint(
+        lambda c: c["hyper_parameters"]["data"]["config"].update(n_test=2**62)),
+}
+
+
+@pytest.mark.parametrize("finding", sorted(FOUND_FOLDERS))
+def test_found_explain_folders_fail_cleanly(finding):
+    with tempfile.TemporaryDirectory() as folder:
+        for name, data in FOUND_FOLDERS[finding]().items():
+            _written(folder, name, data)
+        assert clean_outcome(lambda: load_run(Path(folder)), Path(folder)) is None
+
+
+@pytest.mark.parametrize("finding", sorted(FOUND_CHECKPOINTS))
+def test_found_checkpoints_fail_cleanly(finding):
+    with tempfile.TemporaryDirectory() as folder:
+        path = _written(folder, "best.ckpt", FOUND_CHECKPOINTS[finding]())
+        assert clean_outcome(lambda: _predicts(path), path) is None
+
+
+def test_found_annotation_flag_that_is_not_a_flag_is_named():
+    """A NUL in one flag made its column text: asking for that flag names the file and why."""
+    from glmxai.data.table import SequenceDataError
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = _written(folder, "test_epd.csv", valid_annotations().replace(b"3,ID3,1", b"3,ID3,\x00"))
+        with pytest.raises(SequenceDataError, match=f"{path}: 'tata_box' is not a flag column \\(a value other"):
+            flags_of(read_annotations(path), np.arange(3), "tata_box")
+
+
+@pytest.mark.parametrize("option", ["xai=ism explain.batch_size=nan", "xai=ism explain.num_shards=nan",
+                                    "xai=ism data.seq_len=1e18", "xai=ism data.tss=0", "xai=ism data.n_test=0.5",
+                                    "xai=anchor data.data_seed=-1", "xai=lime xai.kernel_width=0",
+                                    "xai=ig data.shift_augment=1000000000000000000000"])
+def test_found_options_fail_cleanly_before_work(option):
+    from glmxai.jobs import explain as xai_job
+
+    from conftest import SMALL_DATA, compose_config
+
+    method, override = option.split(" ")
+    with tempfile.TemporaryDirectory() as folder:
+        out = Path(folder) / "job"
+        cfg = compose_config("explain", [f"ckpt_path={_explain_options()[1]}", *SMALL_DATA, method, "explain.n=2",
+                                         override], out)
+        assert clean_outcome(lambda: xai_job.prepare(cfg), Path(override.split("=")[0].split(".", 1)[1]), out) is None
+
+
+@pytest.mark.parametrize("data", [b"\x80ow,epdnew_ids,tata_box\n0,A,1\n", b"row,tata_box\n\xc2\xb2,1\n",
+                                  b"row,tata_box\n0,1\n0,0\n"], ids=["not UTF-8", "superscript digit row", "row twice"])
+def test_found_annotation_tables_fail_cleanly(data):
+    with tempfile.TemporaryDirectory() as folder:
+        path = _written(folder, "test_epd.csv", data)
+        assert clean_outcome(lambda: read_annotations(path), path) is None

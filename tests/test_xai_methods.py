@@ -17,6 +17,7 @@ from glmxai.data.shuffling import composition_matched, dinucleotide_shuffle, din
 from glmxai.models.cnn import CNNBackbone
 from glmxai.models.tokenizers import OneHotTokenizer
 from glmxai.models.toys import MOTIF, START, MotifDetector, TokenMotifDetector, TripletTokenizer
+from glmxai.options import OptionError
 from glmxai.predictor import BatchedPredictor
 from glmxai.xai import features as ft
 from glmxai.xai.lime import interaction_terms, projected_terms, random_masks
@@ -308,9 +309,10 @@ def test_unknown_method_and_bad_parameters_are_clear_errors():
         build_method({"name": "lime", "samples": 10}, model, tss=249)
     with pytest.raises(ValueError, match="unknown xai.features"):
         build_method({"name": "shap", "features": "kmers"}, model, tss=249)
-    with pytest.raises(TypeError, match="not supported between") as raised:  # fails inside, not bad parameters
+    with pytest.raises(OptionError, match="xai.num_samples='10': must be an integer >= 1"):  # checked before building
         build_method({"name": "lime", "num_samples": "10"}, model, tss=249)
-    assert "bad parameters" not in str(raised.value)
+    with pytest.raises(OptionError, match="xai.threshold=1.5: must be a finite number > 0 and <= 1"):
+        build_method({"name": "anchor", "threshold": 1.5}, model, tss=249)
 
 
 def _manual_integrated_gradients(backbone, codes: np.ndarray, n_steps: int, centre: bool) -> np.ndarray:

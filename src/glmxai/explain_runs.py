@@ -135,9 +135,9 @@ def _read_meta(meta_path: Path) -> dict:
                                 "file") from error
     if not isinstance(meta, dict):
         raise ExplainInputError(f"{meta_path}: expected a JSON object, found {type(meta).__name__}")
-    wrong = next((k for k in META_TEXT if k in meta and not isinstance(meta[k], str)), None)
+    wrong = next((k for k in META_TEXT if meta.get(k) is not None and not isinstance(meta[k], str)), None)
     if wrong is not None:
-        raise ExplainInputError(f"{meta_path}: {wrong} must be text, found {meta[wrong]!r:.60}")
+        raise ExplainInputError(f"{meta_path}: {wrong} must be text (or null), found {meta[wrong]!r:.60}")
     if "split" in meta and meta["split"] not in SPLIT_NAMES:
         raise ExplainInputError(f"{meta_path}: split {meta['split']!r:.60} is not one of {list(SPLIT_NAMES)}")
     model = meta.get("model")

@@ -78,7 +78,7 @@ def read_labelled_set(path: str | Path, seq_len: int | None = None) -> LabelledS
             if split not in SPLITS:
                 raise SequenceDataError(path, f"parent_split {split!r} is not one of {sorted(SPLITS)}",
                                         reader.line_num)
-            if not row.isdigit():
+            if not (row.isascii() and row.isdigit()):
                 raise SequenceDataError(path, f"parent_row {row!r} is not a row number", reader.line_num)
             splits.append(SPLITS[split])
             rows.append(int(row))

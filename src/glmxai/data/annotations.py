@@ -8,6 +8,7 @@ table does not name (GUE's negatives) and empty fields have no flag: NaN after `
 from __future__ import annotations
 
 import csv
+import io
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from glmxai.data.datamodule import GUE_FILES
-from glmxai.data.table import SequenceDataError
+from glmxai.data.table import SequenceDataError, decoded_text
 
 
 def annotation_path(folder: str | Path, split: str, suffix: str = "_epd") -> Path:
@@ -44,22 +45,29 @@ def read_annotations(path: str | Path) -> pd.DataFrame:
     path = Path(path)
     if not path.is_file():
         raise SequenceDataError(path, "annotation file not found")
-    with open(path, encoding="utf-8-sig", newline="") as handle:
-        reader = csv.reader(handle)
-        header = [h.strip() for h in next(reader, [])]
-        if "row" not in header:
-            raise SequenceDataError(path, f"no 'row' column; header is {header}", line=1)
-        records, seen = [], set()
-        for record in reader:
-            if not record or all(not f.strip() for f in record):
-                continue
-            if len(record) != len(header):
-                raise SequenceDataError(path, f"expected {len(header)} fields, found {len(record)}", reader.line_num)
-            entry = dict(zip(header, (f.strip() for f in record)))
-            if not entry["row"].isdigit() or int(entry["row"]) in seen:
-                raise SequenceDataError(path, f"row {entry['row']!r} is not a new row number", reader.line_num)
-            seen.add(int(entry["row"]))
-            records.append(entry)
+    reader = csv.reader(io.StringIO(decoded_text(path), newline=""))
+    try:
+        return _read_flags(path, reader)
+    except csv.Error as error:
+        raise SequenceDataError(path, f"malformed CSV: {error}", reader.line_num) from None
+
+
+def _read_flags(path: Path, reader) -> pd.DataFrame:
+    """The rows of an annotation table's CSV reader, checked, as ``read_annotations`` returns them."""
+    header = [h.strip() for h in next(reader, [])]
+    if "row" not in header:
+        raise SequenceDataError(path, f"no 'row' column; header is {header}", line=1)
+    records, seen = [], set()
+    for record in reader:
+        if not record or all(not f.strip() for f in record):
+            continue
+        if len(record) != len(header):
+            raise SequenceDataError(path, f"expected {len(header)} fields, found {len(record)}", reader.line_num)
+        entry = dict(zip(header, (f.strip() for f in record)))
+        if not (entry["row"].isascii() and entry["row"].isdigit()) or int(entry["row"]) in seen:
+            raise SequenceDataError(path, f"row {entry['row']!r} is not a new row number", reader.line_num)
+        seen.add(int(entry["row"]))
+        records.append(entry)
     table = pd.DataFrame.from_records(records, columns=header)
     table["row"] = table["row"].astype(np.int64)
     for column in flag_columns(table):

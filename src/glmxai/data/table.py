@@ -79,7 +79,7 @@ _NOT_TEXT = {b"\x1f\x8b": "gzip-compressed: decompress it first (gunzip -c FILE 
              b"BZh": "bzip2-compressed: decompress it first (bunzip2)"}
 
 
-def _decoded_text(path: Path) -> str:
+def decoded_text(path: Path) -> str:
     """The file's text; UTF-8 with or without a byte-order mark (what Excel writes)."""
     raw = path.read_bytes()
     for magic, advice in _NOT_TEXT.items():
@@ -102,7 +102,7 @@ def read_sequence_csv(path: str | os.PathLike, seq_len: int | None = None) -> Se
     path = Path(path)
     if not path.is_file():
         raise SequenceDataError(path, "file not found")
-    reader = csv.reader(io.StringIO(_decoded_text(path), newline=""))
+    reader = csv.reader(io.StringIO(decoded_text(path), newline=""))
     try:
         return _read_rows(path, reader, seq_len)
     except csv.Error as error:
