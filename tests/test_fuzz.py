@@ -585,3 +585,27 @@ def test_found_annotation_tables_fail_cleanly(data):
     with tempfile.TemporaryDirectory() as folder:
         path = _written(folder, "test_epd.csv", data)
         assert clean_outcome(lambda: read_annotations(path), path) is None
+
+
+PROBE_OPTIONS = ["probes.n_backgrounds", "probes.instances", "probes.n_bootstrap", "probes.batch_size",
+                 "probes.position_scan.n_backgrounds", "probes.position_scan.stride", "probes.spacing.stride",
+                 "probes.spacing.radius", "probes.necessity.n_sequences", "probes.necessity.shuffles",
+                 "probes.necessity.max_hits", "probes.necessity.window"]
+
+
+@given(st.sampled_from(PROBE_OPTIONS), st.sampled_from(NUMBERS))
+def test_probe_option_out_of_range(option, value):
+    """Out-of-range numbers for the probes: a clear error naming the option before any model
+    work, or a plan that can run."""
+    from glmxai.motifs import build_motifs
+    from glmxai.probes.job import prepare_probes
+
+    from conftest import compose_config
+
+    with tempfile.TemporaryDirectory() as folder:
+        out = Path(folder) / "out"
+        cfg = compose_config("analyze", ["probes.enabled=true", "probes=[synthetic,cpu]", "audit.enabled=false",
+                                         f"probes.checkpoints=[{_explain_options()[1]}]", "data=synthetic",
+                                         "data.n_train=50", "data.n_val=10", "data.n_test=10", f"{option}={value}"], out)
+        plan = clean_outcome(lambda: prepare_probes(cfg, [], build_motifs([], 1e-4, 0.5)), Path(option), out)
+        assert plan is None or len(plan.models) == 1

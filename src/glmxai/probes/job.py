@@ -29,6 +29,7 @@ from glmxai.data.recorded import job_data
 from glmxai.explain_runs import ExplainRun, checkpoint_problem
 from glmxai.io import sha256_file
 from glmxai.motifs import Motif
+from glmxai.options import Number
 from glmxai.probes import experiments as ex
 from glmxai.probes.backgrounds import KINDS, draw_backgrounds
 from glmxai.probes.patterns import Pattern, build_patterns
@@ -98,9 +99,9 @@ class ProbeResults:
 
 
 def _check_int(options: Mapping, key: str, where: str = "probes", least: int = 1) -> None:
-    value = options.get(key)
-    if not isinstance(value, int) or isinstance(value, bool) or value < least:
-        raise ProbeInputError(f"{where}.{key} must be an integer >= {least}, got {value!r}")
+    rule = Number(low=least)
+    if not rule.accepts(options.get(key)):
+        raise ProbeInputError(f"{where}.{key} must be {rule.describe()}, got {options.get(key)!r:.40}")
 
 
 def check_options(options: Mapping) -> None:
