@@ -606,6 +606,7 @@ def test_probe_option_out_of_range(option, value):
         out = Path(folder) / "out"
         cfg = compose_config("analyze", ["probes.enabled=true", "probes=[synthetic,cpu]", "audit.enabled=false",
                                          f"probes.checkpoints=[{_explain_options()[1]}]", "data=synthetic",
-                                         "data.n_train=50", "data.n_val=10", "data.n_test=10", f"{option}={value}"], out)
+                                         "data.n_train=50", "data.n_val=10", "data.n_test=10", f"{option}={value}"],
+                             out)
         plan = clean_outcome(lambda: prepare_probes(cfg, [], build_motifs([], 1e-4, 0.5)), Path(option), out)
         assert plan is None or len(plan.models) == 1
