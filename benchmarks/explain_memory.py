@@ -43,9 +43,9 @@ def toy_checkpoint(path: Path) -> Path:
 
 def run_one(method: str, n: int, root: str, ckpt: str, out: str) -> None:
     """One explain job in this process; prints a JSON line with its cost."""
-    from common import compose
-
     from glmxai.jobs.explain import run
+
+    from common import compose
 
     start = time.perf_counter()
     cfg = compose("explain", [f"ckpt_path={ckpt}", f"xai={method}", "data=gue_prom_300_all", f"data.root={root}",
