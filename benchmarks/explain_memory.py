@@ -52,8 +52,9 @@ def run_one(method: str, n: int, root: str, ckpt: str, out: str) -> None:
                               f"explain.n={n}", "explain.threads=1", "logger=none"], out)
     meta = run(cfg)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    output = n * int(meta["sequence_length"]) * 4 / 2**20  # the scores, float32
     print(json.dumps({"method": method, "n": n, "seconds": round(time.perf_counter() - start, 1),
-                      "peak_mib": round(peak, 1), "output_mib": round(n * int(meta["sequence_length"]) * 4 / 2**20, 2)}))
+                      "peak_mib": round(peak, 1), "output_mib": round(output, 2)}))
 
 
 def main() -> None:
@@ -72,8 +73,9 @@ def main() -> None:
         print(f"{'method':8} {'n':>6} {'seconds':>8} {'peak MiB':>9} {'output MiB':>11}")
         for method in args.methods:
             for n in args.sizes:
-                done = subprocess.run([sys.executable, __file__, "--root", args.root, "--one", method, str(n), str(ckpt),
-                                       str(Path(folder) / f"{method}-{n}")], capture_output=True, text=True, cwd=REPO)
+                one = [method, str(n), str(ckpt), str(Path(folder) / f"{method}-{n}")]
+                done = subprocess.run([sys.executable, __file__, "--root", args.root, "--one", *one],
+                                      capture_output=True, text=True, cwd=REPO)
                 if done.returncode:
                     sys.exit(f"{method} n={n} failed:\n{done.stderr[-2000:]}")
                 row = json.loads(done.stdout.strip().splitlines()[-1])
