@@ -36,8 +36,11 @@ case "${1:-}" in
         logger=none hydra.run.dir="$RUNS/explain/${model//\//-}-$method"
     done ;;
   analyze)
+    # necessity on 200 promoters a group, the probes' insertions only, no faithfulness: about 20 minutes
     python analyze.py "inputs=[$RUNS/explain]" "train_runs=[$RUNS/prom_300_all,$RUNS/prom_300_tata]" \
-      annotations.dir=data "shortcut.sets=[$DATA/prom_300_all_full/shuffled_negatives.csv]" \
-      probes.enabled=true probes=cpu data=gue_prom_300_all hydra.run.dir="$RUNS/study" "${@:2}" ;;
+      annotations.dir=data annotations.max_per_group=200 \
+      "shortcut.sets=[$DATA/prom_300_all_full/shuffled_negatives.csv]" \
+      probes.enabled=true probes=cpu "probes.experiments=[insertion]" faithfulness.enabled=false \
+      data=gue_prom_300_all data.root="$DATA/prom_300_all_full" hydra.run.dir="$RUNS/study" "${@:2}" ;;
   *) sed -n 2,11p "$0"; exit 2 ;;
 esac
