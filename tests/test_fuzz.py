@@ -92,7 +92,7 @@ def _apply(text: str, kind: str, pick: int) -> str:
         return text.replace("\n", "\r")
     if kind == "mixed":
         return "".join(line + ("\r\n" if j % 2 else "\n") for j, line in enumerate(lines[:-1]))
-    if kind == "quote":
+    if kind == "quote" and not seq.startswith('"'):
         lines[i] = f'"{seq}",{label}'
     elif kind == "lower":
         lines[i] = f"{seq.lower()},{label}"
@@ -107,7 +107,7 @@ def _apply(text: str, kind: str, pick: int) -> str:
     elif kind == "label":
         lines[i] = f"{seq},{BAD_LABELS[pick % len(BAD_LABELS)]}"
     elif kind == "lookalike":
-        at = pick % len(seq)
+        at = pick % max(len(seq), 1)
         lines[i] = f"{seq[:at]}{LOOKALIKES[pick % len(LOOKALIKES)]}{seq[at + 1:]},{label}"
     elif kind == "nul":
         lines[i] = f"{seq[:3]}\x00{seq[3:]},{label}"
@@ -115,7 +115,7 @@ def _apply(text: str, kind: str, pick: int) -> str:
         lines[i] = f"{'A' * 10**6},{label}"
     elif kind == "unbalanced_quote":
         lines[i] = f'"{seq},{label}'
-    elif kind == "many_rows":
+    elif kind == "many_rows" and len(lines) < 100:  # once: 4,000 rows (again would be 2 million)
         lines[1:1] = lines[1:-1] * 500
     elif kind == "header_only":
         lines = lines[:1] + [""]
@@ -131,21 +131,29 @@ KINDS = sorted(NEUTRAL | {"extra_field", "missing_field", "label", "lookalike", 
 
 @given(st.lists(st.tuples(st.sampled_from(KINDS), st.integers(0, 10**6)), min_size=1, max_size=3))
 def test_csv_split_with_mutated_text(mutations):
-    """Neutral changes (line ends, quoting, case, blank lines, a byte-order mark) give the original
-    table; any other change a clean error or a table that is still valid."""
+    """A neutral change (line ends, quoting, case, blank lines, a byte-order mark, swapped columns)
+    gives the original table; any other change or combination a clean error or a valid table."""
     text = valid_csv().decode().replace("\r\n", "\n")  # csv.writer ends lines with \r\n
-    for kind, pick in mutations:
-        if kind == "swapped_header":  # the columns swap with the header: the rows follow
+    line_ends = {"crlf", "cr", "mixed"}  # applied last: the other mutations work on lines ending in \n
+    ended = False
+    for kind, pick in sorted(mutations, key=lambda m: m[0] in line_ends):
+        if kind in line_ends:  # one line-end convention at a time
+            if ended:
+                continue
+            ended = True
+        if kind == "swapped_header":  # the columns swap, header and rows alike
             text = "\n".join(",".join(reversed(line.split(","))) if line else line for line in _rows(text))
+            continue
         text = _apply(text, kind, pick)
     with tempfile.TemporaryDirectory() as folder:
         path = _written(folder, "test.csv", text.encode())
         table = clean_outcome(lambda: read_sequence_csv(path, LENGTH), path)
+        neutral = len(mutations) == 1 and mutations[0][0] in NEUTRAL  # combined, some undo or break each other
         if table is None:
-            assert not {k for k, _ in mutations} <= NEUTRAL, "a neutral change was refused"
+            assert not neutral, "a neutral change was refused"
             return
         _check_table(table)
-        if {k for k, _ in mutations} <= NEUTRAL:
+        if neutral:
             assert table.sequences == _sequences() and table.labels.tolist() == (np.arange(ROWS) % 2).tolist()
 
 
@@ -242,6 +250,7 @@ ARRAY_CHANGES = ["drop", "float16", "int8", "string", "bool", "nan", "inf", "sca
 
 
 def _changed(array: np.ndarray, change: str) -> np.ndarray | None:
+    array = array.reshape(1) if array.ndim == 0 else array  # a scalar made by an earlier change
     if change == "drop":
         return None
     if change in ("float16", "int8", "bool"):
@@ -279,8 +288,9 @@ def test_explain_folder_with_mutated_arrays(changes):
     with tempfile.TemporaryDirectory() as folder:
         path = _written(folder, "attributions.npz", files["attributions.npz"])
         arrays = load_npz(path)
+        no_masks = np.zeros_like(arrays["scores"], dtype=bool)
         for key, change in changes:
-            base = arrays.get(key, np.zeros_like(arrays["scores"], dtype=bool))
+            base = arrays.get(key, no_masks)
             value = _changed(base, change)
             if value is None:
                 arrays.pop(key, None)
@@ -532,6 +542,8 @@ FOUND_CHECKPOINTS = {
         lambda c: c["hyper_parameters"]["data"]["config"].update(tss=0)),
     "recorded seq_len negative": lambda: _checkpoint(
         lambda c: c["hyper_parameters"]["data"]["config"].update(seq_len=-1)),
+    "backbone seq_len negative (torch refuses the layer)": lambda: _checkpoint(
+        lambda c: c["hyper_parameters"]["model_cfg"]["backbone"].update(seq_len=-1)),
     "recorded n_test beyond any array": lambda: _checkpoint(
         lambda c: c["hyper_parameters"]["data"]["config"].update(n_test=2**62)),
 }
@@ -580,7 +592,8 @@ def test_found_options_fail_cleanly_before_work(option):
 
 
 @pytest.mark.parametrize("data", [b"\x80ow,epdnew_ids,tata_box\n0,A,1\n", b"row,tata_box\n\xc2\xb2,1\n",
-                                  b"row,tata_box\n0,1\n0,0\n"], ids=["not UTF-8", "superscript digit row", "row twice"])
+                                  b"row,tata_box\n0,1\n0,0\n", b"row,ID4,0,0\n5,ID5,1,0\n"],
+                         ids=["not UTF-8", "superscript digit row", "row twice", "a column name twice"])
 def test_found_annotation_tables_fail_cleanly(data):
     with tempfile.TemporaryDirectory() as folder:
         path = _written(folder, "test_epd.csv", data)

@@ -150,5 +150,5 @@ def build(node: Any, allowed: Mapping[str, Allowed], source: str, key: str, **in
     spec, kwargs = check(node, allowed, source, key)
     try:
         return spec.load()(**kwargs, **injected)
-    except ValueError as error:  # a value of the right type its class refuses (a TSS outside the sequence, ...)
+    except (ValueError, RuntimeError) as error:  # a value of the right type its class (or torch) refuses
         raise StoredConfigError(f"{source}: {key}: {error}") from None

@@ -57,6 +57,9 @@ def _read_flags(path: Path, reader) -> pd.DataFrame:
     header = [h.strip() for h in next(reader, [])]
     if "row" not in header:
         raise SequenceDataError(path, f"no 'row' column; header is {header}", line=1)
+    repeated = sorted({h for h in header if header.count(h) > 1})
+    if repeated:
+        raise SequenceDataError(path, f"column name(s) {repeated} appear more than once in the header", line=1)
     records, seen = [], set()
     for record in reader:
         if not record or all(not f.strip() for f in record):
