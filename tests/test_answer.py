@@ -53,7 +53,8 @@ def test_each_kind_of_evidence_is_signed_toward_promoter_and_called_on_its_adjus
     assert np.isclose(probe["effect"], 0.5) and probe["call"] == UP and probe["n"] == 60
     assert len(table[table["evidence"] == "probe"]) == 1  # the shuffled variant and other backgrounds left out
     fig = answer_figure(table, list(MOTIFS), 0.05)
-    assert [ax.get_title().split(":")[0] for ax in fig.axes if ax.get_title()] == ["attribution", "probe", "necessity"]
+    titles = [ax.get_title().split(":")[0] for ax in fig.axes if ax.get_title()]
+    assert titles == ["attribution", "probe", "necessity"]
 
 
 def test_the_track_is_the_flagged_promoter_most_runs_explained_with_a_hit_and_unsaturated():

@@ -15,6 +15,7 @@ report); a cell without data says why (no such window in the sequences, no probe
 """
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -108,7 +109,7 @@ def answer_figure(evidence: pd.DataFrame, motifs: Sequence[str], alpha: float):
             ax.text(j, i, value, ha="center", va="center", fontsize=8)
         ax.set_xticks(range(len(motifs)), motifs, fontsize=8)
         ax.set_yticks(range(len(rows)), rows, fontsize=8)
-        ax.set_title(EVIDENCE[kind].replace(": ", ":\n", 1), fontsize=8)
+        ax.set_title(textwrap.fill(EVIDENCE[kind], 40), fontsize=8)
         fig.colorbar(image, ax=ax, orientation="horizontal", fraction=0.06, pad=0.12)
     fig.suptitle(f"Does each model use each motif? (red: toward promoter; * BH-adjusted p < {fmt(alpha)})",
                  fontsize=10)
