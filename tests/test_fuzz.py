@@ -259,7 +259,7 @@ def _changed(array: np.ndarray, change: str) -> np.ndarray | None:
         return array.astype(str)
     if change in ("nan", "inf"):
         out = array.astype(np.float64) if array.dtype.kind in "fiub" else array
-        if out.dtype.kind == "f":
+        if out.dtype.kind == "f" and out.size:
             out.flat[0] = np.nan if change == "nan" else np.inf
         return out
     if change == "scalar":
