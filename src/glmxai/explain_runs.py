@@ -177,10 +177,11 @@ def _read_arrays(npz_path: Path) -> dict[str, np.ndarray]:
         if key in data and (data[key].ndim != ndim or data[key].dtype.kind not in kinds):
             raise ExplainInputError(f"{npz_path}: {key} is a {data[key].ndim}-d array of {data[key].dtype}, expected "
                                     f"{ndim}-d of kind {kinds!r} (numpy dtype.kind)")
+    data["scores"] = data["scores"].astype(np.float32)  # as analysed: finite must hold in float32
     problems = [("holds no sequences", len(data["sequences"]) == 0),
                 ("a sequence with characters other than ACGTN",
                  not all(_ACGTN.fullmatch(str(s)) for s in data["sequences"])),
-                ("scores hold NaN or inf (in float32)", not np.isfinite(data["scores"].astype(np.float32)).all()),
+                ("scores hold NaN or inf (in float32)", not np.isfinite(data["scores"]).all()),
                 ("probs lie outside [0, 1]", not ((data["probs"] >= 0) & (data["probs"] <= 1)).all()),
                 ("labels other than 0 and 1", not np.isin(data["labels"], (0, 1)).all()),
                 ("a negative row in index", bool((data["index"] < 0).any()))]
@@ -200,7 +201,7 @@ def load_run(folder: str | Path) -> ExplainRun:
     if not npz_path.is_file():
         raise ExplainInputError(f"{folder}: no attributions.npz (is this an explain.py job folder?)")
     data = _read_arrays(npz_path)
-    scores = data["scores"].astype(np.float32)
+    scores = data["scores"]
     n = len(data["sequences"])
     if scores.shape[0] != n:
         raise ExplainInputError(f"{npz_path}: scores has shape {scores.shape}, expected ({n}, L)")
@@ -215,14 +216,13 @@ def load_run(folder: str | Path) -> ExplainRun:
     masks = data.get("masks")
     if masks is not None and masks.shape != scores.shape:
         raise ExplainInputError(f"{npz_path}: masks has shape {masks.shape}, scores {scores.shape}")
-    meta = _read_meta(folder / "meta.json")
-    tss = meta.get("tss", (meta.get("data_config") or {}).get("tss"))
-    if tss is not None and tss >= scores.shape[1]:
-        raise ExplainInputError(f"{folder / 'meta.json'}: tss {tss} lies outside the {scores.shape[1]}-bp sequences "
+    run = ExplainRun(folder, scores, sequences, np.asarray(data["labels"], dtype=np.int64),
+                     np.asarray(data["probs"], dtype=np.float32), np.asarray(data["index"], dtype=np.int64),
+                     None if masks is None else masks.astype(bool), _read_meta(folder / "meta.json"))
+    if run.tss is not None and run.tss >= scores.shape[1]:
+        raise ExplainInputError(f"{run.meta_path}: tss {run.tss} lies outside the {scores.shape[1]}-bp sequences "
                                 f"of {npz_path.name}")
-    return ExplainRun(folder, scores, sequences, np.asarray(data["labels"], dtype=np.int64),
-                      np.asarray(data["probs"], dtype=np.float32), np.asarray(data["index"], dtype=np.int64),
-                      None if masks is None else masks.astype(bool), meta)
+    return run
 
 
 def unfinished_jobs(path: Path) -> dict[Path, str]:

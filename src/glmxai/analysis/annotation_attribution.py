@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from glmxai.analysis.derived_pairs import CLASSES
 from glmxai.analysis.motif_attribution import scale_scores
 from glmxai.data.annotations import annotation_folder, annotation_path, flags_of, read_annotations
 from glmxai.explain_runs import ExplainRun
@@ -60,8 +61,6 @@ def annotation_tests(runs: list[ExplainRun], folder: str | Path, suffix: str,
     the annotation table of its split (``<folder>/<split><suffix>.csv``) on its ``index``.
     ``kinds``: per run name, (N,) class of each row (``derived_pairs.CLASSES``) or None, for
     the negatives by kind (counts 0 and means NaN without)."""
-    from glmxai.analysis.derived_pairs import CLASSES
-
     rows = []
     for run in runs:
         classes = (kinds or {}).get(run.name)
@@ -209,9 +208,9 @@ def necessity_tests(runs: list[ExplainRun], options: Mapping, seed: int, trust_r
         predictor = BatchedPredictor(module.backbone.eval(), int(options.get("batch_size", 256)))
         codes = to_codes(table.sequences)
         logit = functools.partial(_promoter_logit, predictor)
+        label = labels[run.meta["checkpoint"]]
         for flag, window in options["windows"].items():
             flags = flags_of(notes, np.arange(len(table)), flag)
-            label = labels[run.meta["checkpoint"]]
             log.info("analyze: necessity of %s's window in %s (%s)", flag, label, split)
             row = necessity_row(label, run.meta["checkpoint"], logit, codes, table.labels,
                                 flags, flag, tuple(window), int(data.tss), split,

@@ -11,7 +11,6 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from glmxai.allowlist import DATA_MODULES, build
-from glmxai.data.datamodule import check_data_options
 from glmxai.options import OptionError
 
 log = logging.getLogger(__name__)
@@ -19,12 +18,13 @@ log = logging.getLogger(__name__)
 
 def command_data(data_cfg: DictConfig):
     """The data module of the command's own ``data`` group (instantiated by Hydra: the command is
-    trusted), its numbers checked first so that an option out of range is named, not wrapped in
-    Hydra's instantiation error."""
-    check_data_options(OmegaConf.to_container(data_cfg, resolve=True))
+    trusted). A value its class refuses (an option out of range: ``check_data_options`` in the
+    constructor) is raised as the class's own error, not wrapped in Hydra's instantiation error."""
     try:
         return instantiate(data_cfg)
-    except InstantiationException as error:  # a value its class refuses: the class's own message, unwrapped
+    except InstantiationException as error:
+        if isinstance(error.__cause__, OptionError):
+            raise error.__cause__ from None
         if isinstance(error.__cause__, ValueError):
             raise OptionError(f"data: {error.__cause__}") from None
         raise

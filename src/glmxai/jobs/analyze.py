@@ -101,7 +101,8 @@ def _run(cfg: DictConfig, held: contextlib.ExitStack) -> dict:
                     if cfg.faithfulness.enabled else None)
         tables.faithfulness = faithful.areas if faithful else None
         tests += [(tables.attribution, ["ttest_p"]), *kmers.tests, *(faithful.tests if faithful else [])]
-        kinds = {r.name: audit.classes_of(str(r.meta.get("split", "test")), r.index, r.sequences) for r in runs}
+        kinds = ({r.name: audit.classes_of(str(r.meta.get("split", "test")), r.index, r.sequences) for r in runs}
+                 if notes.get("dir") else None)
         by_annotation = (annotation_tests(runs, notes["dir"], str(notes.get("suffix", "_epd")),
                                           {k: tuple(v) for k, v in notes["windows"].items()}, kinds)
                          if notes.get("dir") else None)
