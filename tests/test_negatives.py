@@ -92,3 +92,33 @@ def test_balance_weights_the_training_loss_by_class_and_checkpoints_load_either_
     assert module.hparams["class_weights"] == data.class_weights()
     loaded = load_classifier(save_checkpoint(module, tmp_path / "balanced.ckpt"))
     assert loaded.class_weight is None or torch.equal(loaded.class_weight, module.class_weight)
+
+
+def test_redraw_serves_new_negatives_of_the_same_parents_each_epoch_and_the_same_after_a_resume():
+    """With redraw, the added rows served in an epoch are fresh negatives of their own parent promoter
+    (composition kept), differ between epochs, and depend on (seed, epoch, row) alone."""
+    options = {"kind": "chunk_permutation", "per_promoter": 2, "seed": 0, "redraw": True}
+    data = SyntheticDataModule(n_train=30, n_val=10, n_test=10, batch_size=8, added_negatives=options)
+    table = data.table("train")
+    parents = [s for s, y in zip(table.sequences[:30], table.labels[:30]) if y == 1]
+
+    def served(epoch: int) -> dict[int, str]:
+        loader = data.train_dataloader()
+        loader.sampler.set_epoch(epoch)
+        return {int(i): s for batch in loader for i, s in zip(batch["index"], batch["sequences"])}
+
+    first, second = served(1), served(2)
+    assert first == served(1) and set(first) == set(range(len(table)))
+    for row in range(30):  # the split's own rows never change
+        assert first[row] == second[row] == table.sequences[row]
+    for row in range(30, len(table)):
+        parent = to_codes(parents[(row - 30) // 2])
+        for made in (first[row], second[row]):
+            np.testing.assert_array_equal(np.bincount(to_codes(made), minlength=5), np.bincount(parent, minlength=5))
+            assert not np.array_equal(to_codes(made), parent)
+    assert sum(first[r] != second[r] for r in range(30, len(table))) == len(table) - 30
+    fixed = SyntheticDataModule(n_train=30, n_val=10, n_test=10, batch_size=8,
+                                added_negatives={**options, "redraw": False})
+    loader = fixed.train_dataloader()
+    loader.sampler.set_epoch(2)
+    assert {int(i): s for b in loader for i, s in zip(b["index"], b["sequences"])} == dict(enumerate(table.sequences))

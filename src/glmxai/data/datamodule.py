@@ -16,7 +16,7 @@ import torch
 from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from glmxai.data.negatives import add_negatives, check_added_negatives
+from glmxai.data.negatives import Redraw, add_negatives, check_added_negatives
 from glmxai.data.synthetic import SyntheticPromoterGenerator
 from glmxai.data.table import SequenceDataError, SequenceTable, read_sequence_csv
 from glmxai.io import sha256_file
@@ -63,18 +63,21 @@ def split_sha256(table: SequenceTable) -> str:
 
 
 class _TableDataset(Dataset):
-    """Rows of a table, read by ``(row, offset)``: the sequence rolled circularly ``offset`` bases to
-    the right (training augmentation: length kept); a plain row index reads it unrolled."""
+    """Rows of a table, read by ``(row, offset, epoch)``: the sequence rolled circularly ``offset``
+    bases to the right (training augmentation: length kept), an added negative drawn afresh for
+    ``epoch`` when ``redraw`` is given (``glmxai.data.negatives.Redraw``); a plain row index reads
+    the table's row as it is."""
 
-    def __init__(self, table: SequenceTable):
-        self.table = table
+    def __init__(self, table: SequenceTable, redraw: Redraw | None = None):
+        self.table, self.redraw = table, redraw
 
     def __len__(self) -> int:
         return len(self.table)
 
     def __getitem__(self, item):
-        i, offset = item if isinstance(item, tuple) else (item, 0)
-        sequence = self.table.sequences[i]
+        i, offset, epoch = item if isinstance(item, tuple) else (item, 0, None)
+        fresh = self.redraw(i, epoch) if self.redraw is not None and epoch is not None else None
+        sequence = self.table.sequences[i] if fresh is None else fresh
         if offset:
             sequence = sequence[len(sequence) - offset:] + sequence[: len(sequence) - offset]
         return sequence, int(self.table.labels[i]), i
@@ -82,8 +85,9 @@ class _TableDataset(Dataset):
 
 class EpochSampler(Sampler):
     """The training order of one epoch: a permutation of the rows, each with a roll offset in
-    0..shift, drawn from ``(seed, epoch)`` alone. Lightning calls ``set_epoch`` before every epoch,
-    so a run resumed from a checkpoint serves the same batches as one never interrupted."""
+    0..shift, drawn from ``(seed, epoch)`` alone and served with the epoch. Lightning calls
+    ``set_epoch`` before every epoch, so a run resumed from a checkpoint serves the same batches as
+    one never interrupted."""
 
     def __init__(self, n: int, seed: int, shift: int = 0):
         self.n, self.seed, self.shift, self.epoch = n, seed, shift, 0
@@ -98,7 +102,7 @@ class EpochSampler(Sampler):
         rng = np.random.default_rng([self.seed, self.epoch])
         order = rng.permutation(self.n)
         offsets = rng.integers(self.shift + 1, size=self.n) if self.shift else np.zeros(self.n, dtype=int)
-        return iter(zip(order.tolist(), offsets.tolist()))
+        return iter((i, offset, self.epoch) for i, offset in zip(order.tolist(), offsets.tolist()))
 
 
 def collate(items) -> dict:
@@ -120,7 +124,7 @@ class PromoterDataModule(L.LightningDataModule):
     models of non-overlapping k-mers (NT), into every token frame; validation and test data are
     never shifted.
     added_negatives: negatives made from the training split's own promoters with their composition
-    kept (``glmxai.data.negatives``: ``{kind, per_promoter, seed[, chunk, permuted]}``), appended to
+    kept (``glmxai.data.negatives``: ``{kind, per_promoter, seed[, chunk, permuted, balance, redraw]}``), appended to
     the training split only; None: none. Part of the data's identity, so checkpoints record it.
     """
 
@@ -193,7 +197,10 @@ class PromoterDataModule(L.LightningDataModule):
         return self.tables[split]
 
     def _loader(self, split: str, shuffle: bool) -> DataLoader:
-        dataset = _TableDataset(self.table(split))
+        redraw = None
+        if split == "train" and (self.added_negatives or {}).get("redraw"):
+            redraw = Redraw(self.table("train"), self.added_negatives)
+        dataset = _TableDataset(self.table(split), redraw)
         if shuffle:
             sampler = EpochSampler(len(dataset), self.seed, self.shift_augment)
         elif torch.distributed.is_available() and torch.distributed.is_initialized():
