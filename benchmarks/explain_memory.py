@@ -1,5 +1,6 @@
 """Peak memory of explain.py against the number of sequences explained: it must be bounded by a
-chunk (explain.chunk_size sequences), not by the split, beyond the output arrays (N x L float32).
+chunk (explain.chunk_size sequences), not by the split, beyond the output arrays (the merge holds
+them once: scores, sequences, the method's extras and records, while it reads one chunk at a time).
 
     python benchmarks/explain_memory.py [--root ../shared/data/gue/prom_300_all_full] [--sizes 100 2960]
                                         [--methods ism ig lime shap anchor]
@@ -7,7 +8,8 @@ chunk (explain.chunk_size sequences), not by the split, beyond the output arrays
 Each (method, n) runs the real explain job in its own Python process on the test split of ROOT
 (GUE prom_300_all's 2,960 rows), with a known-answer toy model (glmxai.models.toys.MotifDetector)
 so that the cost is the method's, not a network's; the process's peak resident memory
-(ru_maxrss, imports included) is printed beside the size of its output arrays.
+(ru_maxrss, imports included) is printed beside the size of its outputs in memory (every array of
+its .npz files, and its records file).
 """
 from __future__ import annotations
 
@@ -19,6 +21,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
@@ -52,9 +56,16 @@ def run_one(method: str, n: int, root: str, ckpt: str, out: str) -> None:
                               f"explain.n={n}", "explain.threads=1", "logger=none"], out)
     meta = run(cfg)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    output = n * int(meta["sequence_length"]) * 4 / 2**20  # the scores, float32
+    output = 0  # bytes of every output array in memory, and of the records file
+    for name in meta["files"]:
+        path = Path(out) / name
+        if path.suffix == ".npz":
+            with np.load(path) as arrays:
+                output += sum(arrays[key].nbytes for key in arrays.files)
+        else:
+            output += path.stat().st_size
     print(json.dumps({"method": method, "n": n, "seconds": round(time.perf_counter() - start, 1),
-                      "peak_mib": round(peak, 1), "output_mib": round(output, 2)}))
+                      "peak_mib": round(peak, 1), "output_mib": round(output / 2**20, 2)}))
 
 
 def main() -> None:

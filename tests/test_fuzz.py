@@ -47,6 +47,7 @@ def valid_csv() -> bytes:
 
 def _written(folder: str, name: str, data: bytes) -> Path:
     path = Path(folder) / name
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
     return path
 
@@ -328,6 +329,63 @@ def test_explain_folder_with_mutated_bytes(name, data):
     files = dict(valid_explain_folder())
     files[name] = data.draw(byte_mutations(files[name]))
     _load_folder(files)
+
+
+# ---------------------------------------------------------------- chunk files of an interrupted explain job
+
+@functools.cache
+def interrupted_job() -> tuple[str, dict[str, bytes]]:
+    """A toy checkpoint and the chunk files of an explain job of it (4 sequences, chunks of 2) that
+    stopped before its merge, as a killed run leaves them."""
+    from glmxai.jobs import explain as xai_job
+
+    from xai_toys import save_toy_checkpoint
+
+    folder = Path(tempfile.mkdtemp())
+    ckpt = str(save_toy_checkpoint(folder / "toy.ckpt"))
+    job = xai_job.prepare(_chunked_job(ckpt, folder / "job"))
+    xai_job.explain_chunks(job, job.chunk_ids())
+    return ckpt, {p.name: p.read_bytes() for p in sorted((folder / "job" / "chunks").glob("*.npz"))}
+
+
+def _chunked_job(ckpt: str, out: Path):
+    from conftest import SMALL_DATA, compose_config
+
+    return compose_config("explain", [f"ckpt_path={ckpt}", *SMALL_DATA, "xai=ism", "explain.n=4",
+                                      "explain.chunk_size=2", "explain.threads=1", "logger=none"], out)
+
+
+CHUNK_KEYS = ["index", "scores", "probs", "extra_delta", "evaluations", "seconds", "fast_forward", "fast_difference"]
+
+
+@given(st.integers(0, 1), st.lists(st.tuples(st.sampled_from(CHUNK_KEYS), st.sampled_from(ARRAY_CHANGES)),
+                                   min_size=1, max_size=3))
+@example(1, [("extra_delta", "transpose")])
+@example(0, [("scores", "nan")])
+@example(1, [("seconds", "string")])
+def test_resumed_job_with_a_mutated_chunk(k, changes):
+    """A re-run of an interrupted job reads its finished chunks back: a mutated one makes it refuse
+    before any write (naming the chunk file), or the job finishes with a result that loads."""
+    from glmxai.jobs import explain as xai_job
+    from glmxai.store import load_npz, save_npz
+
+    ckpt, chunks = interrupted_job()
+    with tempfile.TemporaryDirectory() as folder:
+        out = Path(folder) / "job"
+        for name, data in chunks.items():
+            _written(str(out / "chunks"), name, data)
+        path = out / "chunks" / sorted(chunks)[k]
+        arrays = load_npz(path)
+        for key, change in changes:
+            value = _changed(arrays[key], change) if key in arrays else None
+            if value is None:
+                arrays.pop(key, None)
+            else:
+                arrays[key] = value
+        save_npz(path, arrays)
+        meta = clean_outcome(lambda: xai_job.run(_chunked_job(ckpt, out)), path, out)
+        if meta is not None:
+            _check_run(load_run(out))
 
 
 # ---------------------------------------------------------------- checkpoints

@@ -90,4 +90,5 @@ class Redraw:
         if row < self.first:
             return None
         rng = np.random.default_rng([int(self.options.get("seed", 0)), epoch, row])
-        return to_strings(_negative(to_codes(self.sequences[self.parents[row - self.first]]), self.options, rng)[None])[0]
+        parent = to_codes(self.sequences[self.parents[row - self.first]])
+        return to_strings(_negative(parent, self.options, rng)[None])[0]

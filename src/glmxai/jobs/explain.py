@@ -190,8 +190,9 @@ def prepare(cfg: DictConfig, config_source: str | None = None) -> ExplainJob:
                      data_source=datamodule.describe(), data_config=datamodule.config(), tss=datamodule.tss,
                      table=table, rows=rows, codes=to_codes(table.sequences),
                      out_dir=Path(cfg.paths.output_dir), fingerprint=fingerprint(settings), config_source=config_source)
-    # an existing chunk of other settings refuses the job now, before any write
-    job.finished = {k for k in range(job.n_chunks) if _finished_chunk(job, k) is not None}
+    # an existing chunk of other settings, or one no chunk of this job can be, refuses the job now, before any write
+    shapes: dict[str, tuple] = {}
+    job.finished = {k for k in range(job.n_chunks) if _finished_chunk(job, k, shapes) is not None}
     return job
 
 
@@ -227,13 +228,54 @@ def _fast_forward(backbone, method: Method) -> FastForward | None:
     return FastForward(backbone, name)
 
 
-def _finished_chunk(job: ExplainJob, k: int) -> dict[str, np.ndarray] | None:
-    """The arrays of finished chunk ``k`` (None: not written yet); raises if its file was
-    written with other settings or another model, or holds other rows than chunk ``k``."""
+def _finished_chunk(job: ExplainJob, k: int, shapes: dict[str, tuple] | None = None) -> dict[str, np.ndarray] | None:
+    """The arrays of finished chunk ``k`` (None: not written yet); raises ``StaleResultError``
+    naming the file if it was written with other settings or another model, holds other rows than
+    chunk ``k``, or arrays a chunk of this job cannot hold: missing, of the wrong shape or type,
+    NaN/inf, records that are not JSON objects. ``shapes`` (array name -> shape of one row) collects
+    the shapes of the chunks read with it and refuses a chunk that disagrees with them."""
     path = job.chunk_path(k)
     chunk = finished_result(path, job.fingerprint, job.checkpoint_sha256, _REMEDY)
-    if chunk is not None and not np.array_equal(chunk["index"], job.rows[job.chunk_slice(k)]):
-        raise StaleResultError(f"{path} holds other rows than chunk {k} of this job; {_REMEDY}")
+    if chunk is None:
+        return None
+
+    def refuse(problem: str):
+        raise StaleResultError(f"{path}: {problem}; {_REMEDY}")
+
+    absent = [key for key in ("index", "scores", "probs", "evaluations", "seconds") if key not in chunk]
+    if absent:
+        refuse(f"lacks {absent}")
+    rows = job.rows[job.chunk_slice(k)]
+    if chunk["index"].shape != rows.shape or not np.array_equal(chunk["index"], rows):
+        refuse(f"holds other rows than chunk {k} of this job")
+    shapes = {} if shapes is None else shapes
+    shapes.setdefault("scores", (job.codes.shape[1],))
+    shapes.setdefault("probs", ())
+    for name in ("scores", "probs", *sorted(x for x in chunk if x.startswith("extra_"))):
+        array = chunk[name]
+        if array.dtype.kind not in "fiub" or array.ndim == 0 or len(array) != len(rows):
+            refuse(f"its {name} is {array.dtype} of shape {array.shape}, not numbers for the {len(rows)} rows")
+        if shapes.setdefault(name, array.shape[1:]) != array.shape[1:]:
+            refuse(f"its {name} has rows of shape {array.shape[1:]}, not {shapes[name]}")
+        if not np.isfinite(array).all():
+            refuse(f"its {name} holds NaN or inf")
+    if ((chunk["probs"] < 0) | (chunk["probs"] > 1)).any():
+        refuse("its probs lie outside 0..1")
+    for key in ("evaluations", "seconds", *(["fast_difference"] if str(chunk.get("fast_forward", "")) else [])):
+        value = chunk.get(key)
+        if value is None or value.shape != () or value.dtype.kind not in "fiu" or not np.isfinite(value):
+            refuse(f"its {key} is not one number")
+    if job.method.records_file:
+        records = chunk.get("records")
+        if records is None or records.dtype.kind != "U" or records.shape != rows.shape:
+            refuse(f"its records are not one JSON text for each of the {len(rows)} rows")
+        for line in records.tolist():
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as error:
+                refuse(f"a record is not JSON ({error})")
+            if not isinstance(record, dict):
+                refuse("a record is not a JSON object")
     return chunk
 
 
@@ -274,38 +316,66 @@ def explain_chunks(job: ExplainJob, chunk_ids: list[int]) -> None:
             bar.update(len(codes))
 
 
-def merge(job: ExplainJob) -> dict:
-    """Merge all chunk files into ``attributions.npz``, the method's extras and
-    ``meta.json``, then log the job (``log_run``); returns the meta. Every chunk must be finished."""
-    loaded = [_finished_chunk(job, k) for k in range(job.n_chunks)]  # each file read once, and checked
-    missing = [k for k, chunk in enumerate(loaded) if chunk is None]
+@dataclass
+class _Gathered:
+    """The chunks of a job read back one at a time: per-row arrays of the whole job (``scores``,
+    ``probs``, ``extra_*``: (N, ...)), the method's records as JSON lines, and each chunk's cost."""
+
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)
+    records: list[str] = field(default_factory=list)
+    evaluations: int = 0
+    seconds: float = 0.0
+    fast: dict[str, float] = field(default_factory=dict)  # fast forward -> largest difference seen
+
+
+def _gather(job: ExplainJob) -> _Gathered:
+    """Read every chunk file once, check it and copy its rows into arrays of the whole job, so that
+    memory holds the output arrays and one chunk, whatever the number of sequences."""
+    missing = [k for k in range(job.n_chunks) if not job.chunk_path(k).is_file()]
     if missing:
         raise RuntimeError(f"{job.out_dir}: chunks {missing} are not finished yet")
-    chunks: list[dict[str, np.ndarray]] = loaded
-    probs = np.concatenate([c["probs"] for c in chunks])
-    result = {"scores": np.concatenate([c["scores"] for c in chunks]), "sequences": np.array(job.table.sequences),
+    gathered, n, shapes = _Gathered(), len(job.rows), {}
+    for k in range(job.n_chunks):
+        chunk = _finished_chunk(job, k, shapes)  # checked, and of the same shapes as the chunks before it
+        if chunk is None:
+            raise RuntimeError(f"{job.chunk_path(k)} disappeared while the job was merged")
+        for name in ("scores", "probs", *sorted(x for x in chunk if x.startswith("extra_"))):
+            whole = gathered.arrays.setdefault(name, np.empty((n, *shapes[name]), chunk[name].dtype))
+            whole[job.chunk_slice(k)] = chunk[name]
+        if job.method.records_file:
+            gathered.records.extend(chunk["records"].tolist())
+        gathered.evaluations += int(chunk["evaluations"])
+        gathered.seconds += float(chunk["seconds"])
+        if fast := str(chunk.get("fast_forward", "")):  # a chunk explained through a cheaper forward
+            gathered.fast[fast] = max(gathered.fast.get(fast, 0.0), float(chunk["fast_difference"]))
+    return gathered
+
+
+def merge(job: ExplainJob) -> dict:
+    """Merge all chunk files into ``attributions.npz``, the method's extras and
+    ``meta.json``, then log the job (``log_run``); returns the meta. Every chunk must be finished.
+    Chunks are read one at a time (``_gather``): peak memory is the output arrays and one chunk."""
+    gathered = _gather(job)
+    probs = gathered.arrays["probs"]
+    result = {"scores": gathered.arrays["scores"], "sequences": np.array(job.table.sequences),
               "labels": job.table.labels.astype(np.int64), "probs": probs, "index": job.rows.astype(np.int64)}
     if job.table.masks is not None:
         result["masks"] = job.table.masks.astype(bool)
     save_npz(job.out_dir / "attributions.npz", result)
     outputs = ["attributions.npz"]
     if job.method.records_file:
-        records = [json.loads(line) for c in chunks for line in c["records"]]
         save_jsonl(job.out_dir / job.method.records_file,
-                   ({"index": int(i), "label": int(y), "prob": float(p), **r}
-                    for i, y, p, r in zip(job.rows, job.table.labels, probs, records)))
+                   ({"index": int(i), "label": int(y), "prob": float(p), **json.loads(r)}
+                    for i, y, p, r in zip(job.rows, job.table.labels, probs, gathered.records)))
         outputs.append(job.method.records_file)
-    extra_names = [name for name in chunks[0] if name.startswith("extra_")]
+    extra_names = [name for name in gathered.arrays if name.startswith("extra_")]
     if extra_names:
-        extras = {"index": result["index"]}
-        extras.update({name[len("extra_"):]: np.concatenate([c[name] for c in chunks]) for name in extra_names})
+        extras = {"index": result["index"], **{name[len("extra_"):]: gathered.arrays[name] for name in extra_names}}
         save_npz(job.out_dir / f"{job.method.name}.npz", extras)
         outputs.append(f"{job.method.name}.npz")
-    evaluations = int(sum(int(c["evaluations"]) for c in chunks))
-    seconds = float(sum(float(c["seconds"]) for c in chunks))
+    evaluations, seconds = gathered.evaluations, gathered.seconds
     n = len(job.rows)
     options = job.cfg.explain
-    fast = [c for c in chunks if str(c.get("fast_forward", ""))]  # chunks explained through a cheaper forward
     meta = {
         "method": job.method.name,
         "params": OmegaConf.to_container(job.cfg.xai, resolve=True),
@@ -333,8 +403,8 @@ def merge(job: ExplainJob) -> dict:
         "torch_threads": torch.get_num_threads(),
         # explain.fast: the transform p(promoter) went through (None: the model's own forward) and the
         # largest |fast - reference| p(promoter) of the explained sequences (the guard's check)
-        "fast_forward": ", ".join(sorted({str(c["fast_forward"]) for c in fast})) or None,
-        "fast_forward_max_difference": max(float(c["fast_difference"]) for c in fast) if fast else None,
+        "fast_forward": ", ".join(sorted(gathered.fast)) or None,
+        "fast_forward_max_difference": max(gathered.fast.values()) if gathered.fast else None,
         "fingerprint": job.fingerprint,
         "files": outputs,
     }
