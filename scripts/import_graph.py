@@ -5,7 +5,8 @@
 A unit is a top-level module or subpackage of ``glmxai`` (``glmxai.xai``, ``glmxai.report``...).
 ``LAYERS`` orders them from the bottom up: a unit may import its own modules and units of lower
 layers, never one of its own layer or above (so ``probes`` and ``analysis``, side by side, never
-import each other). Only the orchestration on top (``glmxai.jobs``) puts the sections together.
+import each other). Only the orchestration on top (``glmxai.jobs``) puts the sections together; the Python API
+(``glmxai.api``) sits above it.
 """
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ LAYERS: list[set[str]] = [
     {"xai"},
     {"probes", "analysis"},
     {"jobs"},
+    {"api"},
 ]
 
 

@@ -70,6 +70,30 @@ def test_csv_split_with_mutated_bytes(data):
             _check_table(table)
 
 
+@given(byte_mutations(valid_csv()), st.sampled_from(["train", "dev", "test"]))
+def test_gue_folder_with_a_mutated_split_through_the_data_module(data, split):
+    """A GUE-layout folder whose one split is mutated, read as training reads it: the data module
+    with composition-kept added negatives, its training batches and the splits' hashes."""
+    from glmxai.data.datamodule import GueDataModule, split_sha256
+
+    with tempfile.TemporaryDirectory() as folder:
+        for name in ("train", "dev", "test"):
+            _written(folder, f"{name}.csv", data if name == split else valid_csv())
+        module = GueDataModule(root=folder, seq_len=LENGTH, tss=10, batch_size=4,
+                               added_negatives={"kind": "dinucleotide_shuffle", "redraw": True})
+
+        def read():
+            module.setup()
+            return [split_sha256(module.table(name)) for name in ("train", "val", "test")], next(
+                iter(module.train_dataloader()))
+
+        outcome = clean_outcome(read, Path(folder) / f"{split}.csv")
+        if outcome is not None:
+            for name in ("train", "val", "test"):
+                _check_table(module.table(name))
+            assert all(len(s) == LENGTH for s in outcome[1]["sequences"])
+
+
 LOOKALIKES = ["\u0410", "\u0421", "\u0422", "\uff21", "\u13aa", "\u0391", "a\u0301", "\u212a", "\u00df", "\u0131"]
 BAD_LABELS = ["1.0", " 1", "true", "-1", "2", "", "nan", "\uff11", "0x1", "1e0", "01"]
 

@@ -42,6 +42,7 @@ from glmxai.options import SEED, SIZE, Number, check_numbers
 from glmxai.predictor import BatchedPredictor
 from glmxai.store import StaleResultError, fingerprint, finished_result, load_npz, save_jsonl, save_npz, save_result
 from glmxai.xai.fast_forward import TOLERANCE, FastForward, FastForwardMismatch, kept_transform
+from glmxai.xai.records import Attribution
 from glmxai.xai.registry import Method, build_method, get_method
 
 log = logging.getLogger(__name__)
@@ -282,6 +283,14 @@ def _finished_chunk(job: ExplainJob, k: int, shapes: dict[str, tuple] | None = N
 _REMEDY = "explain into a new folder (hydra.run.dir / hydra.sweep.dir) or delete its chunks/"
 
 
+def explain_rows(method: Method, codes: np.ndarray, probs: np.ndarray, rows: np.ndarray, seed: int
+                 ) -> list[Attribution]:
+    """``method``'s explanations of sequences ``codes`` (B, L) with p(promoter) ``probs`` (B,), rows
+    ``rows`` (B,) of their split: each sequence's random draws come from ``(seed, row)`` alone, so an
+    explanation does not depend on the chunk, the shard or the batch it was made in."""
+    return method.explain(codes, probs, [np.random.default_rng([seed, int(row)]) for row in rows])
+
+
 def explain_chunks(job: ExplainJob, chunk_ids: list[int]) -> None:
     """Explain the chunks ``chunk_ids`` not finished when the job was prepared, writing one
     file each."""
@@ -300,8 +309,7 @@ def explain_chunks(job: ExplainJob, chunk_ids: list[int]) -> None:
                     f"explain.fast: {job.model.fast.name} moves p(promoter) of the explained sequences (chunk {k}) by "
                     f"up to {difference:.2e} from the model's own forward, more than {TOLERANCE:g}; nothing of this "
                     "chunk was written: run again with explain.fast=false (finished chunks are kept)")
-            rngs = [np.random.default_rng([seed, int(row)]) for row in job.rows[part]]
-            results = job.method.explain(codes, probs, rngs)
+            results = explain_rows(job.method, codes, probs, job.rows[part], seed)
             arrays = {"index": job.rows[part], "probs": probs.astype(np.float32),
                       "scores": np.stack([r.scores for r in results]).astype(np.float32),
                       "fast_forward": np.array("" if job.model.fast is None else job.model.fast.name),
