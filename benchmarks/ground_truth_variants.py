@@ -1,14 +1,17 @@
 """Ground-truth AUROC of explanation settings on synthetic data, measured in one run on the
 same checkpoint: per setting, the mean over correctly predicted sequences with a motif mask of
-the per-sequence AUROC of |scores| for the planted motif positions (``analysis.ground_truth``,
-as ``analyze.py`` computes it), with its cost.
+the per-sequence AUROC and AUPRC of |scores| for the planted motif positions (as ``analyze.py``
+computes them), the decoy ratio (mean |scores| on motifs planted outside their functional window
+over mean |scores| on the motifs that make the label, correctly predicted promoters;
+``glmxai.stats.decoy_ratio``), with its cost.
 
-    python benchmarks/ground_truth_variants.py --ckpt CKPT [--n 200] \\
+    python benchmarks/ground_truth_variants.py --ckpt CKPT [--n 200] [data.decoys=K] \\
         [--settings "xai=ig xai.baseline=zeros" "xai=ig" "xai=ism" ...]
 
-Hydra overrides for every job go before ``--settings`` (which takes every word after it). Each
-setting is one explain.py job (space-separated Hydra overrides) on the first ``--n``
-test sequences.
+Hydra overrides for every job go before ``--settings`` (which takes every word after it): e.g.
+``data.decoys=8`` explains a model on a grammar with more decoys than it was trained on (the
+decoy-rich benchmark of docs/scale.md trains on ``data.decoys=2|4|8``). Each setting is one
+explain.py job (space-separated Hydra overrides) on the first ``--n`` test sequences.
 """
 from __future__ import annotations
 
@@ -16,11 +19,15 @@ import argparse
 import tempfile
 from pathlib import Path
 
+import numpy as np
 import torch
 
+from glmxai.allowlist import DATA_MODULES, build
+from glmxai.data.datamodule import SyntheticDataModule
+from glmxai.data.synthetic import SyntheticPromoterGenerator
 from glmxai.explain_runs import load_run
 from glmxai.jobs.explain import run as explain
-from glmxai.stats import mask_metrics, summarize_masks
+from glmxai.stats import decoy_ratio, mask_metrics, summarize_masks
 
 from common import compose, print_table, quiet_logs
 
@@ -29,13 +36,22 @@ SETTINGS = ["xai=ig xai.baseline=zeros xai.n_steps=50", "xai=ig xai.baseline=zer
             "xai=ig", "xai=ism"]
 
 
+def decoy_masks(run) -> np.ndarray:
+    """(N, L) bool: the explained rows' decoy motifs, from the synthetic data the run explained."""
+    data = build(run.data_config, DATA_MODULES, str(run.meta_path), "data_config")
+    if not isinstance(data, SyntheticDataModule):
+        return np.zeros_like(run.masks)
+    return SyntheticPromoterGenerator.decoy_masks(data.table(str(run.meta["split"])))[run.index]
+
+
 def measure(ckpt: Path, folder: Path, setting: str, n: int, overrides: list[str]) -> dict:
     meta = explain(compose("explain", [f"ckpt_path={ckpt}", f"explain.n={n}", *setting.split(), *overrides], folder))
     run = load_run(folder)
     summary = summarize_masks(mask_metrics(run.scores, run.masks, run.labels, run.probs))
     return {"setting": setting, "evals/seq": meta["evaluations_per_sequence"], "s/seq": meta["seconds_per_sequence"],
             "n correct": summary["n_correct"], "GT AUROC": summary["auroc_correct_mean"],
-            "GT AUPRC": summary["auprc_correct_mean"]}
+            "GT AUPRC": summary["auprc_correct_mean"],
+            "decoy ratio": decoy_ratio(run.scores, run.masks, decoy_masks(run), run.labels, run.probs)}
 
 
 def main() -> None:

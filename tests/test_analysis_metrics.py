@@ -9,7 +9,7 @@ from glmxai.analysis.kmer_tables import kmer_tables, motif_share_of_top, top_win
 from glmxai.analysis.motif_attribution import hit_vs_control, positional_profile, summarize_hits
 from glmxai.data.encoding import to_codes
 from glmxai.predictor import BatchedPredictor, CachedPredictor
-from glmxai.stats import mask_metrics, summarize_masks
+from glmxai.stats import decoy_ratio, mask_metrics, summarize_masks
 
 
 def test_agreement_known_answers():
@@ -203,3 +203,17 @@ def test_cached_predictor_runs_the_model_once_per_distinct_input():
     changed[0, 0] = (changed[0, 0] + 1) % 4
     predict(changed)
     assert model.evaluations == 15
+
+
+def test_decoy_ratio_pools_correct_promoters_that_have_both_kinds_of_motif():
+    """A constructed case: |score| 2 on the motifs that make the label, 0.5 on decoys and 0.1
+    elsewhere gives 0.25; a wrong or negative prediction and a row without decoys are left out."""
+    masks, decoys = np.zeros((4, 20), bool), np.zeros((4, 20), bool)
+    masks[:, 2:6], decoys[:3, 10:14] = True, True
+    scores = np.full((4, 20), 0.1)
+    scores[masks], scores[decoys] = -2.0, 0.5
+    scores[1, 10:14] = 50.0  # row 1 is mispredicted: its decoys must not count
+    scores[3, 15:19] = 50.0  # row 3 has no decoy mask
+    labels, probs = np.array([1, 1, 1, 1]), np.array([0.9, 0.3, 0.8, 0.9])
+    assert decoy_ratio(scores, masks, decoys, labels, probs) == pytest.approx(0.25)
+    assert np.isnan(decoy_ratio(scores, masks, decoys, np.zeros(4, int), probs))

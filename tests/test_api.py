@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from test_probes import SMALL, TSS, _toy_checkpoint
 
 from glmxai import api
 from glmxai.allowlist import UntrustedConfigError
@@ -13,7 +14,6 @@ from glmxai.data.table import SequenceDataError
 from glmxai.models.toys import MOTIF, START
 
 from conftest import SMALL_DATA, compose_config
-from test_probes import SMALL, TSS, _toy_checkpoint
 from xai_toys import toy_sequences
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

@@ -134,8 +134,11 @@ def test_gue_module_errors_on_missing_folder(tmp_path):
         GueDataModule(root=str(tmp_path / "nope"), seq_len=300, tss=249).table("train")
 
 
-def test_generator_is_seeded_and_masks_mark_functional_motifs():
-    gen = SyntheticPromoterGenerator()
+@pytest.mark.parametrize("decoys", [0, 5])
+def test_generator_is_seeded_and_masks_mark_functional_motifs(decoys):
+    """With or without extra decoys: labels follow the grammar, masks mark the motifs that make a
+    promoter, decoy masks every motif outside its window, and decoys=0 is the default data."""
+    gen = SyntheticPromoterGenerator(decoys=decoys)
     a, b = gen.generate(300, seed=7), gen.generate(300, seed=7)
     assert a.sequences == b.sequences and (a.labels == b.labels).all()
     assert gen.generate(300, seed=8).sequences != a.sequences
@@ -156,6 +159,14 @@ def test_generator_is_seeded_and_masks_mark_functional_motifs():
         functional = {m["motif"] for m in a.motifs if m["row"] == row and m["functional"]}
         satisfied = any(all(spec.name in functional for spec in module) for module in MODULES)
         assert satisfied == bool(a.labels[row])
+        assert sum(1 for m in a.motifs if m["row"] == row and not m["functional"]) >= decoys
+    decoy_masks = SyntheticPromoterGenerator.decoy_masks(a)
+    assert not (decoy_masks & a.masks).any() and decoy_masks[a.labels == 1].any(axis=1).mean() > 0.4
+    assert (decoy_masks.sum(axis=1) >= 7 * decoys).all()  # every decoy is at least 7 bp
+    if decoys == 0:
+        assert a.sequences == SyntheticPromoterGenerator().generate(300, seed=7).sequences
+    with pytest.raises(ValueError, match="data.decoys must be an integer in 0..16"):
+        SyntheticPromoterGenerator(decoys=17)
 
 
 def test_generator_defeats_bag_of_kmers():

@@ -116,7 +116,7 @@ TOKENIZERS["glmxai.models.base.OneHotTokenizer"] = TOKENIZERS["glmxai.models.tok
 DATA_MODULES: dict[str, Allowed] = dict([
     allow("glmxai.data.datamodule.GueDataModule", root=STRING, **_DATA_ARGS),
     allow("glmxai.data.datamodule.CsvDataModule", path=STRING, **_DATA_ARGS),
-    allow("glmxai.data.datamodule.SyntheticDataModule", n_train=INT, n_val=INT, n_test=INT, data_seed=INT,
+    allow("glmxai.data.datamodule.SyntheticDataModule", n_train=INT, n_val=INT, n_test=INT, data_seed=INT, decoys=INT,
           **_DATA_ARGS),
 ])
 

@@ -3,13 +3,16 @@ probes and read results back, through the code paths of ``train.py``, ``explain.
 ``analyze.py`` (docs/api.md).
 
     from glmxai import api
-    model = api.load_model("outputs/train/<date>/<time>/checkpoints/best.ckpt")
-    p = api.predict(model, sequences)                        # (N,) p(promoter)
+    ckpt = api.train(["data.n_train=2000"], "out/cnn")      # train.py's job; its best checkpoint
+    model = api.load_model(ckpt)                             # or any train.py checkpoint
+    test = api.load_split(model, "test")                     # the data it was trained on
+    p = api.predict(model, test.sequences)                   # (N,) p(promoter)
     result = api.explain(model, sequences, "shap")           # Explanation: scores (N, L), ...
     moved = api.plant(model, sequences, "TATAAAAG", -31)     # Planted: logit change (N,)
     run = api.explain_split(ckpt, "ism", "out/ism", ["explain.n=50"])   # explain.py's job, read back
     tables = api.probe(ckpt, "out/probes", ["probes.experiments=[insertion]"])
     run = api.read_results("out/ism")                        # any explain job folder
+    fig = api.logo(result, 0, hits)                          # attribution logo, motif hits shaded
 
 Method defaults are those of ``conf/xai/<method>.yaml``, composed by Hydra as on the command line;
 ``params`` override them like ``xai.<key>=<value>``. The security rules are the command line's:
@@ -23,12 +26,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from glmxai.data.encoding import invalid_characters, to_codes
-from glmxai.data.table import SequenceDataError
+from glmxai.data.recorded import job_data
+from glmxai.data.table import SequenceDataError, SequenceTable
 from glmxai.explain_runs import ExplainRun, load_run
+from glmxai.figures import attribution_logo
 from glmxai.jobs.explain import explain_rows
 from glmxai.jobs.explain import run as run_explain_job
 from glmxai.models.build import load_classifier
@@ -55,6 +61,15 @@ def config(name: str, overrides: Sequence[str] = (), output_dir: str | Path | No
         with open_dict(cfg):
             cfg.paths.output_dir = str(output_dir)
     return cfg
+
+
+def train(overrides: Sequence[str], output_dir: str | Path) -> Path:
+    """``python train.py OVERRIDES`` with its run folder ``output_dir`` (resumable: the same call
+    again continues a killed run, and returns at once from a finished one); the best checkpoint."""
+    from glmxai.jobs.train import run as run_train_job
+
+    cfg = config("train", ["logger=none", *overrides], output_dir)
+    return Path(run_train_job(cfg)["checkpoint"])
 
 
 @dataclass
@@ -84,6 +99,13 @@ def load_model(ckpt_path: str | Path, trust_remote_code: bool = False) -> Model:
     recorded = dict(data.get("config") or {})
     return Model(classifier, Path(ckpt_path), str(classifier.hparams["model_cfg"].get("name")), recorded.get("task"),
                  recorded.get("seq_len"), recorded.get("tss"), data)
+
+
+def load_split(model: Model, split: str = "test") -> SequenceTable:
+    """A split (``train``, ``val``/``dev``, ``test``) of the data the checkpoint records it was trained
+    on, as explain reads it: ``sequences``, ``labels`` (N,) and, for synthetic data, ``masks`` (N, L)
+    and the planted ``motifs``."""
+    return job_data(None, model.data, model.checkpoint).table(split)
 
 
 def _codes(model: Model, sequences: Sequence[str]) -> np.ndarray:
@@ -180,6 +202,17 @@ def plant(model: Model, sequences: Sequence[str], motif: str, position: int, *, 
     logit, prob = target.model.promoter_logit_and_p(codes)
     change = measure(target, Backgrounds("given", codes, logit, prob), [[(motif_codes[None], target.tss + position)]])
     return Planted(motif.upper(), position, change["logit"][0], change["prob"][0])
+
+
+def logo(explanation: Explanation, i: int, hits: pd.DataFrame | None = None,
+         span: tuple[int, int] | None = None, title: str | None = None):
+    """The report's attribution logo of sequence ``i`` of ``explanation`` (a matplotlib Figure):
+    letter height = score of the observed base over ``span`` (bp vs TSS; the whole sequence by
+    default), ``hits`` (rows of ``start``, ``end`` (0-based, end exclusive), ``motif``, ``strand``;
+    ``glmxai.motifs.scan`` writes them) shaded and named."""
+    hits = pd.DataFrame(columns=["start", "end", "motif", "strand"]) if hits is None else hits
+    title = title or f"{explanation.method}, sequence {i}, p(promoter) {explanation.probs[i]:.2f}"
+    return attribution_logo(explanation.sequences[i], explanation.scores[i], hits, explanation.tss, title, span)
 
 
 def explain_split(ckpt_path: str | Path, method: str, output_dir: str | Path, overrides: Sequence[str] = (),

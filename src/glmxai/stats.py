@@ -51,6 +51,20 @@ def mask_metrics(scores: np.ndarray, masks: np.ndarray, labels: np.ndarray, prob
     return pd.DataFrame(rows, columns=MASK_COLUMNS)
 
 
+def decoy_ratio(scores: np.ndarray, masks: np.ndarray, decoy_masks: np.ndarray, labels: np.ndarray,
+                probs: np.ndarray) -> float:
+    """How much attribution spreads onto decoys: mean |scores| on decoy positions over mean |scores|
+    on functional positions (``masks``), each pooled over the correctly predicted promoters that
+    have both (scores, masks, decoy_masks: (N, L)); NaN when there are none. 0: nothing on decoys;
+    1: decoys get as much as the motifs that make the label."""
+    keep = (labels == 1) & (probs >= 0.5) & masks.any(axis=1) & decoy_masks.any(axis=1)
+    if not keep.any():
+        return float("nan")
+    magnitude = np.abs(scores[keep])
+    functional = magnitude[masks[keep]].mean()
+    return float(magnitude[decoy_masks[keep]].mean() / functional) if functional > 0 else float("inf")
+
+
 def summarize_masks(per_sequence: pd.DataFrame) -> dict:
     """Means of ``mask_metrics`` over all masked sequences, over correctly predicted ones
     (``*_correct_mean``) and over correctly predicted promoters (``*_correct_positive_mean``)."""

@@ -265,21 +265,24 @@ class SyntheticDataModule(PromoterDataModule):
     """The embedded synthetic promoter generator (no files needed); keeps ground-truth masks."""
 
     def __init__(self, n_train: int = 16000, n_val: int = 1000, n_test: int = 1000, data_seed: int = 12345,
-                 seq_len: int = SyntheticPromoterGenerator.LENGTH, tss: int = SyntheticPromoterGenerator.TSS, **kwargs):
+                 seq_len: int = SyntheticPromoterGenerator.LENGTH, tss: int = SyntheticPromoterGenerator.TSS,
+                 decoys: int = 0, **kwargs):
         check_numbers({"n_train": n_train, "n_val": n_val, "n_test": n_test, "data_seed": data_seed}, DATA_NUMBERS,
                       "data")
         super().__init__(seq_len=seq_len, tss=tss, **kwargs)
         self.sizes = {"train": n_train, "val": n_val, "test": n_test}
         self.data_seed = data_seed
-        self.generator = SyntheticPromoterGenerator(length=self.seq_len or 300, tss=self.tss)
+        self.generator = SyntheticPromoterGenerator(length=self.seq_len or 300, tss=self.tss, decoys=decoys)
 
     def load_split(self, split: str) -> SequenceTable:
         return self.generator.generate_split(split, self.sizes[split], self.data_seed)
 
     def source_args(self) -> dict[str, Any]:
+        decoys = {"decoys": self.generator.decoys} if self.generator.decoys else {}  # absent: none (older records)
         return {"n_train": self.sizes["train"], "n_val": self.sizes["val"], "n_test": self.sizes["test"],
-                "data_seed": self.data_seed}
+                "data_seed": self.data_seed, **decoys}
 
     def describe(self) -> str:
-        return f"synthetic:seed={self.data_seed}"
+        decoys = self.generator.decoys
+        return f"synthetic:seed={self.data_seed}" + (f",decoys={decoys}" if decoys else "")
 

@@ -13,6 +13,11 @@ their functional windows. Negatives get, for each module, one or both motifs dis
 to a random decoy position, so single motifs often sit at the right place in negatives
 too. ``masks`` marks the positions of the motifs of the satisfied module(s) (all False for
 negatives); ``motifs`` lists every planted instance with its role.
+
+``decoys`` (default 0) adds that many more motif copies to every sequence of both classes, each one
+of the four motifs at random, at random positions outside its functional window: motifs the model
+must learn to ignore, so that an explanation can be scored on how little it puts on them
+(``decoy_masks``; benchmarks/ground_truth_variants.py).
 """
 from __future__ import annotations
 
@@ -42,6 +47,7 @@ INR = MotifSpec("Inr", "YYANWYY", -2, 1)
 GC_BOX = MotifSpec("GC-box", "GGGGCGGGG", -60, 5)
 CCAAT = MotifSpec("CCAAT", "RRCCAATSR", -90, 5)
 MODULES = ((TATA, INR), (GC_BOX, CCAAT))
+ALL_MOTIFS = (TATA, INR, GC_BOX, CCAAT)
 
 
 class SyntheticPromoterGenerator:
@@ -55,8 +61,12 @@ class SyntheticPromoterGenerator:
 
     LENGTH, TSS = 300, 249
 
-    def __init__(self, length: int = LENGTH, tss: int = TSS, gc_range=(0.35, 0.65), positive_fraction: float = 0.5):
-        self.length, self.tss = length, tss
+    def __init__(self, length: int = LENGTH, tss: int = TSS, gc_range=(0.35, 0.65), positive_fraction: float = 0.5,
+                 decoys: int = 0):
+        if not isinstance(decoys, int) or isinstance(decoys, bool) or not 0 <= decoys <= 16:
+            raise ValueError(f"data.decoys must be an integer in 0..16 (extra decoy motifs per sequence), "
+                             f"got {decoys!r}")
+        self.length, self.tss, self.decoys = length, tss, decoys
         self.gc_range = tuple(gc_range)
         self.positive_fraction = positive_fraction
         for spec in (m for module in MODULES for m in module):
@@ -110,6 +120,10 @@ class SyntheticPromoterGenerator:
                 continue
             decoy = self._decoy_start(spec, occupied, rng)
             records.append(self._write(seq_codes, occupied, spec, decoy, False, ok, rng))
+        for _ in range(self.decoys):  # extra decoys, in both classes
+            spec = ALL_MOTIFS[int(rng.integers(len(ALL_MOTIFS)))]
+            records.append(self._write(seq_codes, occupied, spec, self._decoy_start(spec, occupied, rng), False, False,
+                                       rng))
         return records
 
     def _decoy_start(self, spec: MotifSpec, occupied: np.ndarray, rng: np.random.Generator) -> int:
@@ -136,6 +150,16 @@ class SyntheticPromoterGenerator:
         """Split ``split`` (train/val/test) of the data set ``seed``: each split has its own stream."""
         offset = ("train", "val", "test").index(split)
         return self.generate(n, seed=seed * 1000 + offset, source=f"synthetic:{split}")
+
+    @staticmethod
+    def decoy_masks(table: SequenceTable) -> np.ndarray:
+        """(N, L) bool: the positions of every motif of ``table`` planted outside its functional window
+        (decoys: displaced motifs and the extra ``decoys``), from its ``motifs`` records."""
+        masks = np.zeros((len(table), len(table.sequences[0]) if len(table) else 0), dtype=bool)
+        for motif in table.motifs:
+            if not motif["functional"]:
+                masks[motif["row"], motif["start"]:motif["end"]] = True
+        return masks
 
     def splits(self, n_train: int, n_val: int, n_test: int, seed: int) -> dict[str, SequenceTable]:
         """train/val/test tables of the data set ``seed``."""
@@ -166,8 +190,9 @@ def main(argv=None) -> None:
     parser.add_argument("--n-val", type=int, default=1000)
     parser.add_argument("--n-test", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=12345)
+    parser.add_argument("--decoys", type=int, default=0, help="extra decoy motifs per sequence, both classes")
     args = parser.parse_args(argv)
-    splits = SyntheticPromoterGenerator().splits(args.n_train, args.n_val, args.n_test, args.seed)
+    splits = SyntheticPromoterGenerator(decoys=args.decoys).splits(args.n_train, args.n_val, args.n_test, args.seed)
     print(f"wrote {write_gue_folder(splits, args.out_dir)}")
 
 

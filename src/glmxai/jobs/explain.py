@@ -254,7 +254,8 @@ def _finished_chunk(job: ExplainJob, k: int, shapes: dict[str, tuple] | None = N
     shapes.setdefault("probs", ())
     for name in ("scores", "probs", *sorted(x for x in chunk if x.startswith("extra_"))):
         array = chunk[name]
-        if array.dtype.kind not in "fiub" or array.ndim == 0 or len(array) != len(rows):
+        if array.dtype.kind not in ("f" if name in ("scores", "probs") else "fiub") or array.ndim == 0 \
+                or len(array) != len(rows):
             refuse(f"its {name} is {array.dtype} of shape {array.shape}, not numbers for the {len(rows)} rows")
         if shapes.setdefault(name, array.shape[1:]) != array.shape[1:]:
             refuse(f"its {name} has rows of shape {array.shape[1:]}, not {shapes[name]}")
@@ -348,7 +349,8 @@ def _gather(job: ExplainJob) -> _Gathered:
         if chunk is None:
             raise RuntimeError(f"{job.chunk_path(k)} disappeared while the job was merged")
         for name in ("scores", "probs", *sorted(x for x in chunk if x.startswith("extra_"))):
-            whole = gathered.arrays.setdefault(name, np.empty((n, *shapes[name]), chunk[name].dtype))
+            dtype = np.float32 if name in ("scores", "probs") else chunk[name].dtype  # as the job writes them
+            whole = gathered.arrays.setdefault(name, np.empty((n, *shapes[name]), dtype))
             whole[job.chunk_slice(k)] = chunk[name]
         if job.method.records_file:
             gathered.records.extend(chunk["records"].tolist())
