@@ -5,11 +5,11 @@ computes them), the decoy ratio (mean |scores| on motifs planted outside their f
 over mean |scores| on the motifs that make the label, correctly predicted promoters;
 ``glmxai.stats.decoy_ratio``), with its cost.
 
-    python benchmarks/ground_truth_variants.py --ckpt CKPT [--n 200] [data.decoys=K] \\
+    python benchmarks/ground_truth_variants.py --ckpt CKPT [--n 200] [data=synthetic data.decoys=K] \\
         [--settings "xai=ig xai.baseline=zeros" "xai=ig" "xai=ism" ...]
 
 Hydra overrides for every job go before ``--settings`` (which takes every word after it): e.g.
-``data.decoys=8`` explains a model on a grammar with more decoys than it was trained on (the
+``data=synthetic data.decoys=8`` explains a model on a grammar with more decoys than it was trained on (the
 decoy-rich benchmark of docs/scale.md trains on ``data.decoys=2|4|8``). Each setting is one
 explain.py job (space-separated Hydra overrides) on the first ``--n`` test sequences.
 """

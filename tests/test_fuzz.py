@@ -388,6 +388,7 @@ CHUNK_KEYS = ["index", "scores", "probs", "extra_delta", "evaluations", "seconds
 @example(0, [("scores", "nan")])
 @example(1, [("seconds", "string")])
 @example(0, [("scores", "bool")])
+@example(1, [("extra_delta", "drop")])
 def test_resumed_job_with_a_mutated_chunk(k, changes):
     """A re-run of an interrupted job reads its finished chunks back: a mutated one makes it refuse
     before any write (naming the chunk file), or the job finishes with a result that loads."""

@@ -252,7 +252,10 @@ def _finished_chunk(job: ExplainJob, k: int, shapes: dict[str, tuple] | None = N
     shapes = {} if shapes is None else shapes
     shapes.setdefault("scores", (job.codes.shape[1],))
     shapes.setdefault("probs", ())
-    for name in ("scores", "probs", *sorted(x for x in chunk if x.startswith("extra_"))):
+    extras = tuple(sorted(x for x in chunk if x.startswith("extra_")))
+    if shapes.setdefault("<extras>", extras) != extras:  # the method's extra arrays: the same in every chunk
+        refuse(f"its extra arrays {list(extras)} differ from the other chunks' {list(shapes['<extras>'])}")
+    for name in ("scores", "probs", *extras):
         array = chunk[name]
         if array.dtype.kind not in ("f" if name in ("scores", "probs") else "fiub") or array.ndim == 0 \
                 or len(array) != len(rows):
