@@ -50,8 +50,8 @@ def compare(ckpt: Path, folder: Path, setting: str, n: int, top_k: int, vary: st
     runs, metas = [], []
     for seed in (0, 1):
         varied = [f"{key}={seed}" for key in VARIED[vary]]
-        cfg = compose("explain", [f"ckpt_path={ckpt}", *setting.split(), f"explain.n={n}", *varied, *overrides],
-                      folder / str(seed))
+        cfg = compose("explain", [f"ckpt_path={ckpt}", *setting.split(), f"explain.n={n}", *varied, "logger=none",
+                                  *overrides], folder / str(seed))
         metas.append(explain(cfg))
         runs.append(feature_scores(folder / str(seed), int(cfg.xai.window)))
     rho = np.array([spearmanr(a, b).statistic for a, b in zip(*runs)])

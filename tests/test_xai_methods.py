@@ -209,17 +209,22 @@ def test_lime_regression_adjustment_estimates_lime_estimand_with_less_noise():
             assert (spread ** 2).sum() < 0.5 * (plain.std(axis=0) ** 2).sum()
 
 
+SHUFFLES = {"background": "dinuc_shuffle", "n_backgrounds": 4}
+
+
 def test_shared_backgrounds_depend_on_the_sequence_and_the_background_seed_only():
     model = BatchedPredictor(MotifDetector(OneHotTokenizer()))
     codes = toy_sequences(2, seed=4)[0]
-    shared = build_method({"name": "lime", "n_backgrounds": 4, "background_seed": 0}, model, tss=249)
+    shared = build_method({"name": "lime", **SHUFFLES, "background_seed": 0}, model, tss=249)
     pools = [shared.backgrounds_of(codes[0], np.random.default_rng(seed)) for seed in (1, 2)]
     np.testing.assert_array_equal(pools[0], pools[1])  # the run's generator does not matter
-    other_seed = build_method({"name": "lime", "n_backgrounds": 4, "background_seed": 1}, model, tss=249)
+    other_seed = build_method({"name": "lime", **SHUFFLES, "background_seed": 1}, model, tss=249)
     assert not np.array_equal(other_seed.backgrounds_of(codes[0], None), pools[0])
     assert not np.array_equal(shared.backgrounds_of(codes[1], None), pools[0])
-    per_run = build_method({"name": "lime", "n_backgrounds": 4, "background_seed": None}, model, tss=249)
+    per_run = build_method({"name": "lime", **SHUFFLES, "background_seed": None}, model, tss=249)
     assert not np.array_equal(*(per_run.backgrounds_of(codes[0], np.random.default_rng(seed)) for seed in (1, 2)))
+    masked = build_method({"name": "lime"}, model, tss=249)  # the default, N: no random choice at all
+    assert (masked.backgrounds_of(codes[0], np.random.default_rng(1)) == 4).all()
     with pytest.raises(ValueError, match="unknown xai.link"):
         build_method({"name": "shap", "link": "probit"}, model, tss=249)
 
