@@ -2,7 +2,10 @@
 toy's known logit, explain.py's own job, the probes' known peak) and with the command line's errors."""
 from __future__ import annotations
 
+import json
+
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from test_probes import SMALL, TSS, _toy_checkpoint
@@ -106,3 +109,19 @@ def test_the_api_keeps_the_command_lines_security_rules(tmp_path):
         api.load_model(tmp_path / "hostile.ckpt")
     cfg = compose_config("explain", [f"ckpt_path={checkpoint}", "xai=ism"], tmp_path / "x")
     assert api.config("explain", [f"ckpt_path={checkpoint}", "xai=ism", "logger=none"]).xai == cfg.xai
+
+
+def test_train_load_split_and_logo_on_a_tiny_run(tmp_path):
+    """train is train.py's job (its run folder and best checkpoint); load_split gives the data the
+    checkpoint records (synthetic: with masks and motifs); logo draws the report's attribution logo."""
+    ckpt = api.train(["data.n_train=200", "data.n_val=60", "data.n_test=40", "trainer.max_epochs=1",
+                      "trainer.enable_progress_bar=false", "trainer.enable_model_summary=false"], tmp_path / "run")
+    assert ckpt.is_file() and json.loads((tmp_path / "run" / "metrics.json").read_text())["epochs"] == 1
+    model = api.load_model(ckpt)
+    test = api.load_split(model, "test")
+    assert len(test) == 40 and test.masks.shape == (40, 300) and test.motifs
+    result = api.explain(model, test.sequences[:2], "ism")
+    hits = [{"start": m["start"], "end": m["end"], "motif": m["motif"], "strand": "+"} for m in test.motifs
+            if m["row"] == 0]
+    figure = api.logo(result, 0, pd.DataFrame(hits), span=(-100, 10))
+    assert figure.axes[0].get_title().startswith("ism, sequence 0") and len(figure.axes[0].texts) >= 1
