@@ -7,21 +7,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from hydra import compose as hydra_compose
-from hydra import initialize_config_dir
-from omegaconf import DictConfig, open_dict
+from glmxai.api import config as compose  # conf/<name>.yaml with overrides, its run folder set
 
-CONF_DIR = str(Path(__file__).resolve().parents[1] / "conf")
 QUIET = ["trainer.enable_progress_bar=false", "trainer.enable_model_summary=false"]
-
-
-def compose(config_name: str, overrides: list[str], output_dir: str | Path) -> DictConfig:
-    """``conf/<config_name>.yaml`` with ``overrides``, its run folder set to ``output_dir``."""
-    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
-        cfg = hydra_compose(config_name=config_name, overrides=overrides)
-    with open_dict(cfg):
-        cfg.paths.output_dir = str(output_dir)
-    return cfg
 
 
 def quick_checkpoint(model: str, output_dir: str | Path, overrides: tuple[str, ...] = ("trainer.max_epochs=2",),

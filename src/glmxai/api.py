@@ -39,7 +39,7 @@ from glmxai.jobs.explain import explain_rows
 from glmxai.jobs.explain import run as run_explain_job
 from glmxai.models.build import load_classifier
 from glmxai.models.classifier import SequenceClassifier
-from glmxai.motifs import build_motifs
+from glmxai.motifs import configured_motifs
 from glmxai.predictor import BatchedPredictor
 from glmxai.probes.experiments import Backgrounds, Target, measure
 from glmxai.probes.job import prepare_probes, run_probes
@@ -242,6 +242,5 @@ def probe(ckpt_path: str | Path, output_dir: str | Path, overrides: Sequence[str
                  output_dir)
     with open_dict(cfg):
         cfg.model.trust_remote_code = trust_remote_code
-    motifs = build_motifs(OmegaConf.to_container(cfg.motifs.list, resolve=True), cfg.motifs.pvalue,
-                          cfg.motifs.pseudocount)
+    motifs = configured_motifs(OmegaConf.to_container(cfg.motifs, resolve=True))
     return probe_tables(run_probes(prepare_probes(cfg, [], motifs)))

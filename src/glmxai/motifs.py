@@ -90,6 +90,12 @@ def build_motifs(specs: Iterable[Mapping], pvalue: float = 1e-4, pseudocount: fl
                         s.get("window")) for s in specs]
 
 
+def configured_motifs(options: Mapping) -> list[Motif]:
+    """The motifs of a ``motifs:`` config (``list`` of entries, ``pvalue``, ``pseudocount``), as
+    analyze.py and the API's probes scan for them."""
+    return build_motifs(options["list"], options["pvalue"], options["pseudocount"])
+
+
 def log_odds_matrix(pssm) -> np.ndarray:
     """A Bio PSSM as a (width, 5) float64 matrix over codes A, C, G, T, N (N: -inf, never a hit)."""
     matrix = np.array([[pssm[base][j] for base in "ACGT"] for j in range(pssm.length)], dtype=np.float64)

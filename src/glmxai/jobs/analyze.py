@@ -36,7 +36,7 @@ from glmxai.analysis.provenance import audit_data, runs_length, runs_tss
 from glmxai.analysis.shortcut import shortcut_section, shortcut_tests
 from glmxai.explain_runs import ExplainRun, checkpoint_problem, load_runs
 from glmxai.io import folder_lock, read_json, write_json_atomic
-from glmxai.motifs import build_motifs, scan
+from glmxai.motifs import configured_motifs, scan
 from glmxai.probes.job import prepare_probes, run_probes
 from glmxai.probes.section import probes_section
 from glmxai.probes.tables import probe_tables
@@ -80,8 +80,7 @@ def _run(cfg: DictConfig, held: contextlib.ExitStack) -> dict:
     audited = audit_data(cfg, runs)
     log.info("analyze: %d runs%s; audit: %s", len(runs), f" (TSS at index {tss})" if runs else "",
              audited.source or audited.reason)
-    motifs = build_motifs(OmegaConf.to_container(cfg.motifs.list, resolve=True), cfg.motifs.pvalue,
-                          cfg.motifs.pseudocount)
+    motifs = configured_motifs(OmegaConf.to_container(cfg.motifs, resolve=True))
     probe_plan = prepare_probes(cfg, runs, motifs) if probing else None  # checks probes before any work
     held.enter_context(folder_lock(out, "analyze run", ".analyze.lock"))  # every check passed: the folder is ours
     # 1. every table of tests
