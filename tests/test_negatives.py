@@ -1,5 +1,5 @@
-"""Negatives made from the training promoters keep their composition exactly, move what they
-should, reach the training split only, and are recorded in the checkpoint's data record."""
+"""Negatives made from the training promoters keep their composition exactly (or, GUE's
+random chunks, replace exactly what they should), move what they should, reach the training split only, and are recorded in the checkpoint's data record."""
 from __future__ import annotations
 
 import numpy as np
@@ -8,7 +8,7 @@ import pytest
 from glmxai.allowlist import DATA_MODULES, build
 from glmxai.data.datamodule import SyntheticDataModule
 from glmxai.data.encoding import to_codes
-from glmxai.data.negatives import add_negatives, chunk_permutation
+from glmxai.data.negatives import Redraw, add_negatives, chunk_permutation, random_chunks
 from glmxai.data.table import SequenceTable
 
 from conftest import random_sequences
@@ -31,6 +31,23 @@ def test_a_chunk_permutation_moves_whole_chunks_and_keeps_every_base():
         np.testing.assert_array_equal(np.bincount(out, minlength=5), np.bincount(codes, minlength=5))
     with pytest.raises(ValueError, match="permuted must be 2..20"):
         chunk_permutation(codes, rng, permuted=21)
+
+
+def test_random_chunks_replace_whole_chunks_but_the_last_with_uniform_bases():
+    codes = to_codes(random_sequences(1, 300, seed=4)[0])
+    rng = np.random.default_rng(0)
+    replaced = []
+    for _ in range(400):
+        out = random_chunks(codes, rng).reshape(20, 15)
+        changed = [k for k in range(20) if not np.array_equal(codes.reshape(20, 15)[k], out[k])]
+        assert len(changed) == 12 and 19 not in changed  # 15 random bases never equal the parent's
+        replaced.append(out[changed].ravel())
+    bases = np.bincount(np.concatenate(replaced), minlength=5)
+    assert bases[4] == 0
+    # uniform over ACGT: chi-square against equal counts, 3 degrees of freedom, p > 1e-4
+    assert ((bases[:4] - bases[:4].mean()) ** 2 / bases[:4].mean()).sum() < 21.1
+    with pytest.raises(ValueError, match="replaced must be 1..19"):
+        random_chunks(codes, rng, replaced=20)
 
 
 @pytest.mark.parametrize("kind", ["chunk_permutation", "dinucleotide_shuffle"])
@@ -64,6 +81,20 @@ def test_the_training_split_gets_them_and_the_data_record_carries_them():
     assert rebuilt.table("train").sequences == robust.table("train").sequences
     with pytest.raises(ValueError, match="kind must be one of"):
         SyntheticDataModule(n_train=40, added_negatives={"kind": "reversal"})
+
+
+def test_a_list_of_kinds_from_hydra_is_recorded_as_plain_data_that_loads_weights_only(tmp_path):
+    """Hydra hands the data module a config node; the record a checkpoint carries must be plain data,
+    or ``torch.load(weights_only=True)`` refuses the checkpoint."""
+    import torch
+    from omegaconf import OmegaConf
+
+    options = OmegaConf.create({"kind": ["random_chunks", "chunk_permutation"], "per_promoter": 1, "redraw": True})
+    data = SyntheticDataModule(n_train=20, n_val=10, n_test=10, added_negatives=options)
+    torch.save({"data": data.provenance()}, tmp_path / "record.pt")
+    loaded = torch.load(tmp_path / "record.pt", weights_only=True)
+    assert loaded["data"]["config"]["added_negatives"]["kind"] == ["random_chunks", "chunk_permutation"]
+    assert len(data.table("train")) == 20 + 2 * int(data.table("train").labels[:20].sum())
 
 
 def test_balance_weights_the_training_loss_by_class_and_checkpoints_load_either_way(tmp_path):
@@ -122,3 +153,24 @@ def test_redraw_serves_new_negatives_of_the_same_parents_each_epoch_and_the_same
     loader = fixed.train_dataloader()
     loader.sampler.set_epoch(2)
     assert {int(i): s for b in loader for i, s in zip(b["index"], b["sequences"])} == dict(enumerate(table.sequences))
+
+
+def test_a_list_of_kinds_makes_each_kind_from_every_promoter_and_redraws_each_as_itself():
+    sequences = random_sequences(5, 300, seed=2)
+    table = SequenceTable(sequences, np.array([1, 0, 1, 1, 0]), source="train.csv")
+    options = {"kind": ["chunk_permutation", "random_chunks"], "per_promoter": 1, "seed": 0}
+    extended = add_negatives(table, options)
+    assert len(extended) == 5 + 6 and "chunk_permutation and random_chunks" in extended.source
+    redraw = Redraw(extended, options)
+    parents = [to_codes(s) for s, y in zip(sequences, table.labels) if y == 1]
+
+    def in_place(made: np.ndarray, parent: np.ndarray) -> int:
+        return sum(np.array_equal(made.reshape(20, 15)[k], parent.reshape(20, 15)[k]) for k in range(20))
+
+    for epoch_draw in (lambda row: extended.sequences[row], lambda row: redraw(row, epoch=3)):
+        for row in range(5, 11):
+            parent, made = parents[(row - 5) // 2], to_codes(epoch_draw(row))
+            assert in_place(made, parent) == 8  # either kind leaves 8 of the 20 chunks where they were
+            same_bases = np.array_equal(np.bincount(made, minlength=5), np.bincount(parent, minlength=5))
+            assert same_bases == ((row - 5) % 2 == 0)  # permuted copies keep composition, random ones do not
+    assert redraw(4, epoch=3) is None

@@ -16,7 +16,7 @@ import torch
 from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from glmxai.data.negatives import Redraw, add_negatives, check_added_negatives
+from glmxai.data.negatives import Redraw, add_negatives, checked_added_negatives
 from glmxai.data.synthetic import SyntheticPromoterGenerator
 from glmxai.data.table import SequenceDataError, SequenceTable, read_sequence_csv
 from glmxai.io import sha256_file
@@ -123,9 +123,9 @@ class PromoterDataModule(L.LightningDataModule):
     each time they are served (0: never). It moves every motif by up to that many bases and, for
     models of non-overlapping k-mers (NT), into every token frame; validation and test data are
     never shifted.
-    added_negatives: negatives made from the training split's own promoters with their composition
-    kept (``glmxai.data.negatives``: ``{kind, per_promoter, seed[, chunk, permuted, balance, redraw]}``), appended to
-    the training split only; None: none. Part of the data's identity, so checkpoints record it.
+    added_negatives: negatives made from the training split's own promoters (``glmxai.data.negatives``:
+    ``{kind, per_promoter, seed[, chunk, permuted, replaced, balance, redraw]}``), appended to the
+    training split only; None: none. Part of the data's identity, so checkpoints record it.
     """
 
     def __init__(self, *, seq_len: int | None, tss: int, batch_size: int = 64, num_workers: int = 0, seed: int = 0,
@@ -133,8 +133,7 @@ class PromoterDataModule(L.LightningDataModule):
         super().__init__()
         check_data_options({"seq_len": seq_len, "tss": tss, "batch_size": batch_size, "num_workers": num_workers,
                             "seed": seed, "shift_augment": shift_augment})
-        check_added_negatives(added_negatives)
-        self.added_negatives = dict(added_negatives) if added_negatives is not None else None
+        self.added_negatives = checked_added_negatives(added_negatives)
         self.batch_size, self.num_workers = batch_size, num_workers
         self.seq_len, self.seed, self.tss = seq_len, seed, tss
         self.shift_augment, self.task = shift_augment, task

@@ -1,12 +1,16 @@
-"""Negatives made from the training promoters that keep their composition exactly, so that a
-model cannot separate the classes by composition or by spotting random bases (the shortcut GUE's
-negatives allow: 12 of 20 chunks replaced by random bases). ``data.added_negatives`` appends them
-to the training split; the checkpoint's data record carries the setting.
+"""Negatives made from the training promoters. ``data.added_negatives`` appends them to the
+training split; the checkpoint's data record carries the setting.
 
-Kinds (per promoter, ``per_promoter`` copies, labelled 0):
+The composition-kept kinds stop a model from separating the classes by composition or by spotting
+random bases (the shortcut GUE's negatives allow: 12 of 20 chunks replaced by random bases);
+``random_chunks`` is that shortcut itself, GUE's own procedure, for a model trained to score on GUE.
+
+Kinds (``kind``: one, or a list of them; per promoter and kind, ``per_promoter`` copies, labelled 0):
 - ``chunk_permutation``: ``permuted`` of the sequence's ``chunk``-bp chunks moved among themselves,
   every one to another slot (GENA-LM's negatives): composition and every k-mer within a chunk kept;
-- ``dinucleotide_shuffle``: a uniform dinucleotide shuffle (composition and dinucleotide counts kept).
+- ``dinucleotide_shuffle``: a uniform dinucleotide shuffle (composition and dinucleotide counts kept);
+- ``random_chunks``: ``replaced`` of the whole chunks but the last filled with uniform random bases
+  (GUE's prom_300 negatives, README of the shared data): composition not kept.
 
 ``redraw: true`` draws every added negative afresh each epoch, from ``(seed, epoch, row)`` and the
 same parent promoter (``Redraw``), so that a model cannot memorise a fixed set of them; the
@@ -25,7 +29,7 @@ from glmxai.data.encoding import to_codes, to_strings
 from glmxai.data.shuffling import dinucleotide_shuffle
 from glmxai.data.table import SequenceTable
 
-KINDS = ("chunk_permutation", "dinucleotide_shuffle")
+KINDS = ("chunk_permutation", "dinucleotide_shuffle", "random_chunks")
 
 
 def chunk_permutation(codes: np.ndarray, rng: np.random.Generator, chunk: int = 15, permuted: int = 12) -> np.ndarray:
@@ -42,35 +46,64 @@ def chunk_permutation(codes: np.ndarray, rng: np.random.Generator, chunk: int = 
     return out
 
 
-def check_added_negatives(options: Mapping | None) -> None:
-    """Refuse an unknown kind or a count below 1 (``data.added_negatives``), before any data is read."""
+def random_chunks(codes: np.ndarray, rng: np.random.Generator, chunk: int = 15, replaced: int = 12) -> np.ndarray:
+    """codes (L,) -> a copy in which ``replaced`` of its whole ``chunk``-bp chunks, picked at random
+    among all but the last, hold uniform random bases; the rest stays in place."""
+    slots = len(codes) // chunk - 1
+    if not 1 <= replaced <= slots:
+        raise ValueError(f"added_negatives.replaced must be 1..{slots} (the whole {chunk}-bp chunks but the last), "
+                         f"got {replaced}")
+    out = codes.copy()
+    for slot in rng.choice(slots, replaced, replace=False):
+        out[slot * chunk:(slot + 1) * chunk] = rng.integers(0, 4, chunk)
+    return out
+
+
+def checked_added_negatives(options: Mapping | None) -> dict | None:
+    """``data.added_negatives`` as plain Python data (a list of kinds as a list, never a config node,
+    so that checkpoints recording it load with ``weights_only=True``); refuses an unknown kind or a
+    count below 1 before any data is read."""
     if options is None:
-        return
-    unknown = sorted(set(options) - {"kind", "per_promoter", "seed", "chunk", "permuted", "balance", "redraw"})
-    if unknown or options.get("kind") not in KINDS:
-        raise ValueError(f"data.added_negatives: kind must be one of {KINDS} (with per_promoter, seed, chunk, "
-                         f"permuted, balance, redraw), got {dict(options)}")
+        return None
+    options = {key: value if isinstance(value, (str, int, float, bool)) or value is None else list(value)
+               for key, value in options.items()}
+    unknown = sorted(set(options) - {"kind", "per_promoter", "seed", "chunk", "permuted", "replaced", "balance",
+                                   "redraw"})
+    kinds = options.get("kind")
+    if unknown or not kinds or any(kind not in KINDS for kind in ([kinds] if isinstance(kinds, str) else kinds)):
+        raise ValueError(f"data.added_negatives: kind must be one of {KINDS} or a list of them (with per_promoter, "
+                         f"seed, chunk, permuted, replaced, balance, redraw), got {options}")
     if int(options.get("per_promoter", 1)) < 1:
         raise ValueError(f"data.added_negatives.per_promoter must be >= 1, got {options.get('per_promoter')}")
+    return options
 
 
-def _negative(codes: np.ndarray, options: Mapping, rng: np.random.Generator) -> np.ndarray:
-    """One composition-kept negative of the promoter ``codes`` (L,), of ``options["kind"]``."""
-    if options["kind"] == "chunk_permutation":
+def _kinds(options: Mapping) -> list[str]:
+    """The kinds an added-negatives setting asks for, in the order each promoter's copies are made."""
+    kinds = options["kind"]
+    return [kinds] if isinstance(kinds, str) else list(kinds)
+
+
+def _negative(codes: np.ndarray, kind: str, options: Mapping, rng: np.random.Generator) -> np.ndarray:
+    """One negative of ``kind`` made from the promoter ``codes`` (L,)."""
+    if kind == "chunk_permutation":
         return chunk_permutation(codes, rng, int(options.get("chunk", 15)), int(options.get("permuted", 12)))
+    if kind == "random_chunks":
+        return random_chunks(codes, rng, int(options.get("chunk", 15)), int(options.get("replaced", 12)))
     return dinucleotide_shuffle(codes, rng)
 
 
 def add_negatives(table: SequenceTable, options: Mapping) -> SequenceTable:
-    """``table`` with ``per_promoter`` negatives of ``kind`` appended for each of its promoters
+    """``table`` with ``per_promoter`` negatives of each ``kind`` appended for each of its promoters
     (label 1), drawn from ``seed``; the source names what was added."""
     rng = np.random.default_rng(int(options.get("seed", 0)))
-    kind, per = options["kind"], int(options.get("per_promoter", 1))
+    kinds, per = _kinds(options), int(options.get("per_promoter", 1))
     promoters = [table.sequences[i] for i in np.flatnonzero(table.labels == 1)]
-    made = [_negative(codes, options, rng) for codes in (to_codes(s) for s in promoters) for _ in range(per)]
+    made = [_negative(codes, kind, options, rng) for codes in (to_codes(s) for s in promoters)
+            for kind in kinds for _ in range(per)]
     added = to_strings(np.stack(made)) if made else []
     return SequenceTable(table.sequences + list(added), np.r_[table.labels, np.zeros(len(added), np.int64)],
-                         f"{table.source} + {len(added)} {kind} negatives of its promoters")
+                         f"{table.source} + {len(added)} {' and '.join(kinds)} negatives of its promoters")
 
 
 class Redraw:
@@ -81,7 +114,8 @@ class Redraw:
     def __init__(self, extended: SequenceTable, options: Mapping):
         self.options = dict(options)
         promoters = np.flatnonzero(extended.labels == 1)  # the added rows are negatives: these are the parents
-        self.parents = np.repeat(promoters, int(options.get("per_promoter", 1)))
+        self.kinds, self.per = _kinds(options), int(options.get("per_promoter", 1))
+        self.parents = np.repeat(promoters, self.per * len(self.kinds))
         self.first = len(extended) - len(self.parents)
         self.sequences = extended.sequences
 
@@ -90,5 +124,7 @@ class Redraw:
         if row < self.first:
             return None
         rng = np.random.default_rng([int(self.options.get("seed", 0)), epoch, row])
-        parent = to_codes(self.sequences[self.parents[row - self.first]])
-        return to_strings(_negative(parent, self.options, rng)[None])[0]
+        added = row - self.first
+        parent = to_codes(self.sequences[self.parents[added]])
+        kind = self.kinds[added // self.per % len(self.kinds)]
+        return to_strings(_negative(parent, kind, self.options, rng)[None])[0]
