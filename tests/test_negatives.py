@@ -1,5 +1,6 @@
-"""Negatives made from the training promoters keep their composition exactly (or, GUE's
-random chunks, replace exactly what they should), move what they should, reach the training split only, and are recorded in the checkpoint's data record."""
+"""Negatives made from the training promoters keep their composition exactly (GUE's random chunks:
+replace exactly what they should), move what they should, reach the training split only, and are
+recorded in the checkpoint's data record."""
 from __future__ import annotations
 
 import numpy as np
