@@ -83,3 +83,28 @@ def test_from_scratch_default_reads_every_position(name, tmp_path):
     with pytest.raises(Exception, match="needs one input length"):
         build_backbone(compose_config("train", [f"model={name}", "data.seq_len=null"], tmp_path).model,
                        random_sequences(100, 300))
+
+
+@pytest.mark.parametrize("name", ["nt", "dnabert"])
+def test_chunks_reads_the_mean_of_each_15_bp_window(name, tmp_path):
+    """pooling=chunks equals the per-base head whose dense weights are the window's weights / 15 at
+    each of its bases (mean then linear = linear with spread weights): the windows are 0-14, 15-29, ..."""
+    cfg = compose_config("train", [f"model={name}", "logger=none", "model.backbone.pooling=chunks"], tmp_path)
+    model = build_backbone(cfg.model, random_sequences(100, 300)).eval()
+    assert model.fixed_length == 300 and model.readout.dense.in_features == 20 * model.readout.project.out_features
+    per_base = build_backbone(compose_config("train", [f"model={name}", "logger=none"], tmp_path).model,
+                              random_sequences(100, 300)).readout.eval()
+    per_base.project.load_state_dict(model.readout.project.state_dict())
+    per_base.out_proj.load_state_dict(model.readout.out_proj.state_dict())
+    features = model.readout.project.out_features
+    windowed = model.readout.dense.weight.detach().view(-1, 20, features)
+    spread = (windowed.repeat_interleave(15, dim=1) / 15).reshape(-1, 300 * features)
+    per_base.dense.weight.data.copy_(spread)
+    per_base.dense.bias.data.copy_(model.readout.dense.bias)
+    inputs = model.encode(random_sequences(3, 300, seed=5))
+    hidden = torch.randn(3, inputs["input_ids"].shape[1], model.readout.project.in_features)
+    with torch.no_grad():
+        torch.testing.assert_close(model.readout(hidden, inputs), per_base(hidden, inputs), rtol=1e-4, atol=1e-5)
+    with pytest.raises(Exception, match="needs one input length"):
+        build_backbone(compose_config("train", [f"model={name}", "model.backbone.pooling=chunks", "data.seq_len=null"],
+                                      tmp_path).model, random_sequences(100, 300))

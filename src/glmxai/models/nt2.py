@@ -275,14 +275,14 @@ class NT2Backbone(Backbone):
 
     size: ``small`` (2 layers, hidden 128, 4 heads; CPU-friendly) or a published size ``50m``,
     ``100m``, ``250m``, ``500m``; config: entries with the published ``config.json`` keys
-    overriding the preset's; pooling: ``cls`` (ESM's head on the first token), ``mean`` or
-    ``flatten`` (the heads of ``glmxai.models.readout``). Embeddings (B, T, D); logits (B, 2).
+    overriding the preset's; pooling: ``cls`` (ESM's head on the first token), ``mean``, ``flatten``
+    or ``chunks`` (the heads of ``glmxai.models.readout``). Embeddings (B, T, D); logits (B, 2).
     """
 
     def __init__(self, tokenizer: NTKmerTokenizer, size: str = "small", config: dict | None = None,
                  pooling: str = "cls", seq_len: int | None = None):
         super().__init__(tokenizer)
-        check_pooling(pooling, seq_len, ("cls", "mean", "flatten"))
+        check_pooling(pooling, seq_len, ("cls", "mean", "flatten", "chunks"))
         if size not in SIZES:
             raise ValueError(f"unknown size {size!r}; choose from {sorted(SIZES)}")
         cfg = {**SIZES[size], "vocab_size": tokenizer.vocab_size, "pad_token_id": tokenizer.pad_token_id,
@@ -299,7 +299,7 @@ class NT2Backbone(Backbone):
         self.readout = build_readout(pooling, cfg["hidden_size"], seq_len, tokenizer, self.num_classes)
         if self.readout is None:
             self.classifier = ClassificationHead(cfg, self.num_classes)
-        if pooling == "flatten":
+        if pooling in ("flatten", "chunks"):
             self.fixed_length = seq_len
         self.apply(functools.partial(init_like_bert, std=self.config["initializer_range"]))
 

@@ -110,8 +110,8 @@ class HFBackbone(Backbone):
     Subclasses set ``config_class``, ``model_class``, ``tokenizer_class`` and ``sizes``
     (config presets). size: a preset name; config: entries overriding the preset's;
     model: an already built model (``from_pretrained``); pooling: ``cls`` (the model's own head
-    on the first token), ``mean`` (a ``MeanReadout``) or ``flatten`` (a ``PositionReadout`` over
-    every one of ``seq_len`` bases).
+    on the first token), ``mean`` (a ``MeanReadout``), ``flatten`` (a ``PositionReadout`` over
+    every one of ``seq_len`` bases) or ``chunks`` (the same over the means of 15-bp windows).
     Inputs ``input_ids``/``attention_mask`` (B, T); embeddings (B, T, D); logits (B, 2).
     """
 
@@ -123,7 +123,7 @@ class HFBackbone(Backbone):
     def __init__(self, tokenizer: VocabTokenizer, size: str = "small", config: dict | None = None,
                  model: PreTrainedModel | None = None, pooling: str = "cls", seq_len: int | None = None):
         super().__init__(tokenizer)
-        check_pooling(pooling, seq_len, ("cls", "mean", "flatten"))
+        check_pooling(pooling, seq_len, ("cls", "mean", "flatten", "chunks"))
         if model is None:
             if size not in self.sizes:
                 raise ValueError(f"unknown size {size!r}; choose from {sorted(self.sizes)}")
@@ -139,7 +139,7 @@ class HFBackbone(Backbone):
                     setattr(model, name, None)
             if getattr(model.base_model, "pooler", None) is not None:
                 model.base_model.pooler = None
-        if pooling == "flatten":
+        if pooling in ("flatten", "chunks"):
             self.fixed_length = seq_len
 
     def input_embeddings(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:

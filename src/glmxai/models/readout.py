@@ -1,7 +1,9 @@
 """Classifier heads over a token model's last hidden states, besides each family's published one.
 
-``PositionReadout`` (``pooling: flatten``) reads every nucleotide position; ``MeanReadout``
-(``pooling: mean``) reads the mean over tokens. Both take ``(hidden (B, T, D), inputs)``.
+``PositionReadout`` (``pooling: flatten``) reads every nucleotide position, or (``pooling: chunks``)
+the mean of each 15-bp window from position 0 (``CHUNK_BP``: the grid on which GUE built its
+prom_300 negatives, so that each window is one whole chunk, kept or replaced); ``MeanReadout``
+(``pooling: mean``) reads the mean over tokens. All take ``(hidden (B, T, D), inputs)``.
 
 A [CLS] head sees one pooled vector, so *where* a motif sits reaches it only through position
 embeddings the encoder must learn to route; from scratch on a CPU budget the transformers did not
@@ -21,13 +23,15 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+CHUNK_BP = 15
+
 
 def check_pooling(pooling: str, seq_len: int | None, allowed: tuple[str, ...]) -> None:
-    """Refuse an unknown pooling, and ``flatten`` without the one input length it reads."""
+    """Refuse an unknown pooling, and ``flatten`` or ``chunks`` without the one input length it reads."""
     if pooling not in allowed:
         raise ValueError(f"pooling must be one of {allowed}, got {pooling!r}")
-    if pooling == "flatten" and seq_len is None:
-        raise ValueError("pooling=flatten reads every position, so it needs one input length (data.seq_len)")
+    if pooling in ("flatten", "chunks") and seq_len is None:
+        raise ValueError(f"pooling={pooling} reads every position, so it needs one input length (data.seq_len)")
 
 
 def covering_token(input_ids: torch.Tensor, advance: torch.Tensor, length: int) -> torch.Tensor:
@@ -50,16 +54,17 @@ class PositionReadout(nn.Module):
     """Logits (B, 2) from last hidden states (B, T, D) read at every one of ``seq_len`` bases.
 
     advance: the tokenizer's ``token_advance()`` (V,); features: per-position projection width;
-    width: hidden units of the MLP over the flattened positions.
+    width: hidden units of the MLP over the flattened positions; window: bases averaged into one
+    position of the flattened map (1: every base; the last window may be shorter).
     """
 
     def __init__(self, hidden_size: int, seq_len: int, advance: torch.Tensor, num_classes: int = 2,
-                 features: int = 16, width: int = 64, dropout: float = 0.1):
+                 features: int = 16, width: int = 64, dropout: float = 0.1, window: int = 1):
         super().__init__()
-        self.seq_len = seq_len
+        self.seq_len, self.window = seq_len, window
         self.register_buffer("advance", torch.as_tensor(advance, dtype=torch.long), persistent=False)
         self.project = nn.Linear(hidden_size, features)
-        self.dense = nn.Linear(seq_len * features, width)
+        self.dense = nn.Linear(-(-seq_len // window) * features, width)
         self.dropout = nn.Dropout(dropout)
         self.out_proj = nn.Linear(width, num_classes)
 
@@ -67,6 +72,8 @@ class PositionReadout(nn.Module):
         features = self.project(hidden)  # (B, T, F)
         index = covering_token(inputs["input_ids"], self.advance, self.seq_len)  # (B, L)
         per_base = features.gather(1, index.unsqueeze(-1).expand(-1, -1, features.shape[-1]))  # (B, L, F)
+        if self.window > 1:  # (B, ceil(L / window), F)
+            per_base = nn.functional.avg_pool1d(per_base.transpose(1, 2), self.window, ceil_mode=True).transpose(1, 2)
         x = self.dropout(per_base.flatten(1))
         return self.out_proj(self.dropout(nn.functional.gelu(self.dense(x))))
 
@@ -91,8 +98,9 @@ class MeanReadout(nn.Module):
 def build_readout(pooling: str, hidden_size: int, seq_len: int | None, tokenizer, num_classes: int = 2
                   ) -> nn.Module | None:
     """The head of ``pooling``: None for ``cls`` (the family's published head)."""
-    if pooling == "flatten":
-        return PositionReadout(hidden_size, seq_len, tokenizer.token_advance(), num_classes)
+    if pooling in ("flatten", "chunks"):
+        window = CHUNK_BP if pooling == "chunks" else 1
+        return PositionReadout(hidden_size, seq_len, tokenizer.token_advance(), num_classes, window=window)
     if pooling == "mean":
         return MeanReadout(hidden_size, num_classes)
     return None
