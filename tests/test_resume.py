@@ -61,3 +61,16 @@ def test_a_killed_run_resumes_to_the_metrics_of_an_uninterrupted_one(tmp_path):
     finished = _train(killed)  # a finished run folder: its metrics are kept, nothing is trained
     assert "this run is finished already" in finished.stderr + finished.stdout
     assert (killed / "metrics.json").read_bytes() == before
+
+
+def test_last_checkpoint_is_the_last_epoch_even_when_it_is_not_the_best(tmp_path):
+    """ModelCheckpoint's own ``save_last`` writes ``last.ckpt`` only when a best is saved; with a
+    learning rate of 0 no epoch beats the first, and ``last.ckpt`` must still hold the third, so a
+    kill never makes a resumed run redo epochs."""
+    from glmxai.api import train
+
+    best = train(["data=synthetic", "data.n_train=64", "data.n_val=32", "data.n_test=32", "model=cnn",
+                  "model.optimizer.lr=0.0", "trainer.max_epochs=3", *QUIET], tmp_path)
+    assert torch.load(best, weights_only=True)["epoch"] == 0
+    assert torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)["epoch"] == 2
+    assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == ["best.ckpt", "last.ckpt"]
