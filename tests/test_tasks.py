@@ -108,5 +108,7 @@ def test_every_task_recipe_trains_its_model_on_its_task(tmp_path, recipe):
     expected = next(t for t in TASKS.values() if t[0] == task)
     assert (cfg.data.task, cfg.data.seq_len, cfg.data.tss) == expected[:3]
     assert cfg.data.root.endswith(expected[3]) and cfg.model.name == model.removesuffix("_robust")
-    assert (cfg.data.added_negatives is not None) == model.endswith("_robust")  # robust: negatives added
-    assert cfg.callbacks.model_checkpoint.save_last  # resumable
+    kinds = (cfg.data.added_negatives or {}).get("kind") or []
+    kinds = [kinds] if isinstance(kinds, str) else list(kinds)
+    assert ("chunk_permutation" in kinds) == model.endswith("_robust")  # robust: composition-kept negatives added
+    assert cfg.callbacks.last_checkpoint.filename == "last"  # resumable from the last epoch
