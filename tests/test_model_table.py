@@ -39,6 +39,15 @@ def test_the_table_holds_what_each_runs_metrics_say(two_runs):
     dnabert = table.set_index("model").loc["dnabert"]
     assert dnabert.tokenizer == "Kmer(k=3)" and dnabert.architecture.startswith("DNABERT(size=small, pooling=mean")
     assert list(table["mcc"]) == sorted(table["mcc"], reverse=True)  # best first within the task
+    cnn = table.set_index("model").loc["cnn"]
+    assert "pool_sizes=[" in cnn.architecture and set(table["added_negatives"]) == {"none"}
+
+
+def test_the_negatives_a_run_added_are_named_in_its_row(two_runs, tmp_path):
+    metrics = json.loads((two_runs / "cnn" / "metrics.json").read_text())
+    metrics["config"]["data"]["added_negatives"] = {"kind": ["random_chunks", "chunk_permutation"], "per_promoter": 1}
+    (tmp_path / "metrics.json").write_text(json.dumps(metrics))
+    assert model_table([tmp_path])["added_negatives"].tolist() == ["random_chunks + chunk_permutation"]
 
 
 def test_analyze_writes_the_comparison_beside_published_figures_and_logs_it_to_wandb(two_runs, tmp_path):

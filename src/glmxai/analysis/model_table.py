@@ -17,8 +17,8 @@ from glmxai.report import Report, fmt
 
 log = logging.getLogger(__name__)
 METRICS = ("test/acc", "test/f1", "test/mcc", "test/auroc")
-COLUMNS = ["model", "origin", "task", "params", "architecture", "tokenizer", "acc", "f1", "mcc", "auroc",
-           "epochs", "train_minutes", "hardware", "source"]
+COLUMNS = ["model", "origin", "task", "added_negatives", "params", "architecture", "tokenizer", "acc", "f1", "mcc",
+           "auroc", "epochs", "train_minutes", "hardware", "source"]
 
 
 class TrainingRunError(ValueError):
@@ -49,7 +49,7 @@ def _short(target: object) -> str:
 def _architecture(model: Mapping) -> str:
     """The backbone class with the arguments that size it (size, pooling, channels, ...)."""
     backbone = model.get("backbone") or {}
-    keys = [k for k in ("size", "pooling", "channels", "kernel_sizes", "hidden") if k in backbone]
+    keys = [k for k in ("size", "pooling", "channels", "kernel_sizes", "pool_sizes", "hidden") if k in backbone]
     args = ", ".join(f"{k}={backbone[k]}" for k in keys)
     config = backbone.get("config") or {}
     if isinstance(config, Mapping) and config:
@@ -62,6 +62,15 @@ def _tokenizer(model: Mapping) -> str:
     tokenizer = model.get("tokenizer") or {}
     args = ", ".join(f"{k}={v}" for k, v in tokenizer.items() if k in ("k", "vocab_size"))
     return f"{_short(tokenizer.get('_target_')).removesuffix('Tokenizer')}({args})"
+
+
+def _added_negatives(data: Mapping) -> str:
+    """The kinds of negatives the run added to its training split (``data.added_negatives``), or "none"."""
+    added = data.get("added_negatives") or {}
+    kinds = added.get("kind") if isinstance(added, Mapping) else None
+    if not kinds:
+        return "none"
+    return " + ".join([kinds] if isinstance(kinds, str) else map(str, kinds))
 
 
 def table_row(path: Path) -> dict:
@@ -82,7 +91,8 @@ def table_row(path: Path) -> dict:
     task = data.get("task") or Path(str(data.get("root") or data.get("path") or "")).name or metrics.get("data")
     seconds = metrics.get("train_seconds")
     origin = f"fine-tuned from {pretrained}" if pretrained else "from scratch"
-    return {"model": model.get("name", "?"), "origin": origin, "task": task, "params": metrics.get("params"),
+    return {"model": model.get("name", "?"), "origin": origin, "task": task,
+            "added_negatives": _added_negatives(data), "params": metrics.get("params"),
             "architecture": _architecture(model),
             "tokenizer": _tokenizer(model), "acc": metrics["test/acc"], "f1": metrics["test/f1"],
             "mcc": metrics["test/mcc"], "auroc": metrics["test/auroc"], "epochs": metrics.get("epochs"),
@@ -114,8 +124,9 @@ def comparison_figure(ours: pd.DataFrame, published: pd.DataFrame):
     for ax, task in zip(axes[0], tasks):
         mine = ours[ours["task"] == task]
         theirs = published[published["task"] == task]
-        labels = [f"{m}\n({'scratch' if o == 'from scratch' else 'fine-tuned'})"
-                  for m, o in zip(mine["model"], mine["origin"])] + [f"{m}\n(published)" for m in theirs["model"]]
+        labels = [f"{m}{'' if a == 'none' else ' + ' + a}\n({'scratch' if o == 'from scratch' else 'fine-tuned'})"
+                  for m, o, a in zip(mine["model"], mine["origin"], mine["added_negatives"])]
+        labels += [f"{m}\n(published)" for m in theirs["model"]]
         values = [*mine["mcc"], *theirs["mcc"]]
         colors = ["#4c72b0" if o == "from scratch" else "#55a868" for o in mine["origin"]] + ["#dd8452"] * len(theirs)
         bars = ax.bar(np.arange(len(values)), values, color=colors)
@@ -141,8 +152,9 @@ def model_table_section(report: Report, paths: Sequence[str | Path], published: 
                                        "their data; published figures are fine-tuned pretrained models on the "
                                        "task's official test split, which is not the test split here (see "
                                        "docs/models.md): compare them as a range, not to the third digit.")
-    report.table("model_comparison", ours, "Per training run: parameters, architecture, tokenizer, test metrics, "
-                                           "epochs trained and training time on the hardware it ran on.")
+    report.table("model_comparison", ours, "Per training run: negatives it added to its training split, parameters, "
+                                           "architecture, tokenizer, test metrics, epochs trained and training time "
+                                           "on the hardware it ran on.")
     if len(theirs):
         report.table("published", theirs, "Published fine-tuned figures (MCC on the official test split).")
     report.figure("model_comparison", comparison_figure(ours, theirs),
