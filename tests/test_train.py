@@ -151,7 +151,7 @@ def test_the_reloaded_best_checkpoint_scores_what_the_model_scored_in_training(t
 
     stored = torch.load(trained_cnn, weights_only=True)
     best = [float(state["best_model_score"]) for name, state in stored["callbacks"].items()
-            if name.startswith("ModelCheckpoint")]
+            if name.startswith("ModelCheckpoint") and "'monitor': 'val/mcc'" in name]
     module = load_classifier(trained_cnn)
     val = job_data(None, module.hparams["data"], trained_cnn).table("val")
     probs = module.backbone.predict_proba(val.sequences)

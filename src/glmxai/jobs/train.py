@@ -291,7 +291,9 @@ def _fit_and_test(cfg: DictConfig, trainer: L.Trainer, module, datamodule, outpu
     ckpt_path = cfg.get("ckpt_path")
     if cfg.train:
         trainer.fit(module, datamodule=datamodule, ckpt_path=resume_from, weights_only=True)
-        ckpt_path = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else None
+        # the checkpoint chosen by a monitored metric (best.ckpt), not the every-epoch last.ckpt
+        monitored = [c for c in trainer.checkpoint_callbacks if c.monitor]
+        ckpt_path = monitored[0].best_model_path if monitored else None
         if ckpt_path:
             module = load_classifier(ckpt_path, trust_remote_code=trust_remote_code)
     test_metrics = trainer.test(module, datamodule=datamodule)[0] if cfg.get("test", True) else {}
