@@ -13,10 +13,10 @@ import argparse
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 from sklearn.metrics import matthews_corrcoef
 
 from glmxai import api
+from glmxai.analysis.shortcut import read_labelled_set
 from glmxai.data.table import read_sequence_csv
 
 
@@ -28,13 +28,12 @@ def main() -> None:
     args = parser.parse_args()
     model = api.load_model(args.ckpt)
     folder = Path(args.folder)
-    shuffled = read_sequence_csv(folder / "shuffled_negatives.csv")
-    p_shuffled = api.predict(model, shuffled.sequences)
-    parent_split = pd.read_csv(folder / "shuffled_negatives.csv", usecols=["parent_split"])["parent_split"].to_numpy()
+    shuffled = read_labelled_set(folder / "shuffled_negatives.csv")  # parent splits named val / test
+    p_shuffled = api.predict(model, shuffled.table.sequences)
     splits = {}
-    for split in ("dev", "test"):
+    for split, parent in (("dev", "val"), ("test", "test")):
         table = read_sequence_csv(folder / f"{split}.csv")
-        splits[split] = (table.labels, api.predict(model, table.sequences), p_shuffled[parent_split == split])
+        splits[split] = (table.labels, api.predict(model, table.sequences), p_shuffled[shuffled.parent_split == parent])
     thresholds = [0.5] + [float(np.quantile(splits["dev"][2], 1 - share)) for share in args.shares]
     for threshold in thresholds:
         parts = []

@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from glmxai.data.datamodule import GueDataModule
+from glmxai.data.negatives import kinds_of
 from glmxai.data.table import SequenceTable, write_sequence_csv
 from glmxai.motifs import build_motif, scan
 
@@ -108,7 +109,6 @@ def test_every_task_recipe_trains_its_model_on_its_task(tmp_path, recipe):
     expected = next(t for t in TASKS.values() if t[0] == task)
     assert (cfg.data.task, cfg.data.seq_len, cfg.data.tss) == expected[:3]
     assert cfg.data.root.endswith(expected[3]) and cfg.model.name == model.removesuffix("_robust")
-    kinds = (cfg.data.added_negatives or {}).get("kind") or []
-    kinds = [kinds] if isinstance(kinds, str) else list(kinds)
+    kinds = kinds_of(cfg.data.added_negatives) if cfg.data.added_negatives else []
     assert ("chunk_permutation" in kinds) == model.endswith("_robust")  # robust: composition-kept negatives added
     assert cfg.callbacks.last_checkpoint.filename == "last"  # resumable from the last epoch

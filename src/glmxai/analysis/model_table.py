@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from glmxai.data.negatives import kinds_of
 from glmxai.io import read_json
 from glmxai.report import Report, fmt
 
@@ -67,10 +68,9 @@ def _tokenizer(model: Mapping) -> str:
 def _added_negatives(data: Mapping) -> str:
     """The kinds of negatives the run added to its training split (``data.added_negatives``), or "none"."""
     added = data.get("added_negatives") or {}
-    kinds = added.get("kind") if isinstance(added, Mapping) else None
-    if not kinds:
+    if not isinstance(added, Mapping) or not added.get("kind"):
         return "none"
-    return " + ".join([kinds] if isinstance(kinds, str) else map(str, kinds))
+    return " + ".join(map(str, kinds_of(added)))
 
 
 def table_row(path: Path) -> dict:

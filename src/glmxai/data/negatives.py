@@ -59,6 +59,13 @@ def random_chunks(codes: np.ndarray, rng: np.random.Generator, chunk: int = 15, 
     return out
 
 
+def kinds_of(options: Mapping) -> list[str]:
+    """The kinds an added-negatives setting asks for (``kind``: one or a list), in the order each
+    promoter's copies are made."""
+    kinds = options["kind"]
+    return [kinds] if isinstance(kinds, str) else list(kinds)
+
+
 def checked_added_negatives(options: Mapping | None) -> dict | None:
     """``data.added_negatives`` as plain Python data (a list of kinds as a list, never a config node,
     so that checkpoints recording it load with ``weights_only=True``); refuses an unknown kind or a
@@ -69,8 +76,7 @@ def checked_added_negatives(options: Mapping | None) -> dict | None:
                for key, value in options.items()}
     unknown = sorted(set(options) - {"kind", "per_promoter", "seed", "chunk", "permuted", "replaced", "balance",
                                    "redraw"})
-    kinds = options.get("kind")
-    if unknown or not kinds or any(kind not in KINDS for kind in ([kinds] if isinstance(kinds, str) else kinds)):
+    if unknown or not options.get("kind") or any(kind not in KINDS for kind in kinds_of(options)):
         raise ValueError(f"data.added_negatives: kind must be one of {KINDS} or a list of them (with per_promoter, "
                          f"seed, chunk, permuted, replaced, balance, redraw), got {options}")
     if int(options.get("per_promoter", 1)) < 1:
@@ -78,10 +84,6 @@ def checked_added_negatives(options: Mapping | None) -> dict | None:
     return options
 
 
-def _kinds(options: Mapping) -> list[str]:
-    """The kinds an added-negatives setting asks for, in the order each promoter's copies are made."""
-    kinds = options["kind"]
-    return [kinds] if isinstance(kinds, str) else list(kinds)
 
 
 def _negative(codes: np.ndarray, kind: str, options: Mapping, rng: np.random.Generator) -> np.ndarray:
@@ -97,7 +99,7 @@ def add_negatives(table: SequenceTable, options: Mapping) -> SequenceTable:
     """``table`` with ``per_promoter`` negatives of each ``kind`` appended for each of its promoters
     (label 1), drawn from ``seed``; the source names what was added."""
     rng = np.random.default_rng(int(options.get("seed", 0)))
-    kinds, per = _kinds(options), int(options.get("per_promoter", 1))
+    kinds, per = kinds_of(options), int(options.get("per_promoter", 1))
     promoters = [table.sequences[i] for i in np.flatnonzero(table.labels == 1)]
     made = [_negative(codes, kind, options, rng) for codes in (to_codes(s) for s in promoters)
             for kind in kinds for _ in range(per)]
@@ -114,7 +116,7 @@ class Redraw:
     def __init__(self, extended: SequenceTable, options: Mapping):
         self.options = dict(options)
         promoters = np.flatnonzero(extended.labels == 1)  # the added rows are negatives: these are the parents
-        self.kinds, self.per = _kinds(options), int(options.get("per_promoter", 1))
+        self.kinds, self.per = kinds_of(options), int(options.get("per_promoter", 1))
         self.parents = np.repeat(promoters, self.per * len(self.kinds))
         self.first = len(extended) - len(self.parents)
         self.sequences = extended.sequences
