@@ -16,7 +16,7 @@ import numpy as np
 from sklearn.metrics import matthews_corrcoef
 
 from glmxai import api
-from glmxai.analysis.shortcut import read_labelled_set
+from glmxai.analysis.shortcut import SPLITS, read_labelled_set
 from glmxai.data.table import read_sequence_csv
 
 
@@ -28,12 +28,13 @@ def main() -> None:
     args = parser.parse_args()
     model = api.load_model(args.ckpt)
     folder = Path(args.folder)
-    shuffled = read_labelled_set(folder / "shuffled_negatives.csv")  # parent splits named val / test
+    shuffled = read_labelled_set(folder / "shuffled_negatives.csv")
     p_shuffled = api.predict(model, shuffled.table.sequences)
     splits = {}
-    for split, parent in (("dev", "val"), ("test", "test")):
+    for split in ("dev", "test"):
         table = read_sequence_csv(folder / f"{split}.csv")
-        splits[split] = (table.labels, api.predict(model, table.sequences), p_shuffled[shuffled.parent_split == parent])
+        parented = shuffled.parent_split == SPLITS[split]  # the reader names splits as the data modules do
+        splits[split] = (table.labels, api.predict(model, table.sequences), p_shuffled[parented])
     thresholds = [0.5] + [float(np.quantile(splits["dev"][2], 1 - share)) for share in args.shares]
     for threshold in thresholds:
         parts = []
