@@ -84,8 +84,6 @@ def checked_added_negatives(options: Mapping | None) -> dict | None:
     return options
 
 
-
-
 def _negative(codes: np.ndarray, kind: str, options: Mapping, rng: np.random.Generator) -> np.ndarray:
     """One negative of ``kind`` made from the promoter ``codes`` (L,)."""
     if kind == "chunk_permutation":
