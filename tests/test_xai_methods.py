@@ -86,6 +86,24 @@ def test_ism_scores_and_deltas_follow_the_single_mutants():
     np.testing.assert_allclose(results[0].scores, -delta.sum(0) / 3, rtol=1e-6)
 
 
+def test_ism_on_the_logit_sees_what_a_saturated_probability_hides():
+    """The toy's log-odds fall by ``scale`` per motif base lost (its definition): ISM on the logit
+    recovers exactly that, while ISM on p, at p = 1 - 1e-13, sees almost nothing."""
+    backbone = MotifDetector(OneHotTokenizer())
+    with torch.no_grad():
+        backbone.scale.fill_(20.0)
+    codes, _, results, _ = _explain(backbone, "ism", n=2, link="logit")
+    _, _, on_p, _ = _explain(backbone, "ism", n=2)
+    motif = to_codes(MOTIF)
+    for sequence, logit, p in zip(codes, results, on_p):
+        matched = np.zeros(len(sequence), dtype=bool)
+        matched[START : START + len(MOTIF)] = sequence[START : START + len(MOTIF)] == motif
+        assert matched.sum() == len(MOTIF)  # a whole motif: p saturates
+        np.testing.assert_allclose(logit.scores[matched], 20.0, rtol=1e-4)
+        np.testing.assert_allclose(logit.scores[~matched], 0.0, atol=1e-4)
+        assert np.abs(p.scores).max() < 1e-3
+
+
 def _motif_log_odds_per_feature(backbone, codes: np.ndarray, backgrounds: np.ndarray, window: int) -> np.ndarray:
     """The toy's log-odds change (F,) from replacing each ``window``-bp feature of ``codes`` by the
     backgrounds' bases, averaged over the backgrounds: scale x (motif matches lost), from the

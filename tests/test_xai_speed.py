@@ -23,7 +23,8 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
     {"channels": (8, 8, 8), "kernel_sizes": (7, 3, 9), "pool_sizes": (2, 3, 2), "hidden": 16},
     {"channels": (8,), "kernel_sizes": (21,), "pool_sizes": (5,), "hidden": 8},
 ])
-def test_fast_ism_equals_full_ism(architecture):
+@pytest.mark.parametrize("link", ["identity", "logit"])
+def test_fast_ism_equals_full_ism(architecture, link):
     backbone = trained_looking_cnn(0, **architecture)
     assert ReceptiveFieldISM.supports(backbone)
     codes = np.random.default_rng(1).integers(0, 4, size=(2, 300)).astype(np.int8)
@@ -31,15 +32,17 @@ def test_fast_ism_equals_full_ism(architecture):
     results = {}
     for fast in (False, True):
         model = BatchedPredictor(backbone, batch_size=128)
-        method = build_method({"name": "ism", "fast": fast}, model, tss=249)
+        method = build_method({"name": "ism", "fast": fast, "link": link}, model, tss=249)
         assert (method.receptive_field is not None) == fast
         probs = model.p_promoter(codes)
         results[fast] = [method.explain_one(c, p, np.random.default_rng(0)) for c, p in zip(codes, probs)]
-        assert model.evaluations == len(codes) + sum(3 * 300 + (c == 4).sum() for c in codes)
+        reference_calls = 2 if link == "logit" else 1  # the log-odds of x is evaluated again, at full precision
+        assert model.evaluations == reference_calls * len(codes) + sum(3 * 300 + (c == 4).sum() for c in codes)
+    atol = 1e-6 if link == "identity" else 1e-4  # log-odds are O(1-10), p is in [0, 1]
     for full, fast in zip(results[False], results[True]):
         assert np.abs(full.arrays["delta"]).max() > 1e-3  # the mutants do change the prediction
-        np.testing.assert_allclose(fast.arrays["delta"], full.arrays["delta"], rtol=0, atol=1e-6)
-        np.testing.assert_allclose(fast.scores, full.scores, rtol=0, atol=1e-6)
+        np.testing.assert_allclose(fast.arrays["delta"], full.arrays["delta"], rtol=0, atol=atol)
+        np.testing.assert_allclose(fast.scores, full.scores, rtol=0, atol=atol)
 
 
 def test_fast_ism_falls_back_to_full_evaluation_for_other_models():

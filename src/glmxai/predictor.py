@@ -11,6 +11,13 @@ import torch
 from glmxai.models.base import Backbone
 
 
+def promoter_log_odds(probs: np.ndarray) -> np.ndarray:
+    """Class probabilities (n, 2) -> promoter log-odds log p1 - log p0 (n,) float64 (saturates near
+    +-87, where a float32 probability underflows)."""
+    log_p = np.log(np.clip(np.asarray(probs, dtype=np.float64), np.finfo(np.float32).tiny, None))
+    return log_p[:, 1] - log_p[:, 0]
+
+
 class BatchedPredictor:
     """A ``Backbone`` seen through one batched predict call: p(promoter) (and the promoter logit)
     of integer codes (n, L) in batches of ``batch_size``, the differentiable embedding path for
@@ -57,8 +64,7 @@ class BatchedPredictor:
         codes = np.asarray(codes)
         self.evaluations += len(codes)
         probs = self._predict_proba(codes).astype(np.float64)
-        log_p = np.log(np.clip(probs, np.finfo(np.float32).tiny, None))
-        return log_p[:, 1] - log_p[:, 0], probs[:, 1]
+        return promoter_log_odds(probs), probs[:, 1]
 
     def p_promoter_embeddings(self, embeddings: torch.Tensor, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
         """Differentiable p(promoter) (B,) of input embeddings (one-hot (B, 4, L) or token

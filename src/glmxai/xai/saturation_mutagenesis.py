@@ -1,9 +1,11 @@
 """In-silico saturation mutagenesis (ISM): every position x its 3 alternative bases
 (4 at an ``N``), all single mutants evaluated in one batched call.
 
-Score of position i: p(x) - mean over alternatives b of p(x with i -> b), i.e. how much the
-observed base supports the promoter class. Extra array ``delta`` (4, L): p(mutant) - p(x)
-for base b at position i (0 at the observed base), written to ``ism.npz``.
+Score of position i: f(x) - mean over alternatives b of f(x with i -> b), i.e. how much the
+observed base supports the promoter class, where f is p(promoter) (``link: identity``) or the
+promoter log-odds (``link: logit``: a saturated model, p = 0.99999, still shows how much each
+base moves it). Extra array ``delta`` (4, L): f(mutant) - f(x) for base b at position i (0 at the
+observed base), written to ``ism.npz``.
 
 ``fast`` (default): on the CNN (``CNNBackbone``), each mutant recomputes only the part of every
 conv block that its substitution can change (fastISM, Nair et al. 2022), with the same results
@@ -17,7 +19,8 @@ from torch import nn
 
 from glmxai.data.encoding import codes_to_one_hot
 from glmxai.models.cnn import CNNBackbone
-from glmxai.predictor import BatchedPredictor
+from glmxai.predictor import BatchedPredictor, promoter_log_odds
+from glmxai.xai.perturbation import LINKS
 from glmxai.xai.records import Attribution
 from glmxai.xai.registry import Method, register
 
@@ -57,8 +60,8 @@ class ReceptiveFieldISM:
         return True
 
     @torch.inference_mode()
-    def p_promoter(self, codes: np.ndarray, positions: np.ndarray, bases: np.ndarray, batch_size: int) -> np.ndarray:
-        """p(promoter) (M,) of the mutants of ``codes`` (L,) with ``bases`` (M,) at ``positions`` (M,)."""
+    def logits(self, codes: np.ndarray, positions: np.ndarray, bases: np.ndarray, batch_size: int) -> np.ndarray:
+        """Logits (M, 2) of the mutants of ``codes`` (L,) with ``bases`` (M,) at ``positions`` (M,)."""
         was_training = self.backbone.training
         self.backbone.eval()
         try:
@@ -71,7 +74,7 @@ class ReceptiveFieldISM:
                    for s in range(0, len(positions), batch_size)]
         finally:
             self.backbone.train(was_training)
-        return np.concatenate(out).astype(np.float64)
+        return np.concatenate(out)
 
     def _batch(self, activations: list[torch.Tensor], positions: torch.Tensor, bases: torch.Tensor) -> np.ndarray:
         window = torch.nn.functional.one_hot(bases.long(), 4).float()[:, :, None]  # (B, 4, 1): the new base
@@ -93,28 +96,37 @@ class ReceptiveFieldISM:
         final = activations[-1].expand(len(start), -1, -1).clone()
         index = start[:, None] + torch.arange(window.shape[-1], device=start.device)
         final.permute(0, 2, 1)[torch.arange(len(start), device=start.device)[:, None], index] = window.permute(0, 2, 1)
-        logits = self.backbone.head(final)
-        return torch.softmax(logits.float(), dim=-1)[:, 1].cpu().numpy()
+        return self.backbone.head(final).float().cpu().numpy()
 
 
 @register("ism")
 class SaturationMutagenesis(Method):
     """L x 3 model evaluations per sequence; fast: receptive-field recomputation on the CNN."""
 
-    def __init__(self, model: BatchedPredictor, tss: int, fast: bool = True):
+    def __init__(self, model: BatchedPredictor, tss: int, fast: bool = True, link: str = "identity"):
         super().__init__(model, tss)
+        if link not in LINKS:
+            raise ValueError(f"unknown xai.link {link!r}; expected one of {tuple(LINKS)}")
+        self.link, self.score_units = link, LINKS[link]
         self.receptive_field = ReceptiveFieldISM(model.backbone) \
             if fast and ReceptiveFieldISM.supports(model.backbone) else None
 
     def explain_one(self, codes: np.ndarray, prob: float, rng: np.random.Generator) -> Attribution:
         mutants, positions, bases = single_mutants(codes)
         delta = np.zeros((4, len(codes)), dtype=np.float64)
-        if self.receptive_field is None:
-            delta[bases, positions] = self.model.p_promoter(mutants) - prob
-        else:
-            self.model.evaluations += len(mutants)
-            delta[bases, positions] = self.receptive_field.p_promoter(codes, positions, bases,
-                                                                     self.model.batch_size) - prob
+        reference = prob if self.link == "identity" else self.model.promoter_logit_and_p(codes[None])[0][0]
+        delta[bases, positions] = self._outputs(codes, mutants, positions, bases) - reference
         n_alternatives = np.bincount(positions, minlength=len(codes))
         scores = -delta.sum(axis=0) / n_alternatives
         return Attribution(scores.astype(np.float32), arrays={"delta": delta.astype(np.float32)})
+
+    def _outputs(self, codes: np.ndarray, mutants: np.ndarray, positions: np.ndarray, bases: np.ndarray) -> np.ndarray:
+        """The explained output (M,) float64 of the ``mutants`` (M, L) of ``codes`` (L,) with ``bases`` (M,)
+        at ``positions`` (M,): p(promoter) or its log-odds; on the CNN computed by receptive field."""
+        if self.receptive_field is None:
+            logit, p = self.model.promoter_logit_and_p(mutants)
+            return logit if self.link == "logit" else p
+        self.model.evaluations += len(mutants)
+        logits = self.receptive_field.logits(codes, positions, bases, self.model.batch_size)
+        probs = torch.softmax(torch.from_numpy(logits), dim=-1).numpy()
+        return promoter_log_odds(probs) if self.link == "logit" else probs[:, 1].astype(np.float64)
