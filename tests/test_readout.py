@@ -85,7 +85,7 @@ def test_from_scratch_default_reads_every_position(name, tmp_path):
                        random_sequences(100, 300))
 
 
-@pytest.mark.parametrize("name", ["nt", "dnabert"])
+@pytest.mark.parametrize("name", ["nt", "dnabert", "dnabert2", "hyenadna"])
 def test_chunks_reads_the_mean_of_each_15_bp_window(name, tmp_path):
     """pooling=chunks equals the per-base head whose dense weights are the window's weights / 15 at
     each of its bases (mean then linear = linear with spread weights): the windows are 0-14, 15-29, ..."""

@@ -31,7 +31,7 @@ from glmxai.models.pretrained import (
     resolve_folder,
     write_native,
 )
-from glmxai.models.readout import PositionReadout, check_pooling
+from glmxai.models.readout import CHUNK_BP, PositionReadout, check_pooling
 from glmxai.models.tokenizers import BPETokenizer
 
 _COMMON = {"hidden_dropout_prob": 0.1, "attention_probs_dropout_prob": 0.0, "layer_norm_eps": 1e-12,
@@ -196,7 +196,8 @@ class DNABERT2Backbone(Backbone):
     model); config: ``BertConfig`` entries overriding the preset's; pooling: ``cls`` (the paper's
     fine-tuning: first token) or ``mean`` (over non-padding tokens), before the BERT pooler, or
     ``flatten`` (a ``PositionReadout`` over every one of ``seq_len`` bases, each reading the BPE
-    token that covers it). Embeddings (B, T, D); logits (B, 2).
+    token that covers it) or ``chunks`` (the same over the means of GUE's 15-bp chunks).
+    Embeddings (B, T, D); logits (B, 2).
     """
 
     def __init__(self, tokenizer: BPETokenizer, size: str = "small", config: dict | None = None,
@@ -206,14 +207,14 @@ class DNABERT2Backbone(Backbone):
             raise ValueError(f"unknown size {size!r}; choose from {sorted(SIZES)}")
         config = {**SIZES[size], "vocab_size": tokenizer.vocab_size, "pad_token_id": tokenizer.pad_token_id,
                   **(config or {})}
-        check_pooling(pooling, seq_len, ("cls", "mean", "flatten"))
+        check_pooling(pooling, seq_len, ("cls", "mean", "flatten", "chunks"))
         self.config = BertConfig(**config)
         self.pooling, self.seq_len = pooling, seq_len
-        flatten = pooling == "flatten"
-        self.bert = DNABERT2Model(self.config, add_pooling_layer=not flatten)
-        if flatten:
+        position_wise = pooling in ("flatten", "chunks")
+        self.bert = DNABERT2Model(self.config, add_pooling_layer=not position_wise)
+        if position_wise:
             self.readout = PositionReadout(self.config.hidden_size, seq_len, tokenizer.token_advance(),
-                                           self.num_classes)
+                                           self.num_classes, window=CHUNK_BP if pooling == "chunks" else 1)
             self.fixed_length = seq_len
         else:
             self.dropout = nn.Dropout(self.config.hidden_dropout_prob)
@@ -226,7 +227,7 @@ class DNABERT2Backbone(Backbone):
     def forward_embeddings(self, embeddings: torch.Tensor, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
         mask = inputs["attention_mask"]
         hidden = self.bert.encoder(self.bert.embeddings(embeddings), mask)
-        if self.pooling == "flatten":
+        if self.pooling in ("flatten", "chunks"):
             return self.readout(hidden, inputs)
         if self.pooling == "cls":
             pooled = hidden[:, 0]

@@ -37,7 +37,7 @@ from torch import nn
 
 from glmxai.models.base import Backbone
 from glmxai.models.pretrained import load_backbone_state, load_weights, read_config, resolve_folder, write_native
-from glmxai.models.readout import PositionReadout, check_pooling
+from glmxai.models.readout import CHUNK_BP, PositionReadout, check_pooling
 from glmxai.models.tokenizers import CharTokenizer
 
 _COMMON = {"vocab_size": 12, "pad_vocab_size_multiple": 8, "hyena_order": 2, "filter_order": 64,
@@ -243,10 +243,11 @@ class HyenaDNABackbone(Backbone):
     states, ``mean`` over non-padding tokens (the paper's fine-tuning), ``last`` (the last token,
     as in the HF port; it has seen the whole causal context), each then a linear ``score``, or
     ``flatten`` (``PositionReadout``, the position-wise head the token models share: it needs
-    ``seq_len``, the one input length). Embeddings (B, L+1, D); logits (B, 2).
+    ``seq_len``, the one input length) or ``chunks`` (the same over the means of GUE's 15-bp
+    chunks). Embeddings (B, L+1, D); logits (B, 2).
     """
 
-    POOLINGS = ("mean", "last", "flatten")
+    POOLINGS = ("mean", "last", "flatten", "chunks")
 
     def __init__(self, tokenizer: CharTokenizer, size: str = "tiny-1k", config: dict | None = None,
                  pooling: str = "mean", seq_len: int | None = None):
@@ -260,10 +261,11 @@ class HyenaDNABackbone(Backbone):
                 raise ValueError("config.max_seq_len=null fits the filters to the input, so it needs seq_len")
             self.config["max_seq_len"] = seq_len + 2
         self.pooling, self.seq_len = pooling, seq_len
-        self.fixed_length = seq_len if pooling == "flatten" else None
+        self.fixed_length = seq_len if pooling in ("flatten", "chunks") else None
         self.backbone = LMBackbone(self.config)
-        if pooling == "flatten":
-            self.readout = PositionReadout(self.config["d_model"], seq_len, tokenizer.token_advance(), self.num_classes)
+        if self.fixed_length is not None:
+            self.readout = PositionReadout(self.config["d_model"], seq_len, tokenizer.token_advance(), self.num_classes,
+                                           window=CHUNK_BP if pooling == "chunks" else 1)
         else:
             self.score = nn.Linear(self.config["d_model"], self.num_classes, bias=False)
         self.apply(self._init_weights)
@@ -282,7 +284,7 @@ class HyenaDNABackbone(Backbone):
     def forward_embeddings(self, embeddings: torch.Tensor, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
         hidden = self.backbone(embeddings)
         mask = inputs["attention_mask"]
-        if self.pooling == "flatten":
+        if self.fixed_length is not None:
             return self.readout(hidden, inputs)
         if self.pooling == "mean":
             weights = mask.unsqueeze(-1).to(hidden.dtype)
