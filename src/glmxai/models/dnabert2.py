@@ -31,7 +31,7 @@ from glmxai.models.pretrained import (
     resolve_folder,
     write_native,
 )
-from glmxai.models.readout import CHUNK_BP, PositionReadout, check_pooling
+from glmxai.models.readout import POSITION_WISE, build_readout, check_pooling
 from glmxai.models.tokenizers import BPETokenizer
 
 _COMMON = {"hidden_dropout_prob": 0.1, "attention_probs_dropout_prob": 0.0, "layer_norm_eps": 1e-12,
@@ -210,11 +210,10 @@ class DNABERT2Backbone(Backbone):
         check_pooling(pooling, seq_len, ("cls", "mean", "flatten", "chunks"))
         self.config = BertConfig(**config)
         self.pooling, self.seq_len = pooling, seq_len
-        position_wise = pooling in ("flatten", "chunks")
+        position_wise = pooling in POSITION_WISE
         self.bert = DNABERT2Model(self.config, add_pooling_layer=not position_wise)
         if position_wise:
-            self.readout = PositionReadout(self.config.hidden_size, seq_len, tokenizer.token_advance(),
-                                           self.num_classes, window=CHUNK_BP if pooling == "chunks" else 1)
+            self.readout = build_readout(pooling, self.config.hidden_size, seq_len, tokenizer, self.num_classes)
             self.fixed_length = seq_len
         else:
             self.dropout = nn.Dropout(self.config.hidden_dropout_prob)
@@ -227,7 +226,7 @@ class DNABERT2Backbone(Backbone):
     def forward_embeddings(self, embeddings: torch.Tensor, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
         mask = inputs["attention_mask"]
         hidden = self.bert.encoder(self.bert.embeddings(embeddings), mask)
-        if self.pooling in ("flatten", "chunks"):
+        if self.pooling in POSITION_WISE:
             return self.readout(hidden, inputs)
         if self.pooling == "cls":
             pooled = hidden[:, 0]

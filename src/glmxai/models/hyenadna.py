@@ -37,7 +37,7 @@ from torch import nn
 
 from glmxai.models.base import Backbone
 from glmxai.models.pretrained import load_backbone_state, load_weights, read_config, resolve_folder, write_native
-from glmxai.models.readout import CHUNK_BP, PositionReadout, check_pooling
+from glmxai.models.readout import POSITION_WISE, build_readout, check_pooling
 from glmxai.models.tokenizers import CharTokenizer
 
 _COMMON = {"vocab_size": 12, "pad_vocab_size_multiple": 8, "hyena_order": 2, "filter_order": 64,
@@ -261,11 +261,10 @@ class HyenaDNABackbone(Backbone):
                 raise ValueError("config.max_seq_len=null fits the filters to the input, so it needs seq_len")
             self.config["max_seq_len"] = seq_len + 2
         self.pooling, self.seq_len = pooling, seq_len
-        self.fixed_length = seq_len if pooling in ("flatten", "chunks") else None
+        self.fixed_length = seq_len if pooling in POSITION_WISE else None
         self.backbone = LMBackbone(self.config)
         if self.fixed_length is not None:
-            self.readout = PositionReadout(self.config["d_model"], seq_len, tokenizer.token_advance(), self.num_classes,
-                                           window=CHUNK_BP if pooling == "chunks" else 1)
+            self.readout = build_readout(pooling, self.config["d_model"], seq_len, tokenizer, self.num_classes)
         else:
             self.score = nn.Linear(self.config["d_model"], self.num_classes, bias=False)
         self.apply(self._init_weights)

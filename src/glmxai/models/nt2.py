@@ -55,7 +55,7 @@ from glmxai.models.pretrained import (
     resolve_folder,
     write_native,
 )
-from glmxai.models.readout import build_readout, check_pooling
+from glmxai.models.readout import POSITION_WISE, build_readout, check_pooling
 from glmxai.models.tokenizers import NTKmerTokenizer
 
 # The published config.json values every size shares (InstaDeepAI/nucleotide-transformer-v2-*).
@@ -299,7 +299,7 @@ class NT2Backbone(Backbone):
         self.readout = build_readout(pooling, cfg["hidden_size"], seq_len, tokenizer, self.num_classes)
         if self.readout is None:
             self.classifier = ClassificationHead(cfg, self.num_classes)
-        if pooling in ("flatten", "chunks"):
+        if pooling in POSITION_WISE:
             self.fixed_length = seq_len
         self.apply(functools.partial(init_like_bert, std=self.config["initializer_range"]))
 

@@ -18,7 +18,7 @@ from torch import nn
 from transformers import AutoModelForSequenceClassification, PretrainedConfig, PreTrainedModel
 
 from glmxai.models.base import Backbone
-from glmxai.models.readout import build_readout, check_pooling
+from glmxai.models.readout import POSITION_WISE, build_readout, check_pooling
 from glmxai.models.tokenizers import VocabTokenizer
 
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin", "weights.ckpt")
@@ -139,7 +139,7 @@ class HFBackbone(Backbone):
                     setattr(model, name, None)
             if getattr(model.base_model, "pooler", None) is not None:
                 model.base_model.pooler = None
-        if pooling in ("flatten", "chunks"):
+        if pooling in POSITION_WISE:
             self.fixed_length = seq_len
 
     def input_embeddings(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:

@@ -24,13 +24,14 @@ import torch
 from torch import nn
 
 CHUNK_BP = 15
+POSITION_WISE = ("flatten", "chunks")  # the poolings that read every position of one input length
 
 
 def check_pooling(pooling: str, seq_len: int | None, allowed: tuple[str, ...]) -> None:
     """Refuse an unknown pooling, and ``flatten`` or ``chunks`` without the one input length it reads."""
     if pooling not in allowed:
         raise ValueError(f"pooling must be one of {allowed}, got {pooling!r}")
-    if pooling in ("flatten", "chunks") and seq_len is None:
+    if pooling in POSITION_WISE and seq_len is None:
         raise ValueError(f"pooling={pooling} reads every position, so it needs one input length (data.seq_len)")
 
 
@@ -98,7 +99,7 @@ class MeanReadout(nn.Module):
 def build_readout(pooling: str, hidden_size: int, seq_len: int | None, tokenizer, num_classes: int = 2
                   ) -> nn.Module | None:
     """The head of ``pooling``: None for ``cls`` (the family's published head)."""
-    if pooling in ("flatten", "chunks"):
+    if pooling in POSITION_WISE:
         window = CHUNK_BP if pooling == "chunks" else 1
         return PositionReadout(hidden_size, seq_len, tokenizer.token_advance(), num_classes, window=window)
     if pooling == "mean":

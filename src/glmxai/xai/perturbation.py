@@ -16,6 +16,13 @@ LINKS = {"identity": "p(promoter); positive = toward the promoter class (label 1
          "logit": "promoter log-odds (log p1 - log p0); positive = toward the promoter class (label 1)"}
 
 
+def score_units_of(link: str) -> str:
+    """What scores of the output ``link`` (``identity`` | ``logit``) measure; refuses an unknown link."""
+    if link not in LINKS:
+        raise ValueError(f"unknown xai.link {link!r}; expected one of {tuple(LINKS)}")
+    return LINKS[link]
+
+
 class PerturbationMethod(Method):
     """A method that masks features and replaces them from a background.
 
@@ -37,14 +44,12 @@ class PerturbationMethod(Method):
         super().__init__(model, tss)
         if features not in ft.KINDS:
             raise ValueError(f"unknown xai.features {features!r}; expected one of {ft.KINDS}")
-        if link not in LINKS:
-            raise ValueError(f"unknown xai.link {link!r}; expected one of {tuple(LINKS)}")
+        self.score_units = score_units_of(link)
         bg.check_background(background, n_backgrounds)
         ft.windows(1, window)  # validates the width
         self.features, self.window = features, window
         self.background, self.n_backgrounds, self.background_seed = background, n_backgrounds, background_seed
         self.link = link
-        self.score_units = LINKS[link]
 
     def check_length(self, length: int) -> None:
         if self.features == "windows" and self.window >= length:

@@ -20,7 +20,7 @@ from torch import nn
 from glmxai.data.encoding import codes_to_one_hot
 from glmxai.models.cnn import CNNBackbone
 from glmxai.predictor import BatchedPredictor, promoter_log_odds
-from glmxai.xai.perturbation import LINKS
+from glmxai.xai.perturbation import score_units_of
 from glmxai.xai.records import Attribution
 from glmxai.xai.registry import Method, register
 
@@ -105,9 +105,7 @@ class SaturationMutagenesis(Method):
 
     def __init__(self, model: BatchedPredictor, tss: int, fast: bool = True, link: str = "identity"):
         super().__init__(model, tss)
-        if link not in LINKS:
-            raise ValueError(f"unknown xai.link {link!r}; expected one of {tuple(LINKS)}")
-        self.link, self.score_units = link, LINKS[link]
+        self.link, self.score_units = link, score_units_of(link)
         self.receptive_field = ReceptiveFieldISM(model.backbone) \
             if fast and ReceptiveFieldISM.supports(model.backbone) else None
 
