@@ -64,6 +64,7 @@ def _is_plain(value: Any) -> bool:
 INT = Arg(_is_int, "an integer")
 NUMBER = Arg(lambda v: _is_int(v) or isinstance(v, float), "a number")
 STRING = Arg(lambda v: isinstance(v, str), "a string")
+BOOL = Arg(lambda v: isinstance(v, bool), "true or false")
 INT_LIST = Arg(lambda v: isinstance(v, (list, tuple)) and all(_is_int(x) for x in v), "a list of integers")
 PLAIN = Arg(_is_plain, "plain data (numbers, strings, lists, mappings) without _target_ or code-selecting keys")
 
@@ -117,7 +118,7 @@ DATA_MODULES: dict[str, Allowed] = dict([
     allow("glmxai.data.datamodule.GueDataModule", root=STRING, **_DATA_ARGS),
     allow("glmxai.data.datamodule.CsvDataModule", path=STRING, **_DATA_ARGS),
     allow("glmxai.data.datamodule.SyntheticDataModule", n_train=INT, n_val=INT, n_test=INT, data_seed=INT, decoys=INT,
-          **_DATA_ARGS),
+          displace=BOOL, **_DATA_ARGS),
 ])
 
 

@@ -265,23 +265,27 @@ class SyntheticDataModule(PromoterDataModule):
 
     def __init__(self, n_train: int = 16000, n_val: int = 1000, n_test: int = 1000, data_seed: int = 12345,
                  seq_len: int = SyntheticPromoterGenerator.LENGTH, tss: int = SyntheticPromoterGenerator.TSS,
-                 decoys: int = 0, **kwargs):
+                 decoys: int = 0, displace: bool = True, **kwargs):
         check_numbers({"n_train": n_train, "n_val": n_val, "n_test": n_test, "data_seed": data_seed}, DATA_NUMBERS,
                       "data")
         super().__init__(seq_len=seq_len, tss=tss, **kwargs)
         self.sizes = {"train": n_train, "val": n_val, "test": n_test}
         self.data_seed = data_seed
-        self.generator = SyntheticPromoterGenerator(length=self.seq_len or 300, tss=self.tss, decoys=decoys)
+        self.generator = SyntheticPromoterGenerator(length=self.seq_len or 300, tss=self.tss, decoys=decoys,
+                                                    displace=displace)
 
     def load_split(self, split: str) -> SequenceTable:
         return self.generator.generate_split(split, self.sizes[split], self.data_seed)
 
     def source_args(self) -> dict[str, Any]:
-        decoys = {"decoys": self.generator.decoys} if self.generator.decoys else {}  # absent: none (older records)
+        grammar = {"decoys": self.generator.decoys} if self.generator.decoys else {}  # absent: none (older records)
+        if not self.generator.displace:  # absent: displaced (older records)
+            grammar["displace"] = False
         return {"n_train": self.sizes["train"], "n_val": self.sizes["val"], "n_test": self.sizes["test"],
-                "data_seed": self.data_seed, **decoys}
+                "data_seed": self.data_seed, **grammar}
 
     def describe(self) -> str:
-        decoys = self.generator.decoys
-        return f"synthetic:seed={self.data_seed}" + (f",decoys={decoys}" if decoys else "")
+        decoys, displace = self.generator.decoys, self.generator.displace
+        return (f"synthetic:seed={self.data_seed}" + (f",decoys={decoys}" if decoys else "")
+                + ("" if displace else ",displace=false"))
 

@@ -11,13 +11,17 @@ label information. What decides the label is where the motifs sit:
 A sequence is a promoter (label 1) iff at least one module has both of its motifs in
 their functional windows. Negatives get, for each module, one or both motifs displaced
 to a random decoy position, so single motifs often sit at the right place in negatives
-too. ``masks`` marks the positions of the motifs of the satisfied module(s) (all False for
-negatives); ``motifs`` lists every planted instance with its role.
+too. With ``displace=False`` a motif not in its window is left out instead of displaced: then
+no motif outside its window tells the label (below). ``masks`` marks the positions of the motifs of
+the satisfied module(s) (all False for negatives); ``motifs`` lists every planted instance with its role.
 
 ``decoys`` (default 0) adds that many more motif copies to every sequence of both classes, each one
 of the four motifs at random, at random positions outside its functional window: motifs the model
 must learn to ignore, so that an explanation can be scored on how little it puts on them
-(``decoy_masks``; benchmarks/ground_truth_variants.py).
+(``decoy_masks``; benchmarks/ground_truth_variants.py). In the default grammar a motif outside its
+window is more often a negative's displaced motif than an extra decoy, so a model gains by responding
+to it; with ``displace=False`` the copies outside the windows are the ``decoys`` alone, drawn alike in
+both classes, and a model gains nothing by responding to them.
 """
 from __future__ import annotations
 
@@ -55,18 +59,22 @@ class SyntheticPromoterGenerator:
 
     length/tss: sequence length and 0-based TSS index; gc_range: per-sequence GC
     fraction of the background, drawn uniformly (same for both classes);
-    positive_fraction: share of label-1 sequences. The default layout is GUE prom_300's (LENGTH,
+    positive_fraction: share of label-1 sequences; decoys: extra motif copies per sequence outside
+    their windows; displace: plant a module's motifs that are not in their window elsewhere (True)
+    or leave them out (False). The default layout is GUE prom_300's (LENGTH,
     TSS), in which the motifs above are placed.
     """
 
     LENGTH, TSS = 300, 249
 
     def __init__(self, length: int = LENGTH, tss: int = TSS, gc_range=(0.35, 0.65), positive_fraction: float = 0.5,
-                 decoys: int = 0):
+                 decoys: int = 0, displace: bool = True):
+        if not isinstance(displace, bool):
+            raise ValueError(f"data.displace must be true or false, got {displace!r}")
         if not isinstance(decoys, int) or isinstance(decoys, bool) or not 0 <= decoys <= 16:
             raise ValueError(f"data.decoys must be an integer in 0..16 (extra decoy motifs per sequence), "
                              f"got {decoys!r}")
-        self.length, self.tss, self.decoys = length, tss, decoys
+        self.length, self.tss, self.decoys, self.displace = length, tss, decoys, displace
         self.gc_range = tuple(gc_range)
         self.positive_fraction = positive_fraction
         for spec in (m for module in MODULES for m in module):
@@ -116,7 +124,7 @@ class SyntheticPromoterGenerator:
             start = self.tss + spec.offset + int(rng.integers(-spec.jitter, spec.jitter + 1))
             records.append(self._write(seq_codes, occupied, spec, start, True, ok, rng))
         for spec, functional, ok in placements:
-            if functional:
+            if functional or not self.displace:
                 continue
             decoy = self._decoy_start(spec, occupied, rng)
             records.append(self._write(seq_codes, occupied, spec, decoy, False, ok, rng))
@@ -191,8 +199,10 @@ def main(argv=None) -> None:
     parser.add_argument("--n-test", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=12345)
     parser.add_argument("--decoys", type=int, default=0, help="extra decoy motifs per sequence, both classes")
+    parser.add_argument("--drop", action="store_true", help="leave out motifs not in their window (displace=False)")
     args = parser.parse_args(argv)
-    splits = SyntheticPromoterGenerator(decoys=args.decoys).splits(args.n_train, args.n_val, args.n_test, args.seed)
+    generator = SyntheticPromoterGenerator(decoys=args.decoys, displace=not args.drop)
+    splits = generator.splits(args.n_train, args.n_val, args.n_test, args.seed)
     print(f"wrote {write_gue_folder(splits, args.out_dir)}")
 
 
