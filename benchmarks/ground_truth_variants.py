@@ -3,7 +3,8 @@ same checkpoint: per setting, the mean over correctly predicted sequences with a
 the per-sequence AUROC and AUPRC of |scores| for the planted motif positions (as ``analyze.py``
 computes them), the decoy ratio (mean |scores| on motifs planted outside their functional window
 over mean |scores| on the motifs that make the label, correctly predicted promoters;
-``glmxai.stats.decoy_ratio``), with its cost.
+``glmxai.stats.decoy_ratio``), the same ratio for the positions at least 3 bp from every motif
+(``background ratio``: what a decoy gets beyond it is the motif), with its cost.
 
     python benchmarks/ground_truth_variants.py --ckpt CKPT [--n 200] [data=synthetic data.decoys=K] \\
         [--settings "xai=ig xai.baseline=zeros" "xai=ig" "xai=ism" ...]
@@ -36,22 +37,27 @@ SETTINGS = ["xai=ig xai.baseline=zeros xai.n_steps=50", "xai=ig xai.baseline=zer
             "xai=ig", "xai=ism"]
 
 
-def decoy_masks(run) -> np.ndarray:
-    """(N, L) bool: the explained rows' decoy motifs, from the synthetic data the run explained."""
+def decoy_and_background_masks(run) -> tuple[np.ndarray, np.ndarray]:
+    """(N, L) bool each: the explained rows' decoy motifs and their positions at least 3 bp from every
+    motif, from the synthetic data the run explained."""
     data = build(run.data_config, DATA_MODULES, str(run.meta_path), "data_config")
     if not isinstance(data, SyntheticDataModule):
-        return np.zeros_like(run.masks)
-    return SyntheticPromoterGenerator.decoy_masks(data.table(str(run.meta["split"])))[run.index]
+        return np.zeros_like(run.masks), np.zeros_like(run.masks)
+    table = data.table(str(run.meta["split"]))
+    return (SyntheticPromoterGenerator.decoy_masks(table)[run.index],
+            SyntheticPromoterGenerator.motif_free_masks(table)[run.index])
 
 
 def measure(ckpt: Path, folder: Path, setting: str, n: int, overrides: list[str]) -> dict:
     meta = explain(compose("explain", [f"ckpt_path={ckpt}", f"explain.n={n}", *setting.split(), *overrides], folder))
     run = load_run(folder)
     summary = summarize_masks(mask_metrics(run.scores, run.masks, run.labels, run.probs))
+    decoys, background = decoy_and_background_masks(run)
     return {"setting": setting, "evals/seq": meta["evaluations_per_sequence"], "s/seq": meta["seconds_per_sequence"],
             "n correct": summary["n_correct"], "GT AUROC": summary["auroc_correct_mean"],
             "GT AUPRC": summary["auprc_correct_mean"],
-            "decoy ratio": decoy_ratio(run.scores, run.masks, decoy_masks(run), run.labels, run.probs)}
+            "decoy ratio": decoy_ratio(run.scores, run.masks, decoys, run.labels, run.probs),
+            "background ratio": decoy_ratio(run.scores, run.masks, background, run.labels, run.probs)}
 
 
 def main() -> None:

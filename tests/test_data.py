@@ -205,6 +205,18 @@ def test_motifs_outside_their_windows_tell_the_label_only_when_displaced(displac
         SyntheticPromoterGenerator(displace="no")
 
 
+def test_motif_free_masks_keep_margin_from_every_planted_motif():
+    """A constructed table: motifs at 5..9 and 20..24 of a 30-bp row leave free 0..1, 13..16 and 28..29
+    with margin 3; a row without motifs is all free."""
+    from glmxai.data.table import SequenceTable
+
+    motifs = [{"row": 0, "start": 5, "end": 10}, {"row": 0, "start": 20, "end": 25}]
+    table = SequenceTable(["A" * 30, "C" * 30], np.array([1, 0]), "toy", motifs=motifs)
+    free = SyntheticPromoterGenerator.motif_free_masks(table, margin=3)
+    assert np.flatnonzero(free[0]).tolist() == [0, 1, 13, 14, 15, 16, 28, 29]
+    assert free[1].all()
+
+
 def test_checkpoint_data_record_rebuilds_the_grammar_it_names():
     """A checkpoint's data record of decoys=4, displace=False rebuilds the same test rows through the
     allow-list (as explain does); a record whose displace is not a boolean is refused, naming it."""

@@ -169,6 +169,15 @@ class SyntheticPromoterGenerator:
                 masks[motif["row"], motif["start"]:motif["end"]] = True
         return masks
 
+    @staticmethod
+    def motif_free_masks(table: SequenceTable, margin: int = 3) -> np.ndarray:
+        """(N, L) bool: the positions at least ``margin`` bp from every planted motif of ``table`` (the
+        background against which a decoy's attribution is read)."""
+        free = np.ones((len(table), len(table.sequences[0]) if len(table) else 0), dtype=bool)
+        for motif in table.motifs:
+            free[motif["row"], max(0, motif["start"] - margin):motif["end"] + margin] = False
+        return free
+
     def splits(self, n_train: int, n_val: int, n_test: int, seed: int) -> dict[str, SequenceTable]:
         """train/val/test tables of the data set ``seed``."""
         sizes = {"train": n_train, "val": n_val, "test": n_test}
