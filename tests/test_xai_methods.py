@@ -15,7 +15,8 @@ from sklearn.metrics import pairwise_distances
 from glmxai.data.encoding import codes_to_one_hot, to_codes
 from glmxai.data.shuffling import composition_matched, dinucleotide_shuffle, dinucleotide_shuffles, make_backgrounds
 from glmxai.models.cnn import CNNBackbone
-from glmxai.models.tokenizers import OneHotTokenizer
+from glmxai.models.hyenadna import HyenaDNABackbone
+from glmxai.models.tokenizers import CharTokenizer, OneHotTokenizer
 from glmxai.models.toys import MOTIF, START, MotifDetector, TokenMotifDetector, TripletTokenizer
 from glmxai.options import OptionError
 from glmxai.predictor import BatchedPredictor
@@ -183,10 +184,11 @@ def _every_lime_mask(n_features: int, width: float) -> tuple[np.ndarray, np.ndar
     return masks, probability / probability.sum()
 
 
-def test_lime_projects_interaction_terms_as_weighted_least_squares_over_every_mask():
-    masks, probability = _every_lime_mask(6, 25.0)
+@pytest.mark.parametrize("width", [12.0, 25.0])
+def test_lime_projects_interaction_terms_as_weighted_least_squares_over_every_mask(width):
+    masks, probability = _every_lime_mask(6, width)
     terms = [(0, 1), (2, 4, 5), (1, 3), (0, 1, 2, 3)]
-    for term, ours in zip(terms, projected_terms(terms, 6, 25.0)):
+    for term, ours in zip(terms, projected_terms(terms, 6, width)):
         reference = LinearRegression().fit(masks, masks[:, list(term)].prod(axis=1), sample_weight=probability)
         np.testing.assert_allclose(ours, np.r_[reference.intercept_, reference.coef_], atol=1e-12)
 
@@ -206,8 +208,9 @@ def test_lime_regression_adjustment_estimates_lime_estimand_with_less_noise():
         return game(z) + 8 * z[:, 2:6].prod(axis=1)
 
     model = BatchedPredictor(MotifDetector(OneHotTokenizer()))
-    lime = build_method({"name": "lime", "interactions": 8, "ridge_alpha": 1e-9}, model, tss=249)
-    narrow = build_method({"name": "lime", "interactions": 3, "ridge_alpha": 1e-9}, model, tss=249)
+    lime = build_method({"name": "lime", "interactions": 8, "ridge_alpha": 1e-9, "kernel_width": width}, model, tss=249)
+    narrow = build_method({"name": "lime", "interactions": 3, "ridge_alpha": 1e-9, "kernel_width": width}, model,
+                          tss=249)
     for method, f in ((lime, game), (narrow, order_four)):
         estimand = LinearRegression().fit(masks, f(masks), sample_weight=probability).coef_
         plain, adjusted = [], []
@@ -375,7 +378,9 @@ def test_expected_gradients_rank_the_motif_and_repeat_with_the_seed():
     np.testing.assert_array_equal(results[0].scores, again.scores)
     assert build_method({"name": "ig"}, model, tss=249).baseline == "expected"  # auto, one-hot model
     assert build_method({"name": "ig"}, BatchedPredictor(TokenMotifDetector(TripletTokenizer())), tss=249).baseline \
-        == "zeros"  # auto, token model
+        == "zeros"  # auto, k-mer token model
+    assert build_method({"name": "ig"}, BatchedPredictor(HyenaDNABackbone(CharTokenizer())), tss=249).baseline \
+        == "expected"  # auto, single-nucleotide tokens
     with pytest.raises(ValueError, match="gradient_correction needs"):
         build_method({"name": "ig", "gradient_correction": True}, model, tss=249)
 

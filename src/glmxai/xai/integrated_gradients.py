@@ -5,13 +5,13 @@ is the sum over its 4 channels. Token models: IG on the input embeddings (1, T, 
 score (sum over D) is shared equally by the nucleotides of its ``token_spans`` interval (a
 nucleotide in several overlapping k-mers sums their shares); special tokens get none.
 
-Baselines: ``auto`` (default): ``expected`` for one-hot models, ``zeros`` for token models
-(measured best on each: docs/explain.md; BPE backgrounds do not tokenise to the sequence's
-shape); ``expected``: expected gradients (Erion et al. 2021; captum ``GradientShap``):
-``n_steps`` samples, each a random point on the path from a random one of ``n_steps``
-background sequences (token models only when the backgrounds tokenise to the sequence's
-shape); ``zeros``: all-``N`` one-hot, or zero embeddings for the nucleotide tokens with special
-tokens kept; ``background``: the mean of IG from ``n_backgrounds`` backgrounds.
+Baselines: ``auto`` (default): ``expected`` for one-hot models and models of single-nucleotide
+tokens (HyenaDNA), ``zeros`` for k-mer and BPE token models (measured best on each: docs/explain.md,
+docs/scale.md "Decoys"; BPE backgrounds do not tokenise to the sequence's shape); ``expected``:
+expected gradients (Erion et al. 2021; captum ``GradientShap``): ``n_steps`` samples, each a random
+point on the path from a random one of ``n_steps`` background sequences (token models only when the
+backgrounds tokenise to the sequence's shape); ``zeros``: all-``N`` one-hot, or zero embeddings for
+the nucleotide tokens with special tokens kept; ``background``: the mean of IG from ``n_backgrounds`` backgrounds.
 Completeness: scores sum to about p(x) - p(baseline) (in expectation for ``expected``).
 
 ``gradient_correction`` (one-hot models, ``baseline=zeros``): the gradient at every path point
@@ -27,7 +27,7 @@ from captum.attr import GradientShap, IntegratedGradients
 
 from glmxai.data import shuffling as bg
 from glmxai.data.encoding import to_strings
-from glmxai.models.tokenizers import OneHotTokenizer
+from glmxai.models.tokenizers import CharTokenizer, OneHotTokenizer
 from glmxai.options import SIZE, Number
 from glmxai.predictor import BatchedPredictor
 from glmxai.xai.features import spread
@@ -65,7 +65,7 @@ class IntegratedGradientsMethod(Method):
         bg.check_background(background, n_backgrounds)
         self.one_hot = isinstance(model.backbone.tokenizer, OneHotTokenizer)
         if baseline == "auto":
-            baseline = "expected" if self.one_hot else "zeros"
+            baseline = "expected" if self.one_hot or isinstance(model.backbone.tokenizer, CharTokenizer) else "zeros"
         if n_steps is None:
             n_steps = 100 if baseline == "expected" else 50
         if n_steps < 1:

@@ -124,7 +124,7 @@ class Lime(PerturbationMethod):
 
     def __init__(self, model: BatchedPredictor, tss: int, features: str = "windows", window: int = 6,
                  background: str = "N", n_backgrounds: int = 1, background_seed: int | None = 0,
-                 link: str = "logit", num_samples: int = 1000, kernel_width: float = 25.0,
+                 link: str = "logit", num_samples: int = 1000, kernel_width: float = 12.0,
                  ridge_alpha: float = 1.0, interactions: int = 8):
         super().__init__(model, tss, features, window, background, n_backgrounds, background_seed, link)
         if num_samples < 2:
