@@ -184,6 +184,17 @@ def _every_lime_mask(n_features: int, width: float) -> tuple[np.ndarray, np.ndar
     return masks, probability / probability.sum()
 
 
+def test_lime_says_once_when_too_few_samples_leave_the_regression_adjustment_off(caplog):
+    """300 samples for 50 features and their interaction terms: the linear fit, one warning for two
+    sequences; 1,000 samples: adjusted, no warning."""
+    codes, _, results, _ = _explain(MotifDetector(OneHotTokenizer()), "lime", num_samples=300)
+    assert len(results) == 2 and not any(result.record["adjusted"] for result in results)
+    assert [r.message.startswith("lime: 300 samples are fewer") for r in caplog.records].count(True) == 1
+    caplog.clear()
+    _, _, results, _ = _explain(MotifDetector(OneHotTokenizer()), "lime", num_samples=1000)
+    assert all(result.record["adjusted"] for result in results) and not caplog.records
+
+
 @pytest.mark.parametrize("width", [12.0, 25.0])
 def test_lime_projects_interaction_terms_as_weighted_least_squares_over_every_mask(width):
     masks, probability = _every_lime_mask(6, width)

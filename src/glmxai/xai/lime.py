@@ -31,6 +31,7 @@ shuffles: 0.970-0.989).
 """
 from __future__ import annotations
 
+import logging
 from itertools import combinations
 
 import numpy as np
@@ -44,6 +45,8 @@ from glmxai.xai import features as ft
 from glmxai.xai.perturbation import PerturbationMethod
 from glmxai.xai.records import Attribution
 from glmxai.xai.registry import register
+
+log = logging.getLogger(__name__)
 
 
 def kernel_weights(n_features: int, kernel_width: float) -> np.ndarray:
@@ -133,6 +136,7 @@ class Lime(PerturbationMethod):
             raise ValueError(f"lime needs interactions >= 0, got {interactions}")
         self.num_samples, self.kernel_width, self.ridge_alpha = num_samples, kernel_width, ridge_alpha
         self.interactions = interactions
+        self.warned_unadjusted = False
 
     def adjusted_weights(self, kept: np.ndarray, output: np.ndarray, terms: list[tuple]) -> tuple[float, np.ndarray]:
         """Intercept and weights (F,) of the regression adjustment: a ridge fit of ``output`` (n,)
@@ -170,6 +174,11 @@ class Lime(PerturbationMethod):
             adjusted = bool(terms) and len(data) >= 2 * (len(features) + len(terms))
             if adjusted:
                 intercept, weights = self.adjusted_weights(data, output, terms)
+            elif terms and not self.warned_unadjusted:
+                log.warning("lime: %d samples are fewer than 2 per coefficient of the regression adjustment (%d "
+                            "features + %d interaction terms), so LIME's linear fit is used (records: adjusted=false); "
+                            "raise xai.num_samples or lower xai.interactions", len(data), len(features), len(terms))
+                self.warned_unadjusted = True
         record = {"intercept": float(intercept), "r2": float(r2), "adjusted": adjusted,
                   "features": self.weighted_features(codes, features, weights)}
         return Attribution(ft.spread(weights, features.spans, len(codes)), record=record)
