@@ -160,23 +160,26 @@ class SyntheticPromoterGenerator:
         return self.generate(n, seed=seed * 1000 + offset, source=f"synthetic:{split}")
 
     @staticmethod
+    def _motif_masks(table: SequenceTable, decoys_only: bool, margin: int = 0) -> np.ndarray:
+        """(N, L) bool: the positions of the planted motifs of ``table`` (only those outside their window
+        if ``decoys_only``), each widened by ``margin`` bp on both sides, from its ``motifs`` records."""
+        masks = np.zeros((len(table), len(table.sequences[0]) if len(table) else 0), dtype=bool)
+        for motif in table.motifs:
+            if not (decoys_only and motif["functional"]):
+                masks[motif["row"], max(0, motif["start"] - margin):motif["end"] + margin] = True
+        return masks
+
+    @staticmethod
     def decoy_masks(table: SequenceTable) -> np.ndarray:
         """(N, L) bool: the positions of every motif of ``table`` planted outside its functional window
         (decoys: displaced motifs and the extra ``decoys``), from its ``motifs`` records."""
-        masks = np.zeros((len(table), len(table.sequences[0]) if len(table) else 0), dtype=bool)
-        for motif in table.motifs:
-            if not motif["functional"]:
-                masks[motif["row"], motif["start"]:motif["end"]] = True
-        return masks
+        return SyntheticPromoterGenerator._motif_masks(table, decoys_only=True)
 
     @staticmethod
     def motif_free_masks(table: SequenceTable, margin: int = 3) -> np.ndarray:
         """(N, L) bool: the positions at least ``margin`` bp from every planted motif of ``table`` (the
         background against which a decoy's attribution is read)."""
-        free = np.ones((len(table), len(table.sequences[0]) if len(table) else 0), dtype=bool)
-        for motif in table.motifs:
-            free[motif["row"], max(0, motif["start"] - margin):motif["end"] + margin] = False
-        return free
+        return ~SyntheticPromoterGenerator._motif_masks(table, decoys_only=False, margin=margin)
 
     def splits(self, n_train: int, n_val: int, n_test: int, seed: int) -> dict[str, SequenceTable]:
         """train/val/test tables of the data set ``seed``."""
