@@ -8,6 +8,8 @@
 #
 # RUNS (default runs): the training runs (RUNS/<task>/<model>/checkpoints/best.ckpt) and the explain
 # jobs (RUNS/explain/<task>-<model>-<method>). DATA (default ../shared/data/gue): the GUE folders.
+# prom_core_all has no EPD flags of its own: those of the same promoters in prom_300_all_full are
+# carried to RUNS/annotations/prom_core_all (scripts/transfer_annotations.py) on first use.
 # One thread per job (OMP_NUM_THREADS=1): run two at once on a 2-core machine.
 set -euo pipefail
 RUNS=${RUNS:-runs}
@@ -18,7 +20,10 @@ annotations_of() {  # the EPD flag folder of a training run's task
   case "$1" in
     prom_300_all/*) echo "$DATA/prom_300_all_full" ;;
     prom_300_tata/*) echo "$DATA/prom_300_tata" ;;
-    prom_core_all/*) echo "$DATA/prom_core_all" ;;
+    prom_core_all/*)  # no EPD flags of its own: those of the same promoters in prom_300_all_full, by their core
+      [[ -f $RUNS/annotations/prom_core_all/test_epd.csv ]] || python scripts/transfer_annotations.py \
+        "$DATA/prom_300_all_full" 249 "$DATA/prom_core_all" 33 "$RUNS/annotations/prom_core_all" >&2
+      echo "$RUNS/annotations/prom_core_all" ;;
     *) echo "no EPD flags known for $1" >&2; exit 2 ;;
   esac
 }

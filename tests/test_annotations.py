@@ -208,3 +208,42 @@ def test_annotations_beside_each_runs_data_are_found_by_its_recorded_root(tmp_pa
     bare = _run(np.ones((10, 300)), labels, index)
     with pytest.raises(ValueError, match="records no data folder"):
         annotation_tests([bare], "data", "_epd", {"tata_box": (-39, -24)})
+
+
+def test_flags_are_carried_to_the_promoters_whose_sequence_is_a_window_of_an_annotated_promoter(tmp_path):
+    """A constructed pair of folders: each target promoter's answer is known by construction."""
+    import subprocess
+    import sys
+
+    rng = np.random.default_rng(0)
+    random = lambda n: "".join(rng.choice(list("ACGT"), n))  # noqa: E731
+    source, target = tmp_path / "source", tmp_path / "target"
+    source.mkdir(), target.mkdir()
+    rows = {"train": [random(20) for _ in range(3)], "val": [random(20) for _ in range(2)], "test": [random(20)]}
+    twin = rows["train"][2][:5] + rows["train"][0][5:]  # same window (8..16) as train row 0, other flags
+    rows["test"].append(twin)
+    for split, sequences in rows.items():
+        labels = [1] * len(sequences)
+        annotation_path(source, split, suffix="").write_text(
+            "sequence,label\n" + "".join(f"{s},{y}\n" for s, y in zip(sequences, labels)))
+    _write(source, "train", [(0, 1, 0), (1, 0, 1), (2, 0, 0)])
+    _write(source, "val", [(0, 1, 1), (1, 0, 0)])
+    _write(source, "test", [(0, 0, 1), (1, 0, 0)])  # the twin: tata_box 0 where train row 0 says 1, inr alike
+    window = lambda s: s[8:16]  # noqa: E731  (source TSS 12, target TSS 4)
+    target_rows = {"train": [(window(rows["val"][0]), 1), (window(rows["train"][1]), 0), (random(8), 1)],
+                   "val": [(window(rows["test"][0]), 1)],
+                   "test": [(window(rows["train"][0]), 1), (window(rows["train"][2]), 1)]}
+    for split, pairs in target_rows.items():
+        annotation_path(target, split, suffix="").write_text(
+            "sequence,label\n" + "".join(f"{s},{y}\n" for s, y in pairs))
+    out = tmp_path / "out"
+    script = Path(__file__).resolve().parents[1] / "scripts" / "transfer_annotations.py"
+    run = subprocess.run([sys.executable, str(script), str(source), "12", str(target), "4", str(out)],
+                         capture_output=True, text=True, check=True)
+    assert "train: 1 of 2 promoters matched" in run.stdout
+    train, dev, test = (read_annotations(annotation_path(out, s)) for s in ("train", "val", "test"))
+    assert list(train.index) == [0]  # the negative (row 1) and the unmatched promoter (row 2) stay unannotated
+    assert (train.loc[0, "tata_box"], train.loc[0, "inr"]) == (1.0, 1.0)  # from the source's dev split
+    assert (dev.loc[0, "tata_box"], dev.loc[0, "inr"]) == (0.0, 1.0)  # from the source's test split
+    assert np.isnan(test.loc[0, "tata_box"]) and test.loc[0, "inr"] == 0.0  # the sources disagree on tata_box only
+    assert (test.loc[1, "tata_box"], test.loc[1, "inr"]) == (0.0, 0.0)

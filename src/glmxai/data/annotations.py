@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -98,3 +98,28 @@ def flags_of(table: pd.DataFrame, rows: np.ndarray, flag: str) -> np.ndarray:
         raise SequenceDataError(table.attrs.get("source", "annotation table"),
                                 f"{flag!r} is not a flag column ({why}); its flag columns are {flag_columns(table)}")
     return table[flag].reindex(np.asarray(rows)).to_numpy(np.float64)
+
+
+def transferred_annotations(source: Sequence[str], source_table: pd.DataFrame, start: int,
+                            target: Sequence[str], target_labels: np.ndarray) -> pd.DataFrame:
+    """The flags of ``source_table`` (annotating rows of the sequences ``source``) carried to the
+    promoters of ``target`` (label 1) whose sequence equals ``source[row][start : start + L]`` of an
+    annotated source row (L: the target sequences' length), as ``read_annotations`` gives a table:
+    indexed by the target's ``row``, the flag columns as float. A flag on which two source rows of the same
+    window disagree is left unannotated (NaN): no flag is guessed."""
+    columns = flag_columns(source_table)
+    widths = {len(s) for s in target}
+    if len(widths) > 1:
+        raise ValueError(f"target sequences of several lengths {sorted(widths)}: one window cannot match them all")
+    width = widths.pop() if widths else 0
+    by_window: dict[str, tuple] = {}
+    for row, values in zip(source_table.index, source_table[columns].itertuples(index=False, name=None)):
+        window = source[row][start:start + width]
+        if len(window) < width:
+            continue
+        known = by_window.setdefault(window, values)
+        by_window[window] = tuple(a if a == b else np.nan for a, b in zip(known, values))
+    records = [(row, *by_window[s]) for row, (s, label) in enumerate(zip(target, target_labels))
+               if label == 1 and s in by_window]
+    table = pd.DataFrame.from_records(records, columns=["row", *columns])
+    return table.astype({c: np.float64 for c in columns}).set_index("row")
