@@ -247,3 +247,17 @@ def test_flags_are_carried_to_the_promoters_whose_sequence_is_a_window_of_an_ann
     assert (dev.loc[0, "tata_box"], dev.loc[0, "inr"]) == (0.0, 1.0)  # from the source's test split
     assert np.isnan(test.loc[0, "tata_box"]) and test.loc[0, "inr"] == 0.0  # the sources disagree on tata_box only
     assert (test.loc[1, "tata_box"], test.loc[1, "inr"]) == (0.0, 0.0)
+
+
+def test_a_window_the_sequences_cut_is_named_by_the_part_they_hold():
+    from glmxai.analysis.annotation_attribution import window_label, window_means, window_slice
+    from glmxai.analysis.motif_attribution import scale_scores
+
+    assert window_label(249, (-39, -24), 300) == "-39..-24"
+    assert window_label(33, (-39, -24), 70) == "-33..-24 (of -39..-24)"  # prom_core_all: -33..+36
+    assert window_label(33, (-120, -60), 70) == "-120..-60" and window_slice(33, (-120, -60), 70) is None
+    scores = np.zeros((2, 70))
+    scores[:, 0:10] = 1.0  # -33..-24: the part of TATA's window inside, and nothing else
+    scores[:, 40] = 10.0
+    inside = window_means(scores, 33, (-39, -24))
+    np.testing.assert_allclose(inside, scale_scores(scores)[:, 0:10].mean(axis=1))

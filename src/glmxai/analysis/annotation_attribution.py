@@ -41,6 +41,15 @@ def window_slice(tss: int, window: tuple[int, int], length: int) -> slice | None
     return slice(start, end) if start < end else None
 
 
+def window_label(tss: int, window: tuple[int, int], length: int) -> str:
+    """"lo..hi" (bp from the TSS), or where the sequences cut the window, the part they hold and
+    the whole: on 70-bp core promoters (-33..+36) TATA's -39..-24 reads "-33..-24 (of -39..-24)"."""
+    whole, bases = f"{window[0]}..{window[1]}", window_slice(tss, window, length)
+    if bases is None or (bases.start - tss, bases.stop - 1 - tss) == tuple(window):
+        return whole
+    return f"{bases.start - tss}..{bases.stop - 1 - tss} (of {whole})"
+
+
 def window_means(scores: np.ndarray, tss: int, window: tuple[int, int]) -> np.ndarray | None:
     """Mean scaled attribution (N,) over the window's bases in the sequences; None when none is."""
     bases = window_slice(tss, window, scores.shape[1])
@@ -74,7 +83,8 @@ def annotation_tests(runs: list[ExplainRun], folder: str | Path, suffix: str,
             groups = [means[(run.labels == 1) & (flags == 1)], means[(run.labels == 1) & (flags == 0)],
                       means[run.labels == 0], means[(run.labels == 0) & (classes == CLASSES[1])],
                       means[(run.labels == 0) & (classes == CLASSES[2])]]
-            row = {"run": run.name, "flag": flag, "window": f"{window[0]}..{window[1]}",
+            row = {"run": run.name, "flag": flag,
+                   "window": window_label(int(run.tss), tuple(window), run.scores.shape[1]),
                    **{k: v for name, g in zip(GROUPS, groups)
                       for k, v in ((name, len(g)), (f"mean_{name}", g.mean() if len(g) else np.nan))},
                    "diff": np.nan, "diff_ci_low": np.nan, "diff_ci_high": np.nan, "ttest_p": np.nan}
@@ -171,7 +181,8 @@ def necessity_row(model: str, checkpoint: str, logit: Callable[[np.ndarray], np.
         mutated = (logit(window_destroyed(codes[rows], bases.start, bases.stop, shuffles, rng)) if len(rows)
                    else np.zeros(0))
         deltas.append(mutated.reshape(len(rows), shuffles).mean(axis=1) - original)
-    row = {"model": model, "checkpoint": checkpoint, "flag": flag, "window": f"{window[0]}..{window[1]}",
+    row = {"model": model, "checkpoint": checkpoint, "flag": flag,
+           "window": window_label(tss, window, codes.shape[1]),
            "split": split,
            "flagged": len(deltas[0]), "delta_flagged": deltas[0].mean() if len(deltas[0]) else np.nan,
            "unflagged": len(deltas[1]), "delta_unflagged": deltas[1].mean() if len(deltas[1]) else np.nan,
