@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from glmxai.analysis.answer import answer_figure, evidence_table, track_rows
+from glmxai.analysis.answer import answer_figure, evidence_table, track_rows, tracks_section
 from glmxai.explain_runs import ExplainRun
 from glmxai.stats import DOWN, UNCLEAR, UNTESTED, UP
 
@@ -69,3 +69,20 @@ def test_the_track_is_the_flagged_promoter_most_runs_explained_with_a_hit_and_un
     hit = {runs[0].name: np.array([0, 1, 0], bool), runs[1].name: np.array([1, 0, 0], bool)}
     assert track_rows(runs, both, hit)[1] == 1  # source row 1 has the hit in both runs
     assert track_rows(runs, {r.name: np.zeros(3, bool) for r in runs}) is None
+
+
+def test_the_tracks_name_the_span_the_sequences_hold(tmp_path):
+    """10-bp sequences with the TSS at 5 hold -5..4: a track span of -60..20 is named as that part."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from glmxai.report import Report
+
+    runs = [_run("cnn", "a.ckpt")]
+    hits = {runs[0].name: pd.DataFrame({"motif": ["TATA"], "start": [1], "end": [4], "strand": ["+"], "row": [0]})}
+    report = Report(tmp_path, "tracks")
+    drawn = tracks_section(report, runs, {runs[0].name: np.array([1, 0, 0], bool)}, hits, "tata_box", "TATA",
+                           (-60, 20), n_tracks=1)
+    assert drawn == 1
+    text = "".join(p for p in report.parts if isinstance(p, str))
+    assert "(-5..4 bp from the TSS;" in text and "-60" not in text

@@ -174,11 +174,13 @@ def tracks_section(report: Report, runs: Sequence[ExplainRun], flagged: Mapping[
         report.skip(f"attribution tracks of {flag} promoters", f"no explained promoter is flagged {flag}")
         return 0
     key, source = chosen
+    shown = next((max(span[0], -int(r.tss)), min(span[1], r.length - 1 - int(r.tss))) for r in runs
+                 if r.data_key == key)  # the span the sequences hold: 70-bp core promoters cut -60..20 to -33..20
     report.section(f"Attribution tracks of a {flag} promoter",
                    f"Row {source} of the explained split, flagged {flag} by the annotation, as each run attributes it "
-                   f"({span[0]}..{span[1]} bp from the TSS; PWM hits shaded and named). Chosen as the flagged promoter "
-                   f"the most runs explained, with a {motif} hit in the most of them, called promoter by the most, "
-                   "and least saturated (attribution in p(promoter) vanishes where p is 1).")
+                   f"({shown[0]}..{shown[1]} bp from the TSS; PWM hits shaded and named). Chosen as the flagged "
+                   f"promoter the most runs explained, with a {motif} hit in the most of them, called promoter by the "
+                   "most, and least saturated (attribution in p(promoter) vanishes where p is 1).")
     drawn = 0
     for run in runs:
         rows = np.flatnonzero((run.index == source) & (run.data_key == key))
