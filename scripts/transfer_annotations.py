@@ -13,7 +13,6 @@ searched, so a target promoter takes the flags of the same promoter in any sourc
 are) per target split, each atomically, and prints how many promoters were matched.
 """
 import argparse
-import csv
 from pathlib import Path
 
 import pandas as pd
@@ -50,11 +49,8 @@ def main() -> None:
     for split in SPLITS:
         target = read_sequence_csv(annotation_path(args.target, split, suffix=""))
         flags = transferred_annotations(sequences, source_table, start, target.sequences, target.labels)
-        with atomic_path(annotation_path(args.out, split)) as tmp, open(tmp, "w", newline="") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(["row", *flags.columns])
-            for row, values in flags.iterrows():
-                writer.writerow([row, *("" if v != v else int(v) for v in values)])
+        with atomic_path(annotation_path(args.out, split)) as tmp:
+            flags.astype("Int64").to_csv(tmp)  # 0/1, empty where unannotated
         print(f"{split}: {len(flags)} of {int(target.labels.sum())} promoters matched "
               f"-> {annotation_path(args.out, split)}")
 

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from glmxai.analysis.annotation_attribution import window_slice
 from glmxai.explain_runs import ExplainRun, model_labels
 from glmxai.report import Report, fmt, slug
 from glmxai.stats import DOWN, UP, call
@@ -174,8 +175,9 @@ def tracks_section(report: Report, runs: Sequence[ExplainRun], flagged: Mapping[
         report.skip(f"attribution tracks of {flag} promoters", f"no explained promoter is flagged {flag}")
         return 0
     key, source = chosen
-    shown = next((max(span[0], -int(r.tss)), min(span[1], r.length - 1 - int(r.tss))) for r in runs
-                 if r.data_key == key)  # the span the sequences hold: 70-bp core promoters cut -60..20 to -33..20
+    first = next(r for r in runs if r.data_key == key)
+    held = window_slice(int(first.tss), span, first.length)  # 70-bp core promoters cut -60..20 to -33..20
+    shown = (held.start - int(first.tss), held.stop - 1 - int(first.tss))
     report.section(f"Attribution tracks of a {flag} promoter",
                    f"Row {source} of the explained split, flagged {flag} by the annotation, as each run attributes it "
                    f"({shown[0]}..{shown[1]} bp from the TSS; PWM hits shaded and named). Chosen as the flagged "
