@@ -3,7 +3,12 @@ replace exactly what they should), move what they should, reach the training spl
 recorded in the checkpoint's data record."""
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
+import pandas as pd
 import pytest
 import scipy.stats
 
@@ -33,6 +38,24 @@ def test_a_chunk_permutation_moves_whole_chunks_and_keeps_every_base():
         np.testing.assert_array_equal(np.bincount(out, minlength=5), np.bincount(codes, minlength=5))
     with pytest.raises(ValueError, match="permuted must be 2..20"):
         chunk_permutation(codes, rng, permuted=21)
+
+
+def test_a_chunk_permutation_always_moves_the_named_slots_and_picks_the_rest_at_random():
+    codes = to_codes(random_sequences(1, 300, seed=5)[0])
+    rng = np.random.default_rng(1)
+    chunks, counts = codes.reshape(20, 15), np.zeros(20)
+    for _ in range(300):
+        moved = chunk_permutation(codes, rng, moved=[16, 3]).reshape(20, 15)
+        changed = [k for k in range(20) if not np.array_equal(chunks[k], moved[k])]
+        assert len(changed) == 12 and {3, 16} <= set(changed)
+        assert sorted(map(bytes, chunks[changed])) == sorted(map(bytes, moved[changed]))
+        counts[changed] += 1
+    others = np.delete(counts, [3, 16])
+    assert counts[3] == counts[16] == 300
+    assert scipy.stats.chisquare(others).pvalue > 1e-4  # the other 10 of 12 drawn uniformly from 18 slots
+    for bad in ([20], [-1], [4, 4], list(range(13))):
+        with pytest.raises(ValueError, match="moved must be distinct chunk slots"):
+            chunk_permutation(codes, rng, moved=bad)
 
 
 def test_random_chunks_replace_whole_chunks_but_the_last_with_uniform_bases():
@@ -175,3 +198,20 @@ def test_a_list_of_kinds_makes_each_kind_from_every_promoter_and_redraws_each_as
             same_bases = np.array_equal(np.bincount(made, minlength=5), np.bincount(parent, minlength=5))
             assert same_bases == ((row - 5) % 2 == 0)  # permuted copies keep composition, random ones do not
     assert redraw(4, epoch=3) is None
+
+
+def test_the_script_writes_one_composition_kept_copy_per_promoter_with_its_parent(tmp_path):
+    sequences = random_sequences(6, 300, seed=7)
+    labels = [1, 0, 1, 1, 0, 1]
+    (tmp_path / "test.csv").write_text("sequence,label\n" + "".join(f"{s},{y}\n" for s, y in zip(sequences, labels)))
+    script = Path(__file__).resolve().parents[1] / "scripts" / "make_negatives.py"
+    out = tmp_path / "controls" / "copies.csv"
+    run = subprocess.run([sys.executable, str(script), str(tmp_path), "test", str(out), "--moved", "16"],
+                         capture_output=True, text=True, check=True)
+    assert "4 chunk_permutation negatives" in run.stdout
+    table = pd.read_csv(out)
+    assert table.parent_row.tolist() == [0, 2, 3, 5] and set(table.parent_split) == {"test"} and not table.label.any()
+    for copy, row in zip(table.sequence, table.parent_row):
+        parent = sequences[row]
+        assert sorted(copy) == sorted(parent) and copy[240:255] != parent[240:255]  # slot 16 always moved
+        assert sum(copy[k:k + 15] != parent[k:k + 15] for k in range(0, 300, 15)) == 12

@@ -9,7 +9,14 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from glmxai.analysis.shortcut import auroc_with_ci, read_labelled_set, shortcut_row, wilson
+from glmxai.analysis.shortcut import (
+    arrangement_sentence,
+    auroc_with_ci,
+    chunk_arrangement,
+    read_labelled_set,
+    shortcut_row,
+    wilson,
+)
 from glmxai.data.table import SequenceDataError, SequenceTable
 
 CHUNK, CHUNKS = 15, 20
@@ -82,6 +89,29 @@ def test_a_random_chunk_detector_fails_the_shortcut_test_and_a_position_model_pa
     assert structural["share"] == pytest.approx(kept) and kept < 0.5
     assert structural["parent_auroc"] == pytest.approx(1 - kept / 2)  # ties count a half
     assert structural["auroc_ci_low"] <= structural["parent_auroc"] <= structural["auroc_ci_high"]
+
+
+def test_the_copies_chunk_arrangement_is_found_and_named(tmp_path):
+    """Copies made by one fixed map of chunks (as GENA-LM's set is) but two made otherwise: the map,
+    its share, the chunks it keeps and the parent chunk it puts at the TSS are read back."""
+    rng = np.random.default_rng(2)
+    promoters = _promoters(30, rng)
+    fixed = list(range(CHUNKS))
+    fixed[16], fixed[0], fixed[3], fixed[5] = 0, 3, 5, 16  # slot 16 (the TSS at 249) holds chunk 0, ...
+    copies = ["".join(_chunks(s)[j] for j in fixed) for s in promoters[:28]]
+    copies += [permuted_negative(s, rng) for s in promoters[28:]]
+    arrangement = chunk_arrangement(copies, promoters)
+    assert arrangement.commonest == tuple(fixed) and arrangement.count == 28 and arrangement.distinct == 3
+    assert arrangement.kept == [k for k in range(CHUNKS) if k not in (0, 3, 5, 16)]
+    split = SequenceTable(promoters + promoters, np.r_[np.ones(30), np.zeros(30)].astype(np.int64), source="test.csv")
+    _write_set(tmp_path / "fixed.csv", copies, list(range(30)))
+    row = shortcut_row("position", position_model, read_labelled_set(tmp_path / "fixed.csv"), {"test": split},
+                       "test", n_resamples=50, tss=249)
+    assert (row["arrangements"], row["commonest_share"], row["tss_chunk_from"]) == (3, pytest.approx(28 / 30), 0)
+    assert row["kept_chunks"] == ",".join(str(k) for k in arrangement.kept)
+    sentence = arrangement_sentence(row)
+    assert "15-44, 60-74, 90-239, 255-299 keep their place" in sentence
+    assert "the chunk at the TSS holds the parent's bases 0-14" in sentence and "tests a model on that" in sentence
 
 
 def test_shares_intervals_and_auroc_follow_their_definitions():

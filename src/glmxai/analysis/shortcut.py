@@ -11,7 +11,8 @@ a model that learned promoter structure calls few of them promoters, a chunk det
 - ``shortcut_row``: per model and set, the share of its negatives called promoter (Wilson 95% CI)
   against the share of the reference split's own negatives (Fisher's exact test of the two), and
   where parents are named, the AUROC of the parents against their copies (bootstrap 95% CI over
-  the pairs).
+  the pairs), and how the copies hold their parents' chunks (``chunk_arrangement``): GENA-LM's set
+  moves the same chunks of every promoter, so the test asks one question, named in the report.
 """
 from __future__ import annotations
 
@@ -38,7 +39,9 @@ log = logging.getLogger(__name__)
 SPLITS = {"train": "train", "dev": "val", "val": "val", "test": "test"}
 COLUMNS = ["model", "set", "split", "negatives", "called_promoter", "share", "share_ci_low", "share_ci_high",
            "reference_negatives", "reference_share", "reference_ci_low", "reference_ci_high", "fisher_p", "pairs",
-           "parent_auroc", "auroc_ci_low", "auroc_ci_high"]
+           "parent_auroc", "auroc_ci_low", "auroc_ci_high", "arrangements", "commonest_share", "kept_chunks",
+           "tss_chunk_from"]
+CHUNK = 15  # GUE's and GENA-LM's chunk of prom_300 negatives
 
 
 @dataclass
@@ -110,11 +113,48 @@ def auroc_with_ci(positive: np.ndarray, negative: np.ndarray, n_resamples: int =
     return value, float(ci.low), float(ci.high)
 
 
+@dataclass
+class Arrangement:
+    """How copies hold their parents' ``chunk``-bp chunks: ``distinct`` arrangements among ``pairs``
+    pairs; the commonest, ``commonest`` (slots,) = the parent's slot whose chunk each slot of the
+    copy holds (-1: none), is that of ``count`` pairs."""
+
+    pairs: int
+    distinct: int
+    commonest: tuple[int, ...]
+    count: int
+
+    @property
+    def kept(self) -> list[int]:
+        """The slots of the commonest arrangement that hold the parent's own chunk."""
+        return [slot for slot, source in enumerate(self.commonest) if slot == source]
+
+
+def chunk_arrangement(copies: Sequence[str], parents: Sequence[str], chunk: int = CHUNK) -> Arrangement:
+    """For each pair, the parent's slot whose ``chunk``-bp chunk each whole slot of the copy holds
+    (its own slot first, then the first match; -1 if none), counted over the pairs."""
+    maps = []
+    for copy, parent in zip(copies, parents):
+        pieces = [parent[i:i + chunk] for i in range(0, len(parent) - chunk + 1, chunk)]
+        first = {}
+        for slot, piece in enumerate(pieces):
+            first.setdefault(piece, slot)
+        maps.append(tuple(slot if copy[slot * chunk:(slot + 1) * chunk] == piece
+                          else first.get(copy[slot * chunk:(slot + 1) * chunk], -1)
+                          for slot, piece in enumerate(pieces)))
+    counts = pd.Series(maps, dtype=object).value_counts() if maps else pd.Series(dtype=int)
+    if counts.empty:
+        return Arrangement(0, 0, (), 0)
+    return Arrangement(len(maps), len(counts), tuple(counts.index[0]), int(counts.iloc[0]))
+
+
 def shortcut_row(model: str, p_promoter: Callable[[list[str]], np.ndarray], labelled: LabelledSet,
-                 splits: Mapping[str, SequenceTable], split: str, n_resamples: int = 1000, seed: int = 0) -> dict:
+                 splits: Mapping[str, SequenceTable], split: str, n_resamples: int = 1000, seed: int = 0,
+                 tss: int | None = None) -> dict:
     """One row of ``COLUMNS`` for ``model`` (``p_promoter``: sequences -> p(promoter) (N,)) on
     ``labelled``: its negatives against the negatives of ``splits[split]``, the model's own data,
-    and the parents named in that split against their copies."""
+    and the parents named in that split against their copies, with the copies' commonest chunk
+    arrangement (``tss``: the data's TSS index, to name the parent chunk the copies hold there)."""
     reference = splits[split]
     negatives = np.flatnonzero(labelled.table.labels == 0)
     probs = p_promoter([labelled.table.sequences[i] for i in negatives])
@@ -129,7 +169,8 @@ def shortcut_row(model: str, p_promoter: Callable[[list[str]], np.ndarray], labe
            "reference_share": own_called / len(own_probs) if len(own_probs) else np.nan,
            **dict(zip(("reference_ci_low", "reference_ci_high"), wilson(own_called, len(own_probs)))),
            "fisher_p": float(fisher.pvalue) if len(probs) and len(own_probs) else np.nan,
-           "pairs": 0, "parent_auroc": np.nan, "auroc_ci_low": np.nan, "auroc_ci_high": np.nan}
+           "pairs": 0, "parent_auroc": np.nan, "auroc_ci_low": np.nan, "auroc_ci_high": np.nan,
+           "arrangements": 0, "commonest_share": np.nan, "kept_chunks": "", "tss_chunk_from": np.nan}
     if labelled.parent_row is None:
         return row
     paired = negatives[labelled.parent_split[negatives] == split]
@@ -145,7 +186,14 @@ def shortcut_row(model: str, p_promoter: Callable[[list[str]], np.ndarray], labe
         copies = probs[np.searchsorted(negatives, paired)]
         parent_probs = p_promoter([reference.sequences[i] for i in parents])
         auroc, low, high = auroc_with_ci(parent_probs, copies, n_resamples, seed)
-        row.update(pairs=len(paired), parent_auroc=auroc, auroc_ci_low=low, auroc_ci_high=high)
+        arrangement = chunk_arrangement([labelled.table.sequences[i] for i in paired],
+                                        [reference.sequences[i] for i in parents])
+        tss_slot = None if tss is None else tss // CHUNK
+        row.update(pairs=len(paired), parent_auroc=auroc, auroc_ci_low=low, auroc_ci_high=high,
+                   arrangements=arrangement.distinct, commonest_share=arrangement.count / arrangement.pairs,
+                   kept_chunks=",".join(map(str, arrangement.kept)),
+                   tss_chunk_from=(arrangement.commonest[tss_slot] if tss_slot is not None
+                                   and tss_slot < len(arrangement.commonest) else np.nan))
     return row
 
 
@@ -183,8 +231,38 @@ def shortcut_tests(checkpoints: Sequence[str | Path], options: Mapping, seed: in
             if not root or labelled.path.resolve().parent != Path(root).resolve():
                 labelled = dataclasses.replace(labelled, parent_split=None, parent_row=None)
             log.info("analyze: shortcut test of %s on %s", label, labelled.path)
-            rows.append(shortcut_row(label, p_promoter, labelled, splits, split, int(options["n_bootstrap"]), seed))
+            rows.append(shortcut_row(label, p_promoter, labelled, splits, split, int(options["n_bootstrap"]), seed,
+                                     data.config().get("tss")))
     return pd.DataFrame(rows, columns=COLUMNS), skipped
+
+
+def _base_ranges(slots: Sequence[int]) -> str:
+    """Chunk slots as merged base ranges, e.g. [4, 6, 7] -> '60-74, 90-119'."""
+    runs: list[list[int]] = []
+    for slot in sorted(slots):
+        if runs and slot == runs[-1][1] + 1:
+            runs[-1][1] = slot
+        else:
+            runs.append([slot, slot])
+    return ", ".join(f"{a * CHUNK}-{(b + 1) * CHUNK - 1}" for a, b in runs)
+
+
+def arrangement_sentence(row: Mapping) -> str:
+    """What the copies of a paired set are, from a ``shortcut_row``: their commonest chunk arrangement."""
+    kept = [int(k) for k in str(row["kept_chunks"]).split(",") if k]
+    sentence = (f"Copies in {row['set']}: {fmt(100 * row['commonest_share'], 3)}% of the {fmt(row['pairs'])} pairs "
+                f"hold their parent's {CHUNK}-bp chunks in one arrangement ({fmt(row['arrangements'])} arrangements in "
+                f"all); in it the bases {_base_ranges(kept) or 'none'} keep their place and every other chunk moves")
+    source = row["tss_chunk_from"]
+    if isinstance(source, (int, np.integer)) or (isinstance(source, float) and not np.isnan(source)):
+        source = int(source)
+        where = ("the TSS keeps its own chunk" if source in kept else
+                 f"the chunk at the TSS holds the parent's bases {source * CHUNK}-{(source + 1) * CHUNK - 1}"
+                 if source >= 0 else "the chunk at the TSS holds none of the parent's chunks")
+        sentence += f"; {where}"
+    if row["commonest_share"] >= 0.9:
+        sentence += "; the set tests a model on that arrangement, not on chunk order in general"
+    return sentence + "."
 
 
 def _p_promoter(predictor, sequences: list[str]) -> np.ndarray:
@@ -215,6 +293,8 @@ def shortcut_section(report: Report, table: pd.DataFrame, skipped: Sequence[tupl
                          f"{fmt(row['auroc_ci_high'])})")
         sentences.append(sentence + ".")
     report.findings(sentences, headline=True)
+    report.findings([arrangement_sentence(row) for row in table.drop_duplicates("set").to_dict("records")
+                     if row["pairs"]])
     report.table("shortcut_test", table, "Per model and extra set: its negatives called promoter against the "
                                          "reference split's own negatives, and parents against their copies.")
     return {"rows": table.to_dict("records")}

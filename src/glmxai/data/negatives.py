@@ -8,6 +8,8 @@ random bases (the shortcut GUE's negatives allow: 12 of 20 chunks replaced by ra
 Kinds (``kind``: one, or a list of them; per promoter and kind, ``per_promoter`` copies, labelled 0):
 - ``chunk_permutation``: ``permuted`` of the sequence's ``chunk``-bp chunks moved among themselves,
   every one to another slot (GENA-LM's negatives): composition and every k-mer within a chunk kept;
+  ``moved`` (a list of chunk slots, 0-based) are among them in every copy (e.g. ``[16]``, bases
+  240..254 of a prom_300 sequence, -9..+5 around its TSS: every copy has its core displaced);
 - ``dinucleotide_shuffle``: a uniform dinucleotide shuffle (composition and dinucleotide counts kept);
 - ``random_chunks``: ``replaced`` of the whole chunks but the last filled with uniform random bases
   (GUE's prom_300 negatives, README of the shared data): composition not kept.
@@ -21,7 +23,7 @@ added negatives do not shift the decision threshold of a model evaluated on bala
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -32,14 +34,24 @@ from glmxai.data.table import SequenceTable
 KINDS = ("chunk_permutation", "dinucleotide_shuffle", "random_chunks")
 
 
-def chunk_permutation(codes: np.ndarray, rng: np.random.Generator, chunk: int = 15, permuted: int = 12) -> np.ndarray:
-    """codes (L,) -> a copy in which ``permuted`` of its ``L // chunk`` whole chunks (picked at
-    random) are moved cyclically among their own slots, so each of them lands elsewhere; the other
-    chunks and a trailing partial chunk stay. Every base is kept, only its place changes."""
+def chunk_permutation(codes: np.ndarray, rng: np.random.Generator, chunk: int = 15, permuted: int = 12,
+                      moved: Sequence[int] = ()) -> np.ndarray:
+    """codes (L,) -> a copy in which ``permuted`` of its ``L // chunk`` whole chunks (the slots
+    ``moved`` and the rest picked at random) are moved cyclically among their own slots, so each of
+    them lands elsewhere; the other chunks and a trailing partial chunk stay. Every base is kept,
+    only its place changes."""
     slots = len(codes) // chunk
     if not 2 <= permuted <= slots:
         raise ValueError(f"added_negatives.permuted must be 2..{slots} (the whole {chunk}-bp chunks), got {permuted}")
-    picked = rng.choice(slots, permuted, replace=False)
+    if not moved:
+        picked = rng.choice(slots, permuted, replace=False)
+    else:
+        forced = np.unique(np.asarray(moved, dtype=np.int64))
+        if len(forced) != len(moved) or forced.min() < 0 or forced.max() >= slots or len(forced) > permuted:
+            raise ValueError(f"added_negatives.moved must be distinct chunk slots 0..{slots - 1}, at most permuted="
+                             f"{permuted} of them, got {list(moved)}")
+        rest = rng.choice(np.setdiff1d(np.arange(slots), forced), permuted - len(forced), replace=False)
+        picked = rng.permutation(np.r_[forced, rest])
     out = codes.copy()
     for source, target in zip(picked, np.roll(picked, 1)):
         out[target * chunk:(target + 1) * chunk] = codes[source * chunk:(source + 1) * chunk]
@@ -74,20 +86,21 @@ def checked_added_negatives(options: Mapping | None) -> dict | None:
         return None
     options = {key: value if isinstance(value, (str, int, float, bool)) or value is None else list(value)
                for key, value in options.items()}
-    unknown = sorted(set(options) - {"kind", "per_promoter", "seed", "chunk", "permuted", "replaced", "balance",
-                                   "redraw"})
+    unknown = sorted(set(options) - {"kind", "per_promoter", "seed", "chunk", "permuted", "moved", "replaced",
+                                   "balance", "redraw"})
     if unknown or not options.get("kind") or any(kind not in KINDS for kind in kinds_of(options)):
         raise ValueError(f"data.added_negatives: kind must be one of {KINDS} or a list of them (with per_promoter, "
-                         f"seed, chunk, permuted, replaced, balance, redraw), got {options}")
+                         f"seed, chunk, permuted, moved, replaced, balance, redraw), got {options}")
     if int(options.get("per_promoter", 1)) < 1:
         raise ValueError(f"data.added_negatives.per_promoter must be >= 1, got {options.get('per_promoter')}")
     return options
 
 
-def _negative(codes: np.ndarray, kind: str, options: Mapping, rng: np.random.Generator) -> np.ndarray:
+def make_negative(codes: np.ndarray, kind: str, options: Mapping, rng: np.random.Generator) -> np.ndarray:
     """One negative of ``kind`` made from the promoter ``codes`` (L,)."""
     if kind == "chunk_permutation":
-        return chunk_permutation(codes, rng, int(options.get("chunk", 15)), int(options.get("permuted", 12)))
+        return chunk_permutation(codes, rng, int(options.get("chunk", 15)), int(options.get("permuted", 12)),
+                                 [int(slot) for slot in options.get("moved") or ()])
     if kind == "random_chunks":
         return random_chunks(codes, rng, int(options.get("chunk", 15)), int(options.get("replaced", 12)))
     return dinucleotide_shuffle(codes, rng)
@@ -99,7 +112,7 @@ def add_negatives(table: SequenceTable, options: Mapping) -> SequenceTable:
     rng = np.random.default_rng(int(options.get("seed", 0)))
     kinds, per = kinds_of(options), int(options.get("per_promoter", 1))
     promoters = [table.sequences[i] for i in np.flatnonzero(table.labels == 1)]
-    made = [_negative(codes, kind, options, rng) for codes in (to_codes(s) for s in promoters)
+    made = [make_negative(codes, kind, options, rng) for codes in (to_codes(s) for s in promoters)
             for kind in kinds for _ in range(per)]
     added = to_strings(np.stack(made)) if made else []
     return SequenceTable(table.sequences + list(added), np.r_[table.labels, np.zeros(len(added), np.int64)],
@@ -127,4 +140,4 @@ class Redraw:
         added = row - self.first
         parent = to_codes(self.sequences[self.parents[added]])
         kind = self.kinds[added // self.per % len(self.kinds)]
-        return to_strings(_negative(parent, kind, self.options, rng)[None])[0]
+        return to_strings(make_negative(parent, kind, self.options, rng)[None])[0]
