@@ -306,6 +306,10 @@ def test_without_data_the_audit_reads_the_runs_data_config(tmp_path):
     summary = run(compose_config("analyze", [f"inputs=[{tmp_path / 'runs'}]", "data=synthetic", "data.n_train=30",
                                              "data.n_val=10", "data.n_test=10", *FAST], out))
     assert summary["audit"]["source"] == "data= on the command line" and summary["audit"]["n"] == 50
+    summary = run(compose_config("analyze", [f"inputs=[{tmp_path / 'runs'}]", "data=synthetic", "audit.enabled=false",
+                                             *FAST], tmp_path / "out_explicit_off"))
+    assert summary["audit"]["skipped"] == "audit.enabled=false"  # switched off wins over data=
+    assert not (tmp_path / "out_explicit_off" / "tables" / "audit_motif_enrichment.csv").exists()
 
 
 def test_runs_whose_data_is_not_on_this_machine_are_analysed_without_audit(tmp_path):

@@ -152,7 +152,10 @@ def audit_tables(data: AuditData, motifs: Sequence[Motif], options: Mapping) -> 
     """Read every split of ``data``, scan it for ``motifs``, test each motif's presence against
     the label and find the negatives derived from promoters (``options``: ``cfg.audit``). Data
     that cannot be read is an error when named explicitly (``data.explicit``), else left
-    unaudited with the reason."""
+    unaudited with the reason. ``audit.enabled=false`` audits nothing, even of data named with ``data=``
+    (which still sets the report's layout)."""
+    if data.datamodule is not None and not options.get("enabled", True):
+        data = AuditData(None, data.source, "audit.enabled=false")
     if data.datamodule is not None:
         log.info("analyze: audit of %s, from %s", data.datamodule.describe(), data.source)
         try:
