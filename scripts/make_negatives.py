@@ -6,7 +6,7 @@ arrangement for every promoter; the report names it).
     python scripts/make_negatives.py ../shared/data/gue/prom_300_all_full test runs/controls/permuted_test.csv \\
         --kind chunk_permutation [--moved 16] [--permuted 12] [--seed 0]
 
-One copy per promoter (``glmxai.data.negatives``, as ``data.added_negatives`` makes them for training),
+One copy per promoter (``glmxai.data.negatives.add_negatives``, as ``data.added_negatives`` makes them for training),
 labelled 0, with ``parent_split`` and ``parent_row`` (the promoter's row in the split's CSV). The file is
 written atomically; parents are paired by the shortcut test only for a set inside the model's data folder.
 """
@@ -16,8 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from glmxai.data.encoding import to_codes, to_strings
-from glmxai.data.negatives import KINDS, make_negative
+from glmxai.data.negatives import KINDS, add_negatives
 from glmxai.data.table import read_sequence_csv
 from glmxai.io import atomic_path
 
@@ -33,12 +32,10 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     table = read_sequence_csv(args.folder / f"{args.split}.csv")
-    rows = np.flatnonzero(table.labels == 1)
-    rng = np.random.default_rng(args.seed)
-    options = {"permuted": args.permuted, "moved": args.moved}
-    made = [make_negative(to_codes(table.sequences[r]), args.kind, options, rng) for r in rows]
-    out = pd.DataFrame({"sequence": to_strings(np.stack(made)), "label": 0, "parent_split": args.split,
-                        "parent_row": rows})
+    extended = add_negatives(table, {"kind": args.kind, "per_promoter": 1, "seed": args.seed,
+                                     "permuted": args.permuted, "moved": args.moved})
+    out = pd.DataFrame({"sequence": extended.sequences[len(table):], "label": 0, "parent_split": args.split,
+                        "parent_row": np.flatnonzero(table.labels == 1)})
     with atomic_path(args.out) as tmp:
         out.to_csv(tmp, index=False)
     print(f"{len(out)} {args.kind} negatives of the {args.split} promoters of {args.folder} -> {args.out}")

@@ -20,6 +20,7 @@ import csv
 import dataclasses
 import functools
 import logging
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -142,10 +143,11 @@ def chunk_arrangement(copies: Sequence[str], parents: Sequence[str], chunk: int 
         maps.append(tuple(slot if copy[slot * chunk:(slot + 1) * chunk] == piece
                           else first.get(copy[slot * chunk:(slot + 1) * chunk], -1)
                           for slot, piece in enumerate(pieces)))
-    counts = pd.Series(maps, dtype=object).value_counts() if maps else pd.Series(dtype=int)
-    if counts.empty:
+    counts = Counter(maps)
+    if not counts:
         return Arrangement(0, 0, (), 0)
-    return Arrangement(len(maps), len(counts), tuple(counts.index[0]), int(counts.iloc[0]))
+    commonest, count = counts.most_common(1)[0]
+    return Arrangement(len(maps), len(counts), commonest, count)
 
 
 def shortcut_row(model: str, p_promoter: Callable[[list[str]], np.ndarray], labelled: LabelledSet,
@@ -253,9 +255,8 @@ def arrangement_sentence(row: Mapping) -> str:
     sentence = (f"Copies in {row['set']}: {fmt(100 * row['commonest_share'], 3)}% of the {fmt(row['pairs'])} pairs "
                 f"hold their parent's {CHUNK}-bp chunks in one arrangement ({fmt(row['arrangements'])} arrangements in "
                 f"all); in it the bases {_base_ranges(kept) or 'none'} keep their place and every other chunk moves")
-    source = row["tss_chunk_from"]
-    if isinstance(source, (int, np.integer)) or (isinstance(source, float) and not np.isnan(source)):
-        source = int(source)
+    if pd.notna(row["tss_chunk_from"]):
+        source = int(row["tss_chunk_from"])
         where = ("the TSS keeps its own chunk" if source in kept else
                  f"the chunk at the TSS holds the parent's bases {source * CHUNK}-{(source + 1) * CHUNK - 1}"
                  if source >= 0 else "the chunk at the TSS holds none of the parent's chunks")

@@ -96,7 +96,7 @@ def checked_added_negatives(options: Mapping | None) -> dict | None:
     return options
 
 
-def make_negative(codes: np.ndarray, kind: str, options: Mapping, rng: np.random.Generator) -> np.ndarray:
+def _negative(codes: np.ndarray, kind: str, options: Mapping, rng: np.random.Generator) -> np.ndarray:
     """One negative of ``kind`` made from the promoter ``codes`` (L,)."""
     if kind == "chunk_permutation":
         return chunk_permutation(codes, rng, int(options.get("chunk", 15)), int(options.get("permuted", 12)),
@@ -112,7 +112,7 @@ def add_negatives(table: SequenceTable, options: Mapping) -> SequenceTable:
     rng = np.random.default_rng(int(options.get("seed", 0)))
     kinds, per = kinds_of(options), int(options.get("per_promoter", 1))
     promoters = [table.sequences[i] for i in np.flatnonzero(table.labels == 1)]
-    made = [make_negative(codes, kind, options, rng) for codes in (to_codes(s) for s in promoters)
+    made = [_negative(codes, kind, options, rng) for codes in (to_codes(s) for s in promoters)
             for kind in kinds for _ in range(per)]
     added = to_strings(np.stack(made)) if made else []
     return SequenceTable(table.sequences + list(added), np.r_[table.labels, np.zeros(len(added), np.int64)],
@@ -140,4 +140,4 @@ class Redraw:
         added = row - self.first
         parent = to_codes(self.sequences[self.parents[added]])
         kind = self.kinds[added // self.per % len(self.kinds)]
-        return to_strings(make_negative(parent, kind, self.options, rng)[None])[0]
+        return to_strings(_negative(parent, kind, self.options, rng)[None])[0]
