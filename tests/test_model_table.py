@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from test_wandb_runs import only_run
 
-from glmxai.analysis.model_table import TrainingRunError, model_table, published_table
+from glmxai.analysis.model_table import TrainingRunError, model_table, published_table, run_checkpoint
 from glmxai.jobs.train import run as train
 
 from conftest import QUIET, SMALL_DATA, compose_config
@@ -79,3 +79,19 @@ def test_runs_without_test_metrics_are_refused_by_name(tmp_path):
     with pytest.raises(TrainingRunError, match="no metrics.json under this folder"):
         model_table([tmp_path / "empty"])
     assert published_table([{"model": "m", "task": "t", "mcc": 86.77}])["mcc"].iat[0] == pytest.approx(0.8677)
+
+
+def test_a_run_folder_copied_from_another_machine_finds_its_own_checkpoint(tmp_path):
+    """metrics.json records the checkpoint's absolute path on the machine that trained it."""
+    trained_here, copied = tmp_path / "here", tmp_path / "copied"
+    for run in (trained_here, copied):
+        (run / "checkpoints").mkdir(parents=True)
+        (run / "checkpoints" / "best.ckpt").write_bytes(b"weights")
+    here = trained_here / "checkpoints" / "best.ckpt"
+    (trained_here / "metrics.json").write_text(json.dumps({"checkpoint": str(here)}))
+    (copied / "metrics.json").write_text(json.dumps({"checkpoint": "/elsewhere/runs/nt/checkpoints/best.ckpt"}))
+    (tmp_path / "metrics.json").write_text(json.dumps({"checkpoint": "/elsewhere/runs/nt/checkpoints/best.ckpt"}))
+
+    assert run_checkpoint(trained_here / "metrics.json") == str(here)
+    assert run_checkpoint(copied / "metrics.json") == str(copied / "checkpoints" / "best.ckpt")
+    assert run_checkpoint(tmp_path / "metrics.json") == "/elsewhere/runs/nt/checkpoints/best.ckpt"  # for the error

@@ -73,6 +73,17 @@ def _added_negatives(data: Mapping) -> str:
     return " + ".join(map(str, kinds_of(added)))
 
 
+def run_checkpoint(path: Path) -> str | None:
+    """The checkpoint a training run's ``metrics.json`` names. Where that path is gone (a run folder
+    copied from the machine that trained it), the file of the same name under the run folder's
+    ``checkpoints/``; where neither exists, the recorded path, for the reader's error to name."""
+    recorded = read_json(path).get("checkpoint")
+    if not recorded or Path(recorded).is_file():
+        return recorded
+    moved = path.parent / "checkpoints" / Path(recorded).name
+    return str(moved) if moved.is_file() else recorded
+
+
 def table_row(path: Path) -> dict:
     """One row of the model table from one ``metrics.json``."""
     try:

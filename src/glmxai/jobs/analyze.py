@@ -28,14 +28,14 @@ from glmxai.analysis.discovery import discovery_section, runs_of_methods
 from glmxai.analysis.faithfulness import faithfulness_section, faithfulness_tests
 from glmxai.analysis.ground_truth import ground_truth_section, ground_truth_table
 from glmxai.analysis.kmer_tables import kmer_section, kmer_tests
-from glmxai.analysis.model_table import metrics_files, model_table_section
+from glmxai.analysis.model_table import metrics_files, model_table_section, run_checkpoint
 from glmxai.analysis.motif_attribution import attribution_tests, motif_attribution_section
 from glmxai.analysis.motif_finding import motif_finding_section
 from glmxai.analysis.motif_table import motif_table_section
 from glmxai.analysis.provenance import audit_data, runs_length, runs_tss
 from glmxai.analysis.shortcut import shortcut_section, shortcut_tests
 from glmxai.explain_runs import ExplainRun, checkpoint_problem, load_runs
-from glmxai.io import folder_lock, read_json, write_json_atomic
+from glmxai.io import folder_lock, write_json_atomic
 from glmxai.motifs import configured_motifs, scan
 from glmxai.probes.job import prepare_probes, run_probes
 from glmxai.probes.section import probes_section
@@ -110,7 +110,7 @@ def _run(cfg: DictConfig, held: contextlib.ExitStack) -> dict:
         tests += [(t, ["ttest_p"]) for t in (by_annotation, necessity) if t is not None]
     shortcut = None
     if shortcut_sets:
-        checkpoints = [read_json(path)["checkpoint"] for path in model_files]
+        checkpoints = [run_checkpoint(path) for path in model_files]
         checkpoints += [r.meta["checkpoint"] for r in runs if not checkpoint_problem(r, {})]
         shortcut, shortcut_skipped = shortcut_tests([c for c in checkpoints if c], cfg.shortcut, cfg.seed,
                                                     bool(cfg.model.trust_remote_code))
