@@ -160,3 +160,16 @@ def test_analyze_scores_an_extra_set_against_a_trained_checkpoint(trained_cnn, t
     assert row["share"] == pytest.approx(recall) and row["reference_share"] == pytest.approx(false_positive)
     assert 0 <= row["fisher_p_adj"] <= 1
     assert "Shortcut test" in (tmp_path / "report" / "report.html").read_text()
+
+
+def test_one_checkpoint_named_by_two_paths_is_tested_once(trained_cnn, tmp_path, monkeypatch):
+    """A training run's metrics.json and an explain job may name the same checkpoint by a relative
+    and an absolute path: one row per set, not two."""
+    from glmxai.analysis.shortcut import shortcut_tests
+
+    _write_set(tmp_path / "copies.csv", ["ACGT" * 75] * 3, [0, 1, 2])
+    monkeypatch.chdir(trained_cnn.parent)
+    options = {"sets": [str(tmp_path / "copies.csv")], "split": "test", "n_bootstrap": 10, "batch_size": 64,
+               "device": "cpu"}
+    table, _ = shortcut_tests([trained_cnn.name, str(trained_cnn.resolve())], options, 0, False)
+    assert len(table) == 1 and table["negatives"].tolist() == [3]

@@ -214,7 +214,7 @@ def shortcut_tests(checkpoints: Sequence[str | Path], options: Mapping, seed: in
     if split is None:
         raise ValueError(f"shortcut.split must be one of {sorted(SPLITS)}, got {options['split']!r}")
     sets = [read_labelled_set(path) for path in options["sets"]]
-    paths = [Path(c).resolve() for c in dict.fromkeys(str(c) for c in checkpoints)]
+    paths = list(dict.fromkeys(Path(c).resolve() for c in checkpoints))  # one checkpoint named two ways: once
     modules = [load_classifier(c, map_location=str(options["device"]), trust_remote_code=trust_remote_code)
                for c in paths]
     rows, skipped = [], []
