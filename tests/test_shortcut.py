@@ -4,6 +4,7 @@ not; shares, intervals and AUROC against their textbook definitions."""
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -15,9 +16,13 @@ from glmxai.analysis.shortcut import (
     chunk_arrangement,
     read_labelled_set,
     shortcut_row,
+    shortcut_tests,
     wilson,
 )
 from glmxai.data.table import SequenceDataError, SequenceTable
+from glmxai.jobs.train import run as train
+
+from conftest import compose_config
 
 CHUNK, CHUNKS = 15, 20
 MOTIF, AT = "TATAAA", 100
@@ -165,11 +170,37 @@ def test_analyze_scores_an_extra_set_against_a_trained_checkpoint(trained_cnn, t
 def test_one_checkpoint_named_by_two_paths_is_tested_once(trained_cnn, tmp_path, monkeypatch):
     """A training run's metrics.json and an explain job may name the same checkpoint by a relative
     and an absolute path: one row per set, not two."""
-    from glmxai.analysis.shortcut import shortcut_tests
-
     _write_set(tmp_path / "copies.csv", ["ACGT" * 75] * 3, [0, 1, 2])
     monkeypatch.chdir(trained_cnn.parent)
     options = {"sets": [str(tmp_path / "copies.csv")], "split": "test", "n_bootstrap": 10, "batch_size": 64,
                "device": "cpu"}
     table, _ = shortcut_tests([trained_cnn.name, str(trained_cnn.resolve())], options, 0, False)
     assert len(table) == 1 and table["negatives"].tolist() == [3]
+
+
+def test_parents_pair_in_the_models_data_folder_and_in_copies_of_it_only(tmp_path):
+    """A run trained elsewhere records its data folder's path there; a set beside an identical
+    test.csv still indexes the model's test rows, one beside a different test.csv does not."""
+    rng = np.random.default_rng(1)
+    data = tmp_path / "data"
+    data.mkdir()
+    for split, n in (("train", 200), ("dev", 40), ("test", 40)):
+        promoters = _promoters(n // 2, rng)
+        rows = [f"{s},1\n" for s in promoters] + [f"{gue_negative(s, rng)},0\n" for s in promoters]
+        (data / f"{split}.csv").write_text("sequence,label\n" + "".join(rows))
+    ckpt = train(compose_config("train", ["model=cnn", "data=gue", f"data.root={data}", "logger=none",
+                                          "trainer.max_epochs=1", "trainer.enable_progress_bar=false",
+                                          "trainer.enable_model_summary=false"], tmp_path / "run"))["checkpoint"]
+    test = (data / "test.csv").read_text().splitlines()[1:]
+    copies = [permuted_negative(line.split(",")[0], rng) for line in test[:20]]
+    folders = {"own": data, "copy": tmp_path / "copy", "other": tmp_path / "other"}
+    folders["copy"].mkdir()
+    shutil.copy(data / "test.csv", folders["copy"] / "test.csv")
+    folders["other"].mkdir()
+    (folders["other"] / "test.csv").write_text("sequence,label\n" + "\n".join(test[1:] + test[:1]) + "\n")
+    for name, folder in folders.items():
+        _write_set(folder / f"{name}.csv", copies, list(range(20)))
+    options = {"sets": [str(f / f"{n}.csv") for n, f in folders.items()], "split": "test", "n_bootstrap": 10,
+               "batch_size": 64, "device": "cpu"}
+    table, _ = shortcut_tests([ckpt], options, 0, False)
+    assert dict(zip(table["set"], table["pairs"])) == {"own": 20, "copy": 20, "other": 0}

@@ -32,6 +32,7 @@ from sklearn.metrics import roc_auc_score
 
 from glmxai.data.encoding import to_codes
 from glmxai.data.table import SequenceDataError, SequenceTable, read_sequence_csv
+from glmxai.io import sha256_file
 from glmxai.report import Report, fmt, fmt_p
 
 log = logging.getLogger(__name__)
@@ -199,13 +200,24 @@ def shortcut_row(model: str, p_promoter: Callable[[list[str]], np.ndarray], labe
     return row
 
 
+def indexes_split(labelled: LabelledSet, table: SequenceTable) -> bool:
+    """Whether a set's parent rows can index ``table``: the set lies beside the file ``table`` was
+    read from, or beside a file of the same name and content (a copy of the data folder, which a
+    run trained elsewhere records under another path)."""
+    source = Path(table.source)
+    beside = labelled.path.resolve().parent / source.name
+    if not (source.is_file() and beside.is_file()):
+        return False
+    return beside.resolve() == source.resolve() or sha256_file(beside) == sha256_file(source)
+
+
 def shortcut_tests(checkpoints: Sequence[str | Path], options: Mapping, seed: int,
                    trust_remote_code: bool) -> tuple[pd.DataFrame, list[tuple[str, str]]]:
     """``shortcut_row`` of every checkpoint (``load_classifier``; its own training data, from its
     record, is the reference) on every set of ``options["sets"]`` (``cfg.shortcut``): the table of
     tests (``fisher_p``), before the report adjusts it, and what was left out and why (a set of
     another sequence length than the model's data). A set's parents are paired only for models
-    whose data folder holds the set (``parent_row`` indexes that folder's splits)."""
+    whose split file lies beside the set, itself or as a copy (``indexes_split``)."""
     from glmxai.data.recorded import job_data
     from glmxai.models.build import checkpoint_labels, load_classifier
     from glmxai.predictor import BatchedPredictor
@@ -224,13 +236,12 @@ def shortcut_tests(checkpoints: Sequence[str | Path], options: Mapping, seed: in
         p_promoter = functools.partial(_p_promoter, predictor)
         splits = {split: data.table(split)}
         lengths = {len(s) for s in splits[split].sequences}
-        root = data.config().get("root")
         for labelled in sets:
             if {len(s) for s in labelled.table.sequences} != lengths:
                 skipped.append((f"shortcut test of {label} on {labelled.name}",
                                 f"its sequences are not of the {sorted(lengths)} bp of {label}'s data"))
                 continue
-            if not root or labelled.path.resolve().parent != Path(root).resolve():
+            if not indexes_split(labelled, splits[split]):
                 labelled = dataclasses.replace(labelled, parent_split=None, parent_row=None)
             log.info("analyze: shortcut test of %s on %s", label, labelled.path)
             rows.append(shortcut_row(label, p_promoter, labelled, splits, split, int(options["n_bootstrap"]), seed,
