@@ -77,7 +77,8 @@ def run_checkpoint(path: Path) -> str | None:
     """The checkpoint a training run's ``metrics.json`` names. Where that path is gone (a run folder
     copied from the machine that trained it), the file of the same name under the run folder's
     ``checkpoints/``; where neither exists, the recorded path, for the reader's error to name."""
-    recorded = read_json(path).get("checkpoint")
+    metrics = read_json(path)
+    recorded = metrics.get("checkpoint") if isinstance(metrics, dict) else None  # table_row names the problem
     if not recorded or Path(recorded).is_file():
         return recorded
     moved = path.parent / "checkpoints" / Path(recorded).name
