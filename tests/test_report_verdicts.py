@@ -2,6 +2,8 @@
 (Benjamini-Hochberg, against known values), verdicts that state the table's own statistic,
 k-mer rows below the minimum count kept out of verdicts, plain number formatting, and figures
 that mark only what the data's motif calls support."""
+import html
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -174,3 +176,20 @@ def test_random_orders_are_drawn_once_per_model_with_their_range():
     labels = [line.get_label() for line in fig.axes[0].get_lines()]
     assert sum("random order" in label for label in labels) == 1 and len(labels) == 4
     assert len(fig.axes[0].collections) == 1  # the band of the random orders
+
+
+def test_a_p_value_that_underflowed_to_zero_reads_below_1e_300_in_sentences(tmp_path):
+    """Fisher's exact test of 2,400 of 2,974 against 60 of 1,487 underflows to 0.0 in float64."""
+    from glmxai.analysis.shortcut import COLUMNS, shortcut_section
+    from glmxai.report import p_clause
+
+    p = stats.fisher_exact([[2400, 574], [60, 1427]]).pvalue
+    assert p == 0.0 and fmt_p(p) == "< 1e-300" and p_clause(p) == "< 1e-300"
+    assert p_clause(0.01234) == "= 0.012" and fmt_p(0.01234) == "0.012" and fmt_p(np.nan) == "n/a"
+    row = dict.fromkeys(COLUMNS, 0) | {"model": "cnn", "set": "copies", "split": "test", "negatives": 2974,
+                                       "called_promoter": 2400, "share": 0.807, "reference_negatives": 1487,
+                                       "reference_share": 0.04, "fisher_p": p, "fisher_p_adj": p, "pairs": 0}
+    report = Report(tmp_path, "shortcut")
+    shortcut_section(report, pd.DataFrame([row], columns=[*COLUMNS, "fisher_p_adj"]))
+    text = html.unescape("".join(part for part in report.parts if isinstance(part, str)))
+    assert "(adjusted p < 1e-300)" in text and "p = 0)" not in text

@@ -93,8 +93,15 @@ def fmt_signed(value, digits: int = 3) -> str:
 
 
 def fmt_p(value) -> str:
-    """A p-value: two significant digits."""
-    return fmt(value, 2)
+    """A p-value: two significant digits; one that underflowed to 0 (below the smallest float, about
+    1e-308) reads '< 1e-300', never 0."""
+    return "< 1e-300" if isinstance(value, (int, float, np.number)) and value == 0 else fmt(value, 2)
+
+
+def p_clause(value) -> str:
+    """'= 0.012', or '< 1e-300' for a p-value that underflowed: written after the p's name in sentences."""
+    text = fmt_p(value)
+    return text if text.startswith("<") else f"= {text}"
 
 
 def pvalue_columns(frame: pd.DataFrame, pvalues: Sequence[str] | None = None) -> list[str]:

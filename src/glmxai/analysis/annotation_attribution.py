@@ -25,7 +25,7 @@ from glmxai.analysis.derived_pairs import CLASSES
 from glmxai.analysis.motif_attribution import scale_scores
 from glmxai.data.annotations import annotation_folder, annotation_path, flags_of, read_annotations
 from glmxai.explain_runs import ExplainRun
-from glmxai.report import Report, fmt, fmt_p, fmt_signed
+from glmxai.report import Report, fmt, fmt_signed, p_clause
 from glmxai.stats import DOWN, UNCLEAR, UNTESTED, UP, call
 
 log = logging.getLogger(__name__)
@@ -121,7 +121,7 @@ def annotation_verdict(row: Mapping, alpha: float) -> str:
             f"{fmt_signed(row['mean_flagged'])} in {fmt(row['flagged'])} flagged promoters vs "
             f"{fmt_signed(row['mean_unflagged'])} in {fmt(row['unflagged'])} without the flag (difference "
             f"{fmt_signed(row['diff'])}, 95% CI {fmt(row['diff_ci_low'])} to {fmt(row['diff_ci_high'])}, adjusted "
-            f"p = {fmt_p(row['ttest_p_adj'])}) and {fmt_signed(row['mean_negatives'])} in {fmt(row['negatives'])} "
+            f"p {p_clause(row['ttest_p_adj'])}) and {fmt_signed(row['mean_negatives'])} in {fmt(row['negatives'])} "
             f"negatives{_by_kind(row)}.")
 
 
@@ -251,7 +251,7 @@ def necessity_section(report: Report, table: pd.DataFrame) -> dict:
             f"promoter logit by {fmt_signed(row['delta_flagged'])}, in {fmt(row['unflagged'])} promoters without it by "
             f"{fmt_signed(row['delta_unflagged'])}: with the {row['flag']} the logit {how} (difference "
             f"{fmt_signed(row['diff'])}, 95% CI {fmt(row['diff_ci_low'])} to {fmt(row['diff_ci_high'])}, adjusted "
-            f"p = {fmt_p(row['ttest_p_adj'])}).")
+            f"p {p_clause(row['ttest_p_adj'])}).")
     report.findings(sentences, headline=True)
     report.table("necessity_by_annotation", table, "Change of the promoter logit when each flag's window is "
                                                    "destroyed, in flagged and unflagged promoters.")

@@ -25,7 +25,7 @@ from glmxai.analysis import derived_pairs as related
 from glmxai.analysis.provenance import AuditData
 from glmxai.data.table import SequenceDataError
 from glmxai.motifs import Motif, presence, scan
-from glmxai.report import Report, fmt, fmt_p
+from glmxai.report import Report, fmt, p_clause
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +66,7 @@ def verdict(row: Mapping, alpha: float = 0.05) -> str:
     p = row["fisher_p_adj"]
     rates = (f"present in {fmt(100 * row['rate_promoter'], 3)}% of promoters vs "
              f"{fmt(100 * row['rate_nonpromoter'], 3)}% of non-promoters (OR {fmt(row['odds_ratio'], 3)}, 95% CI "
-             f"{fmt(row['or_ci_low'], 3)} to {fmt(row['or_ci_high'], 3)}; Fisher p = {fmt_p(p)}, adjusted)")
+             f"{fmt(row['or_ci_low'], 3)} to {fmt(row['or_ci_high'], 3)}; Fisher p {p_clause(p)}, adjusted)")
     bacc = row["balanced_accuracy"]
     if not p < alpha:
         return f"{row['motif']}: not associated with the label: {rates}; it cannot separate the classes."

@@ -19,7 +19,7 @@ from glmxai import figures
 from glmxai.data.encoding import one_hot
 from glmxai.explain_runs import ExplainRun
 from glmxai.motifs import CURRENT_RELEASE, POLII_RELEASE, jaspar_db
-from glmxai.report import Report, fmt_p, slug
+from glmxai.report import Report, p_clause, slug
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +125,7 @@ def discovery_section(report: Report, runs: list[ExplainRun], options: DictConfi
             report.findings([f"{run.name}: TF-MoDISco found no pattern (too few seqlets; explain more sequences)."])
         for p in patterns[:3]:
             best = matches[(matches["pattern"] == p["pattern"]) & (matches["rank"] == 1)]
-            name = f"{best['match_name'].iloc[0]} (q = {fmt_p(best['qvalue'].iloc[0])})" if len(best) else "no match"
+            name = f"{best['match_name'].iloc[0]} (q {p_clause(best['qvalue'].iloc[0])})" if len(best) else "no match"
             report.figure(f"pattern_{slug(run.name)}_{p['pattern']}", figures.pattern_logo(p["cwm"], p["pattern"]),
                           f"{run.name} {p['pattern']}: {p['n_seqlets']} seqlets, best JASPAR match {name}.")
     report.table("discovered_patterns", pd.concat(tables, ignore_index=True),

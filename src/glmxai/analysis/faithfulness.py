@@ -27,7 +27,7 @@ from scipy import stats
 from glmxai import figures
 from glmxai.data.encoding import to_codes
 from glmxai.explain_runs import ExplainRun, checkpoint_problem
-from glmxai.report import Report, fmt, fmt_p, fmt_signed
+from glmxai.report import Report, fmt, fmt_signed, p_clause
 from glmxai.stats import DOWN, UNCLEAR, UNTESTED, UP, call
 
 log = logging.getLogger(__name__)
@@ -133,7 +133,7 @@ def faithfulness_verdict(row: dict, alpha: float = 0.05) -> str:
         how = words[call(gain, p, alpha)]
         parts.append(f"{what} {fmt(row[col])} vs {fmt(row[f'{col}_random'])} for random order (gain "
                      f"{fmt_signed(gain)}, 95% CI {fmt(row[f'{col}_gain_ci_low'])} to "
-                     f"{fmt(row[f'{col}_gain_ci_high'])}, adjusted p = {fmt_p(p)}): {how}")
+                     f"{fmt(row[f'{col}_gain_ci_high'])}, adjusted p {p_clause(p)}): {how}")
     return f"{row['run']} ({row['n']} sequences): " + "; ".join(parts) + "."
 
 

@@ -22,7 +22,7 @@ from scipy import stats
 from glmxai.analysis.windows import window_sums
 from glmxai.explain_runs import ExplainRun
 from glmxai.motifs import hit_mask
-from glmxai.report import Report, fmt, fmt_p
+from glmxai.report import Report, fmt, p_clause
 
 log = logging.getLogger(__name__)
 
@@ -139,7 +139,7 @@ def kmer_findings(top_kmers: pd.DataFrame, min_count: int, alpha: float = 0.05, 
         for label, rows in found.groupby("label"):
             best = rows.sort_values("enrichment", ascending=False).head(per_label)
             kmers = ", ".join(f"{r.kmer} {r.n_top_positive} times vs {fmt(r.expected, 2)} expected "
-                              f"({fmt(r.enrichment, 2)}x, adjusted p = {fmt_p(r.fisher_p_adj)})"
+                              f"({fmt(r.enrichment, 2)}x, adjusted p {p_clause(r.fisher_p_adj)})"
                               for r in best.itertuples(index=False))
             parts.append(f"in {'promoters' if label == 1 else 'non-promoters'}: {kmers}")
         sentences.append(f"{run}: k-mers enriched among top positive features " + "; ".join(parts) + note + ".")
@@ -160,10 +160,10 @@ def motif_share_findings(shares: pd.DataFrame, motif: str, min_count: int, alpha
             sentences.append(f"{who}: {observed}; {row['overlapping_motif']} overlapping features, fewer than "
                              f"{min_count}: not a finding.")
         elif not np.isfinite(p) or p >= alpha:
-            sentences.append(f"{who}: {observed}; not distinguishable from chance (adjusted p = {fmt_p(p)}).")
+            sentences.append(f"{who}: {observed}; not distinguishable from chance (adjusted p {p_clause(p)}).")
         else:
             how = "more" if row["share"] > row["expected_share"] else "less"
-            sentences.append(f"{who}: {observed}: {how} than by chance (adjusted p = {fmt_p(p)}).")
+            sentences.append(f"{who}: {observed}: {how} than by chance (adjusted p {p_clause(p)}).")
     return sentences
 
 

@@ -23,7 +23,7 @@ from glmxai import figures
 from glmxai.analysis.windows import window_sums
 from glmxai.explain_runs import ExplainRun
 from glmxai.motifs import hit_mask
-from glmxai.report import Report, fmt, fmt_p, fmt_signed, slug
+from glmxai.report import Report, fmt, fmt_signed, p_clause, slug
 from glmxai.stats import DOWN, UNCLEAR, UNTESTED, UP, call
 
 log = logging.getLogger(__name__)
@@ -125,7 +125,7 @@ def attribution_verdict(run: str, motif: str, row: Mapping, alpha: float = 0.05)
     return (f"{run}: attribution inside {hits} {motif} hits is {wording} in matched windows of the same sequences: "
             f"mean scaled attribution {fmt(row['mean_inside'])} vs {fmt(row['mean_control'])} (difference "
             f"{fmt_signed(row['mean_diff'])}, 95% CI {fmt(row['diff_ci_low'])} to {fmt(row['diff_ci_high'])}{ratio}); "
-            f"paired t-test adjusted p = {fmt_p(row['ttest_p_adj'])}; inside higher for "
+            f"paired t-test adjusted p {p_clause(row['ttest_p_adj'])}; inside higher for "
             f"{fmt(100 * row['share_inside_higher'], 2)}% of hits.")
 
 

@@ -32,7 +32,7 @@ from scipy.stats import false_discovery_control, hypergeom
 from glmxai import figures
 from glmxai.analysis.discovery import jaspar_targets, match_patterns
 from glmxai.explain_runs import ExplainRun
-from glmxai.report import Report, fmt_p, slug
+from glmxai.report import Report, p_clause, slug
 
 log = logging.getLogger(__name__)
 Instance = tuple[int, int, int]  # (sequence index among the run's sequences, start, end)
@@ -226,13 +226,13 @@ def motif_finding_section(report: Report, runs: list[ExplainRun], options: DictC
             report.findings([f"{run.name}: no motif: {len(candidates):,} candidates from {n_positive:,} positives, "
                              f"{why}."])
         for motif, row in zip(motifs[: int(options.logos)], rows):
-            name = (f"{row['best_match_name']} ({row['best_match_id']}, TOMTOM q = {fmt_p(row['tomtom_qvalue'])})"
+            name = (f"{row['best_match_name']} ({row['best_match_id']}, TOMTOM q {p_clause(row['tomtom_qvalue'])})"
                     if row["best_match_id"] else "no match")
             report.figure(f"motif_finding_{slug(run.name)}_{motif['pattern']}",
                           figures.pattern_logo(information_matrix(motif["ppm"]), f"{run.name} {motif['key']}"),
                           f"{run.name} motif {motif['key']}: {motif['instances']} instances in {motif['sequences']} "
-                          f"positives, {len(motif['members'])} candidates merged (smallest candidate q = "
-                          f"{fmt_p(motif['hypergeom_q'])}); best JASPAR match {name}. Information content (bits).")
+                          f"positives, {len(motif['members'])} candidates merged (smallest candidate q "
+                          f"{p_clause(motif['hypergeom_q'])}); best JASPAR match {name}. Information content (bits).")
     report.table("motif_finding", pd.concat(tables, ignore_index=True),
                  "DNABERT-viz motifs per run: instances (windows) and positives holding them, candidates merged, the "
                  "smallest Benjamini-Hochberg q of its candidates (over the run's candidates, as DNABERT-viz; not one "

@@ -33,7 +33,7 @@ from sklearn.metrics import roc_auc_score
 from glmxai.data.encoding import to_codes
 from glmxai.data.table import SequenceDataError, SequenceTable, read_sequence_csv
 from glmxai.io import sha256_file
-from glmxai.report import Report, fmt, fmt_p
+from glmxai.report import Report, fmt, p_clause
 
 log = logging.getLogger(__name__)
 
@@ -290,15 +290,16 @@ def shortcut_section(report: Report, table: pd.DataFrame, skipped: Sequence[tupl
         "benchmark's, e.g. GENA-LM's chunk-permuted copies of the same promoters (composition kept), against "
         "the negatives of its own data (reference). A model that learned promoter structure calls few of them "
         "promoters; one that spots GUE's random chunks calls many. Shares with Wilson 95% CIs, Fisher's exact "
-        "test of the two shares; parents against their copies (for models trained on the set's own folder): AUROC "
+        "test of the two shares; parents against their copies (where the set lies beside the model's split file or "
+        "a copy of it): AUROC "
         "with a bootstrap 95% CI over the pairs (0.5: the model cannot tell a promoter from its permuted copy)."))
     sentences = []
     for row in table.to_dict("records"):
         sentence = (f"{row['model']} calls {fmt(100 * row['share'], 3)}% of the {fmt(row['negatives'])} negatives of "
                     f"{row['set']} promoters (95% CI {fmt(100 * row['share_ci_low'], 3)} to "
                     f"{fmt(100 * row['share_ci_high'], 3)}%), against {fmt(100 * row['reference_share'], 3)}% of the "
-                    f"{fmt(row['reference_negatives'])} negatives of its own {row['split']} split (adjusted p = "
-                    f"{fmt_p(row['fisher_p_adj'])})")
+                    f"{fmt(row['reference_negatives'])} negatives of its own {row['split']} split (adjusted p "
+                    f"{p_clause(row['fisher_p_adj'])})")
         if row["pairs"]:
             sentence += (f"; it ranks {fmt(row['pairs'])} promoters above their copies with AUROC "
                          f"{fmt(row['parent_auroc'])} (95% CI {fmt(row['auroc_ci_low'])} to "

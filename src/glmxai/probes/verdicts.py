@@ -4,7 +4,7 @@ from __future__ import annotations
 import pandas as pd
 
 from glmxai.probes.job import ProbePlan
-from glmxai.report import fmt, fmt_p, fmt_signed
+from glmxai.report import fmt, fmt_signed, p_clause
 from glmxai.stats import DOWN, UNCLEAR, UNTESTED, UP, call
 
 
@@ -35,9 +35,9 @@ def insertion_verdicts(table: pd.DataFrame, plan: ProbePlan, alpha: float) -> li
                 f"{model.label}: inserting {pattern.name} ({pattern.consensus_text}) {where} into {fmt(int(row['n']))} "
                 f"{row['background']} backgrounds {how} the promoter logit by {fmt_signed(row['mean'])} (95% CI "
                 f"{fmt(row['ci_low'])} to {fmt(row['ci_high'])}; p(promoter) {fmt_signed(row['prob_mean'])}; "
-                f"{fmt(100 * row['fraction_positive'], 2)}% of backgrounds up), adjusted p = "
-                f"{fmt_p(row['wilcoxon_p_adj'])}{note}; its shuffled copy: {fmt_signed(row['shuffled_mean'])} "
-                f"(consensus vs shuffled adjusted p = {fmt_p(row['vs_shuffled_p_adj'])})"
+                f"{fmt(100 * row['fraction_positive'], 2)}% of backgrounds up), adjusted p "
+                f"{p_clause(row['wilcoxon_p_adj'])}{note}; its shuffled copy: {fmt_signed(row['shuffled_mean'])} "
+                f"(consensus vs shuffled adjusted p {p_clause(row['vs_shuffled_p_adj'])})"
                 + (f"; other backgrounds: {others}" if others and len(kinds) > 1 else "") + ".")
     return sentences
 
@@ -67,9 +67,9 @@ def spacing_verdicts(table: pd.DataFrame, alpha: float) -> list[str]:
             f"together {fmt_signed(row['delta_ab'])} promoter logit (p(promoter) {fmt_signed(row['prob_delta_a'])}, "
             f"{fmt_signed(row['prob_delta_b'])}, {fmt_signed(row['prob_delta_ab'])}); the interaction "
             f"{fmt_signed(row['mean'])} (95% CI {fmt(row['ci_low'])} to {fmt(row['ci_high'])}; p(promoter) "
-            f"{fmt_signed(row['prob_interaction'])}) {how}, adjusted p = {fmt_p(row['wilcoxon_p_adj'])}{note}; "
-            f"shuffled pair {fmt_signed(row['shuffled_mean'])} (adjusted p vs shuffled = "
-            f"{fmt_p(row['vs_shuffled_p_adj'])}).")
+            f"{fmt_signed(row['prob_interaction'])}) {how}, adjusted p {p_clause(row['wilcoxon_p_adj'])}{note}; "
+            f"shuffled pair {fmt_signed(row['shuffled_mean'])} (adjusted p vs shuffled "
+            f"{p_clause(row['vs_shuffled_p_adj'])}).")
     return sentences
 
 
@@ -79,7 +79,7 @@ def dose_verdicts(table: pd.DataFrame, plan: ProbePlan) -> list[str]:
     first_kind = plan.options["backgrounds"][0]
     rows = table[(table["variant"] == "consensus") & (table["background"] == first_kind)]
     for model, g in rows.groupby("model", sort=False):
-        changes = "; ".join(f"{int(r['copies'])}: {fmt_signed(r['mean'])} (adjusted p = {fmt_p(r['wilcoxon_p_adj'])})"
+        changes = "; ".join(f"{int(r['copies'])}: {fmt_signed(r['mean'])} (adjusted p {p_clause(r['wilcoxon_p_adj'])})"
                             for _, r in g.iterrows())
         sentences.append(f"{model}: copies of {g['pattern'].iat[0]} at {g['positions'].iat[-1]} on {first_kind} "
                          f"backgrounds change the promoter logit by {changes}.")
@@ -97,6 +97,6 @@ def necessity_verdicts(table: pd.DataFrame, split: str, alpha: float) -> list[st
         sentences.append(
             f"{row['model']}: destroying the {fmt(int(row['n']))} hits of {row['pattern']} in {split} promoters "
             f"{how} the promoter logit by {fmt_signed(row['mean'])} (95% CI {fmt(row['ci_low'])} to "
-            f"{fmt(row['ci_high'])}), adjusted p = {fmt_p(row['wilcoxon_p_adj'])}{note}; matched random windows "
-            f"{fmt_signed(row['control_mean'])} (adjusted p vs them = {fmt_p(row['vs_control_p_adj'])}).")
+            f"{fmt(row['ci_high'])}), adjusted p {p_clause(row['wilcoxon_p_adj'])}{note}; matched random windows "
+            f"{fmt_signed(row['control_mean'])} (adjusted p vs them {p_clause(row['vs_control_p_adj'])}).")
     return sentences
