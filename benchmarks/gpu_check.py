@@ -11,7 +11,7 @@ Printed per model and method: the largest |GPU - CPU| difference of p(promoter) 
 device. The CPU side is the reference: the project's tests run there. cuDNN convolutions use
 TF32 on a GPU by default (10-bit mantissa), so differences near 1e-3 of the scale are rounding;
 a device bug (a tensor left on the CPU, a mask built on the wrong device) fails or differs at
-the scale of the scores.
+the scale of the scores. Exits 1, naming them, if any model fails or differs by more than 1e-2.
 """
 from __future__ import annotations
 
@@ -90,6 +90,9 @@ def main() -> None:
     if args.out is not None:
         args.out.mkdir(parents=True, exist_ok=True)
         (args.out / "gpu_check.json").write_text(json.dumps(rows, indent=1))
+    failed = [f"{r['model']} {r.get('method', '')}".strip() for r in rows if "error" in r or not r["ok"]]
+    if failed:
+        raise SystemExit(f"gpu_check.py: {len(failed)} failed: {', '.join(failed)}")
 
 
 if __name__ == "__main__":
