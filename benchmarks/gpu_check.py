@@ -24,11 +24,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from glmxai.io import read_json
 from glmxai.jobs.explain import run as explain
-from glmxai.jobs.train import run as train
 from glmxai.store import load_npz
 
-from common import QUIET, compose, print_table, quiet_logs
+from common import compose, print_table, quick_checkpoint, quiet_logs
 
 MODELS = ["cnn", "dnabert", "dnabert2", "nt", "nt2", "hyenadna"]
 TOLERANCE = 1e-2  # of the scale compared: well above TF32 rounding, far below a wrong answer
@@ -36,13 +36,10 @@ TOLERANCE = 1e-2  # of the scale compared: well above TF32 rounding, far below a
 
 def check_model(model: str, args: argparse.Namespace, folder: Path) -> list[dict]:
     """The rows of one model: fit it, then explain its checkpoint on ``args.device`` and on the CPU."""
-    cfg = compose("train", [f"model={model}", "logger=none", *QUIET, f"data.n_train={args.n_train}",
-                            "data.n_val=200", "data.n_test=200", f"trainer.max_epochs={args.epochs}", *args.train],
-                  folder / "train")
     start = time.perf_counter()
-    metrics = train(cfg)
+    ckpt = quick_checkpoint(model, folder / "train", (f"trainer.max_epochs={args.epochs}", *args.train), args.n_train)
     fit_seconds = time.perf_counter() - start
-    ckpt = Path(metrics["checkpoint"])
+    metrics = read_json(folder / "train" / "metrics.json")
     rows = []
     for method in args.methods:
         runs = {}
