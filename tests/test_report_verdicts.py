@@ -3,6 +3,7 @@
 k-mer rows below the minimum count kept out of verdicts, plain number formatting, and figures
 that mark only what the data's motif calls support."""
 import html
+import re
 
 import numpy as np
 import pandas as pd
@@ -178,7 +179,7 @@ def test_random_orders_are_drawn_once_per_model_with_their_range():
     assert len(fig.axes[0].collections) == 1  # the band of the random orders
 
 
-def test_a_p_value_that_underflowed_to_zero_reads_below_1e_300_in_sentences(tmp_path):
+def test_a_p_value_that_underflowed_to_zero_reads_below_1e_300_in_sentences_and_tables(tmp_path):
     """Fisher's exact test of 2,400 of 2,974 against 60 of 1,487 underflows to 0.0 in float64."""
     from glmxai.analysis.shortcut import COLUMNS, shortcut_section
     from glmxai.report import p_clause
@@ -193,3 +194,6 @@ def test_a_p_value_that_underflowed_to_zero_reads_below_1e_300_in_sentences(tmp_
     shortcut_section(report, pd.DataFrame([row], columns=[*COLUMNS, "fisher_p_adj"]))
     text = html.unescape("".join(part for part in report.parts if isinstance(part, str)))
     assert "(adjusted p < 1e-300)" in text and "p = 0)" not in text
+    table = html.unescape(report._table_html("shortcut_test"))
+    cells = dict(zip(re.findall(r"<th>(.*?)</th>", table), re.findall(r"<td>(.*?)</td>", table)))
+    assert cells["fisher_p"] == cells["fisher_p_adj"] == "< 1e-300" and cells["negatives"] == "2,974"

@@ -246,7 +246,10 @@ class Report:
         if not n:
             return caption + "<p class='note'>(no rows)</p>"
         head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
-        body = "".join("<tr>" + "".join(f"<td>{html.escape(fmt(v, 4, ''))}</td>" for v in row) + "</tr>"
+        pvalues = {*self.pvalue_columns.get(name, []), *adjusted}  # an underflowed 0 reads "< 1e-300"
+        zero_p = [c in pvalues for c in frame.columns]
+        body = "".join("<tr>" + "".join(f"<td>{html.escape(fmt_p(v) if is_p and v == 0 else fmt(v, 4, ''))}</td>"
+                                        for is_p, v in zip(zero_p, row)) + "</tr>"
                        for row in frame.itertuples(index=False, name=None))
         block = f"<div class='tablewrap'><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>"
         if n > self.collapse_rows:
