@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
-from glmxai.jobs.explain import run
+from glmxai.jobs.explain import run, torch_threads
 from glmxai.jobs.merge import main as merge_main
 from glmxai.jobs.merge import merge_shards
 
@@ -41,6 +41,16 @@ def test_merged_shards_equal_an_unsharded_run(tmp_path, trained_cnn):
         assert (tmp_path / "merged" / name).read_bytes() == (tmp_path / "full" / name).read_bytes(), name
     for key in ("n_sequences", "model_evaluations", "fingerprint", "files", "params"):
         assert meta[key] == full[key], key
+
+
+def test_merged_meta_records_where_the_shards_ran_not_the_merge(tmp_path, trained_cnn):
+    """A shard explained with 1 thread and one with 2, merged with 3: meta.json names the shards'."""
+    for i, threads in enumerate((1, 2)):
+        _shard(trained_cnn, tmp_path / f"shard{i}", i, 2, f"explain.threads={threads}")
+    with torch_threads(3):
+        meta = merge_shards([tmp_path / "shard0", tmp_path / "shard1"], tmp_path / "merged")
+    assert meta["torch_threads"] == "1, 2"
+    assert meta["device"] == "cpu"
 
 
 def test_merge_refuses_missing_or_foreign_shards(tmp_path, trained_cnn):

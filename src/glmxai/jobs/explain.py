@@ -317,7 +317,9 @@ def explain_chunks(job: ExplainJob, chunk_ids: list[int]) -> None:
             arrays = {"index": job.rows[part], "probs": probs.astype(np.float32),
                       "scores": np.stack([r.scores for r in results]).astype(np.float32),
                       "fast_forward": np.array("" if job.model.fast is None else job.model.fast.name),
-                      "fast_difference": np.array(difference)}
+                      "fast_difference": np.array(difference),
+                      "device": np.array(str(job.model.backbone.device)),
+                      "torch_threads": np.array(torch.get_num_threads())}
             if job.method.records_file:
                 arrays["records"] = np.array([json.dumps(r.record) for r in results])
             for name in results[0].arrays:
@@ -338,6 +340,8 @@ class _Gathered:
     evaluations: int = 0
     seconds: float = 0.0
     fast: dict[str, float] = field(default_factory=dict)  # fast forward -> largest difference seen
+    devices: set[str] = field(default_factory=set)  # where the chunks were explained
+    threads: set[int] = field(default_factory=set)  # with how many torch threads
 
 
 def _gather(job: ExplainJob) -> _Gathered:
@@ -361,6 +365,9 @@ def _gather(job: ExplainJob) -> _Gathered:
         gathered.seconds += float(chunk["seconds"])
         if fast := str(chunk.get("fast_forward", "")):  # a chunk explained through a cheaper forward
             gathered.fast[fast] = max(gathered.fast.get(fast, 0.0), float(chunk["fast_difference"]))
+        # chunks written before these were recorded: the merging process's, as meta.json had it then
+        gathered.devices.add(str(chunk.get("device", job.model.backbone.device)))
+        gathered.threads.add(int(chunk.get("torch_threads", torch.get_num_threads())))
     return gathered
 
 
@@ -412,8 +419,9 @@ def merge(job: ExplainJob) -> dict:
         "seconds_per_sequence": round(seconds / n, 4),
         "evaluations_per_second": round(evaluations / seconds, 1) if seconds > 0 else None,
         "batch_size": int(options.batch_size),
-        "device": str(job.model.backbone.device),
-        "torch_threads": torch.get_num_threads(),
+        # where the chunks ran, not the merging process (shards or a resume may have run elsewhere)
+        "device": ", ".join(sorted(gathered.devices)),
+        "torch_threads": ", ".join(map(str, sorted(gathered.threads))),
         # explain.fast: the transform p(promoter) went through (None: the model's own forward) and the
         # largest |fast - reference| p(promoter) of the explained sequences (the guard's check)
         "fast_forward": ", ".join(sorted(gathered.fast)) or None,

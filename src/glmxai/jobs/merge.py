@@ -8,7 +8,7 @@ the selected rows into its own job folder. This gathers the shards' chunk files,
 that every chunk is there and was written with the same settings (the job's fingerprint),
 and writes ``attributions.npz``, the method's extras and ``meta.json`` with
 ``glmxai.jobs.explain.merge``, so the files equal an unsharded run's (``meta.json`` differs only
-in timing and in the device and threads of the merging process).
+in timing, and lists every device and thread count the shards ran with).
 
 Job folders are grouped by their Hydra overrides minus ``explain.shard``: a multirun
 ``xai=lime,shap explain.shard=0,1,2,3 explain.num_shards=4`` merges into ``--out/xai=lime``
